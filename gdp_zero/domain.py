@@ -1,0 +1,126 @@
+"""A dialogue task as data: acts, their values, background text, limits, a worked example.
+
+The planner, the prompts and the fake LLM server all read acts from a Domain, never from
+constants in code, so a second task is a new TOML file rather than a fork.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from gdp_zero.dialogue import Dialogue, Turn
+from gdp_zero.validation import load_toml_file
+
+DOMAINS_DIR = Path(__file__).parent / "domains"
+DEFAULT_DOMAIN = "p4g"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SystemAct(_Strict):
+    name: str = Field(min_length=1)
+    definition: str = Field(min_length=1)
+    corpus_labels: tuple[str, ...] = ()
+
+
+class UserAct(_Strict):
+    name: str = Field(min_length=1)
+    value: float = Field(ge=-1.0, le=1.0)
+    definition: str = Field(min_length=1)
+    corpus_labels: tuple[str, ...] = ()
+
+
+class ExampleTurn(_Strict):
+    speaker: str = Field(pattern="^(system|user)$")
+    act: str
+    text: str = Field(min_length=1)
+
+
+class Domain(_Strict):
+    name: str
+    title: str
+    system_role: str
+    user_role: str
+    goal: str
+    background: str
+    first_act: str
+    success_act: str
+    max_exchanges: int = Field(ge=1, le=100)
+    value_question: str
+    system_acts: tuple[SystemAct, ...] = Field(min_length=2)
+    user_acts: tuple[UserAct, ...] = Field(min_length=2)
+    example: tuple[ExampleTurn, ...] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _acts_are_consistent(self) -> Domain:
+        system_names = [a.name for a in self.system_acts]
+        user_names = [a.name for a in self.user_acts]
+        for label, names in (("system_acts", system_names), ("user_acts", user_names)):
+            if len(set(names)) != len(names):
+                raise ValueError(f"{label}: act names must be unique, got {names}")
+        if self.first_act not in system_names:
+            raise ValueError(f"first_act {self.first_act!r} must be one of system_acts {system_names}")
+        if self.success_act not in user_names:
+            raise ValueError(f"success_act {self.success_act!r} must be one of user_acts {user_names}")
+        for index, turn in enumerate(self.example):
+            allowed = system_names if turn.speaker == "system" else user_names
+            if turn.act not in allowed:
+                raise ValueError(f"example[{index}].act {turn.act!r} is not a {turn.speaker} act of this domain")
+        return self
+
+    @cached_property
+    def system_act_names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.system_acts)
+
+    @cached_property
+    def user_act_names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.user_acts)
+
+    @cached_property
+    def user_act_values(self) -> dict[str, float]:
+        return {a.name: a.value for a in self.user_acts}
+
+    @cached_property
+    def neutral_user_act(self) -> str:
+        """The user act whose value is closest to 0: the fallback when a reply can't be labelled."""
+        return min(self.user_acts, key=lambda a: abs(a.value)).name
+
+    @cached_property
+    def fallback_system_act(self) -> str:
+        return "other" if "other" in self.system_act_names else self.system_act_names[-1]
+
+    @cached_property
+    def example_dialogue(self) -> Dialogue:
+        return Dialogue(tuple(Turn(t.speaker, t.act, t.text) for t in self.example))  # type: ignore[arg-type]
+
+    def legal_system_acts(self, dialogue: Dialogue) -> tuple[str, ...]:
+        """Acts the persuader may take next: only the opening act on the first turn (as published)."""
+        if dialogue.exchanges == 0:
+            return (self.first_act,)
+        return self.system_act_names
+
+    def outcome(self, dialogue: Dialogue) -> float | None:
+        """Value of a finished dialogue (1.0 for success), or None while it goes on.
+
+        Reaching the turn limit without success returns the value of the last user act, so a
+        search path cut by the limit still backs up how close it got.
+        """
+        last_user = dialogue.last("user")
+        if last_user is not None and last_user.act == self.success_act:
+            return self.user_act_values[self.success_act]
+        if dialogue.exchanges >= self.max_exchanges and last_user is not None:
+            return self.user_act_values.get(last_user.act, 0.0)
+        return None
+
+
+def load_domain(name_or_path: str | Path = DEFAULT_DOMAIN) -> Domain:
+    """Load a domain by built-in name (e.g. "p4g") or from a TOML file path."""
+    path = Path(name_or_path)
+    if path.suffix != ".toml":
+        path = DOMAINS_DIR / f"{name_or_path}.toml"
+    return load_toml_file(Domain, path)

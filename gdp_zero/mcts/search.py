@@ -1,0 +1,244 @@
+"""Open-loop MCTS (GDP-Zero, Yu et al. 2023), written so simulations can run concurrently.
+
+One simulation: from the root's real state, repeatedly pick argmax PUCT, move to a
+realization of the chosen act (reuse one of the child's k stored realizations, or sample a
+new one while it has fewer than k), until the dialogue ends or a new node is reached and
+evaluated; then back the value up the path as running means of Q(s,a) and of each
+realization's value.
+
+With `concurrency` > 1 several simulations are in flight at once. In-flight visits count as
+losses (virtual loss) so that they spread over the tree instead of all descending the same
+path; a node being expanded or a realization being written is awaited, never duplicated.
+With `concurrency` = 1 no visit is ever in flight and the search is the sequential one, draw
+for draw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass
+from typing import Callable, Generic
+
+from gdp_zero.mcts.model import SearchModel, State
+from gdp_zero.mcts.tree import Node, Realization, SearchTree, SimulationRecord, puct_score
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    simulations: int = 10
+    realizations: int = 3
+    q0: float = 0.0
+    c_puct: float = 1.0
+    concurrency: int = 1
+    # Ask for all k realizations of a new (s, a) in one batch (one `n`-sample LLM call).
+    batch_realizations: bool = False
+    # In-flight simulations count as visits in the exploration term but leave Q alone
+    # (WU-UCT, Liu et al. ICLR 2020); a positive value also counts them as that much loss.
+    # On the toy benchmark a loss of 1.0 cost decision quality that 0.0 did not.
+    virtual_loss: float = 0.0
+    time_budget_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.simulations < 1:
+            raise ValueError(f"simulations must be at least 1, got {self.simulations}")
+        if self.realizations < 1:
+            raise ValueError(f"realizations (k) must be at least 1, got {self.realizations}")
+        if self.concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {self.concurrency}")
+        if self.time_budget_s is not None and self.time_budget_s <= 0:
+            raise ValueError(f"time_budget_s must be positive, got {self.time_budget_s}")
+
+
+@dataclass(frozen=True)
+class SearchProgress:
+    done: int
+    total: int
+    in_flight: int
+    elapsed_s: float
+
+
+ProgressCallback = Callable[[SearchProgress], None]
+
+
+class _Search(Generic[State]):
+    def __init__(
+        self,
+        model: SearchModel[State],
+        tree: SearchTree[State],
+        config: SearchConfig,
+        rng: random.Random,
+        clock: Callable[[], float],
+        on_progress: ProgressCallback | None,
+    ) -> None:
+        self.model, self.tree, self.config, self.rng = model, tree, config, rng
+        self.clock, self.on_progress = clock, on_progress
+        self.started = clock()
+        self.target = max(config.simulations - tree.reused_simulations, 0)
+        self.launched = 0
+        self.in_flight = 0
+
+    async def run(self) -> SearchTree[State]:
+        root = self.tree.root
+        if not root.expanded:
+            await self._expand(root, root.realizations[0].state)
+        if self.target == 0:
+            self.tree.stopped_by = "reused"
+        workers = min(self.config.concurrency, max(self.target, 1))
+        try:
+            # A task group cancels the other simulations when one fails (an LLM endpoint went
+            # down), so nothing keeps running, or holding virtual visits, after the error.
+            async with asyncio.TaskGroup() as group:
+                for _ in range(workers):
+                    group.create_task(self._worker())
+        except BaseExceptionGroup as group_error:
+            raise group_error.exceptions[0] from None
+        self.tree.seconds = self.clock() - self.started
+        return self.tree
+
+    def _may_launch(self) -> bool:
+        if self.launched >= self.target:
+            return False
+        budget = self.config.time_budget_s
+        done = self.tree.simulations
+        if budget is None or not done:
+            return True
+        # Launch only what is expected to finish inside the budget, judged by the mean
+        # duration of finished simulations: the answer comes within about one call of it.
+        expected = sum(s.seconds for s in done) / len(done)
+        if self.clock() - self.started + expected <= budget:
+            return True
+        self.tree.stopped_by = "time_budget"
+        return False
+
+    async def _worker(self) -> None:
+        while self._may_launch():
+            self.launched += 1
+            self.in_flight += 1
+            try:
+                await self._simulate()
+            finally:
+                self.in_flight -= 1
+            self._report()
+
+    def _report(self) -> None:
+        if self.on_progress is not None:
+            self.on_progress(
+                SearchProgress(
+                    done=len(self.tree.simulations),
+                    total=self.target,
+                    in_flight=self.in_flight,
+                    elapsed_s=self.clock() - self.started,
+                )
+            )
+
+    async def _simulate(self) -> None:
+        started = self.clock()
+        node = self.tree.root
+        state = node.realizations[0].state
+        descended: list[tuple[Node[State], str]] = []
+        realized: list[Realization[State]] = []
+        try:
+            while True:
+                act = self._select(node)
+                node.pending_visits[act] = node.pending_visits.get(act, 0) + 1
+                descended.append((node, act))
+                child = node.child(act)
+                realization = await self._realize(child, state, act)
+                realized.append(realization)
+                if realization.terminal_value is not None:
+                    value, leaf = realization.terminal_value, "terminal"
+                    break
+                if child.expansion is not None and not child.expansion.done():
+                    await child.expansion  # another simulation is expanding it: go on below it
+                elif not child.expanded:
+                    value, leaf = await self._expand(child, realization.state), "expanded"
+                    break
+                node, state = child, realization.state
+        finally:
+            for parent, act in descended:
+                parent.pending_visits[act] -= 1
+        for (parent, act), realization in zip(descended, realized):
+            parent.visits += 1
+            parent.child_visits[act] += 1
+            parent.value_sums[act] += value
+            realization.visits += 1
+            realization.value_sum += value
+        path = tuple(act for _, act in descended)
+        self.tree.simulations.append(SimulationRecord(path, value, leaf, self.clock() - started))
+
+    def _select(self, node: Node[State]) -> str:
+        config = self.config
+        best_act, best_score = "", -float("inf")
+        for act in node.prior:
+            score = puct_score(node, act, config.q0, config.c_puct, config.virtual_loss)
+            if score > best_score:
+                best_act, best_score = act, score
+        return best_act
+
+    async def _realize(self, child: Node[State], state: State, act: str) -> Realization[State]:
+        k = self.config.realizations
+        changed = child.realizations_changed()
+        async with changed:
+            while not child.realizations and child.realizations_in_flight >= k:
+                await changed.wait()
+        if len(child.realizations) + child.realizations_in_flight >= k:
+            return self.rng.choice(child.realizations)
+        count = k - len(child.realizations) - child.realizations_in_flight if self.config.batch_realizations else 1
+        child.realizations_in_flight += count
+        try:
+            transitions = await self.model.transitions(state, act, count)
+            new = [Realization(t.state, t.utterance, t.reply, t.reply_act, t.terminal_value) for t in transitions]
+            child.realizations.extend(new)
+        finally:
+            child.realizations_in_flight -= count
+            async with changed:
+                changed.notify_all()
+        return new[0]
+
+    async def _expand(self, node: Node[State], state: State) -> float:
+        node.expansion = asyncio.get_running_loop().create_future()
+        try:
+            evaluation = await self.model.evaluate(state)
+            legal = self.model.legal_acts(state)
+            prior = _normalise({a: evaluation.prior.get(a, 0.0) for a in legal})
+            node.prior = prior
+            node.child_visits = {a: 0 for a in legal}
+            node.value_sums = {a: 0.0 for a in legal}
+            node.pending_visits = {a: node.pending_visits.get(a, 0) for a in legal}
+            node.value = evaluation.value
+            node.expansion.set_result(None)
+            return evaluation.value
+        except BaseException as error:
+            node.expansion.set_exception(error)
+            node.expansion.exception()  # mark retrieved: waiters get it, the loop doesn't warn
+            node.expansion = None
+            raise
+
+
+def _normalise(prior: dict[str, float]) -> dict[str, float]:
+    total = sum(prior.values())
+    if total <= 0:
+        return {a: 1.0 / len(prior) for a in prior}
+    return {a: p / total for a, p in prior.items()}
+
+
+def new_tree(root_state: State, q0: float) -> SearchTree[State]:
+    return SearchTree(root=Node((), [Realization(root_state, "", "", "")]), q0=q0)
+
+
+async def search(
+    model: SearchModel[State],
+    root_state: State,
+    config: SearchConfig,
+    *,
+    rng: random.Random,
+    tree: SearchTree[State] | None = None,
+    on_progress: ProgressCallback | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> SearchTree[State]:
+    """Run the search from `root_state` (or continue a reused `tree` rooted there)."""
+    if tree is None:
+        tree = new_tree(root_state, config.q0)
+    return await _Search(model, tree, config, rng, clock, on_progress).run()

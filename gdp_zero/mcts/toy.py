@@ -1,0 +1,73 @@
+"""A toy dialogue world whose best first act is known, for testing and benchmarking the search.
+
+Each act has a hidden quality. The prior (like an LLM's habit) favours a decoy act, the value
+estimate is the mean quality of the acts taken plus Gaussian noise, and a reply is "positive"
+with a probability that grows with quality. A search that works finds `best` from the values
+despite the prior; the prior alone picks `decoy`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from gdp_zero.mcts.model import Evaluation, Transition
+
+QUALITY = {"decoy": -0.1, "best": 0.6, "steady": 0.2, "weak": -0.3, "bad": -0.6}
+PRIOR = {"decoy": 0.4, "best": 0.15, "steady": 0.2, "weak": 0.15, "bad": 0.1}
+BEST_ACT = "best"
+PRIOR_ACT = max(PRIOR, key=PRIOR.__getitem__)
+
+
+@dataclass(frozen=True)
+class ToyState:
+    acts: tuple[str, ...] = ()
+
+
+@dataclass
+class ToyEnvironment:
+    seed: int = 0
+    horizon: int = 4
+    value_noise: float = 0.3
+    latency_s: float = 0.0
+    evaluations: int = 0
+    transition_calls: int = 0
+    rng: random.Random = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def legal_acts(self, state: ToyState) -> Sequence[str]:
+        return tuple(QUALITY)
+
+    def true_value(self, state: ToyState) -> float:
+        return sum(QUALITY[a] for a in state.acts) / len(state.acts) if state.acts else 0.0
+
+    async def evaluate(self, state: ToyState) -> Evaluation:
+        self.evaluations += 1
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
+        noisy = self.true_value(state) + self.rng.gauss(0.0, self.value_noise)
+        return Evaluation(prior=dict(PRIOR), value=max(-1.0, min(1.0, noisy)))
+
+    async def transitions(self, state: ToyState, act: str, count: int) -> list[Transition[ToyState]]:
+        self.transition_calls += 1
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
+        result = []
+        for _ in range(count):
+            after = ToyState(state.acts + (act,))
+            positive = self.rng.random() < (1 + QUALITY[act]) / 2
+            ended = len(after.acts) >= self.horizon
+            result.append(
+                Transition(
+                    state=after,
+                    utterance=f"{act} #{self.rng.randrange(10**6)}",
+                    reply="yes" if positive else "no",
+                    reply_act="positive" if positive else "negative",
+                    terminal_value=self.true_value(after) if ended else None,
+                )
+            )
+        return result

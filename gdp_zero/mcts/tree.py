@@ -1,0 +1,187 @@
+"""The open-loop search tree: nodes keyed by act sequences, each holding up to k realizations.
+
+Node statistics follow the paper: N(s), N(s,a), a running mean Q(s,a) that starts at Q0, the
+prior P(s,a) and the value V(s) measured when the node was expanded. Each realization keeps
+the mean of the values backed up through it, which response selection reads. `to_dict` is the
+serialisable record the UI draws and the store keeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Generic, Literal
+
+from gdp_zero.mcts.model import State
+
+
+@dataclass
+class Realization(Generic[State]):
+    state: State
+    utterance: str
+    reply: str
+    reply_act: str
+    terminal_value: float | None = None
+    visits: int = 0
+    value_sum: float = 0.0
+
+    @property
+    def mean_value(self) -> float | None:
+        return self.value_sum / self.visits if self.visits else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "utterance": self.utterance,
+            "reply": self.reply,
+            "reply_act": self.reply_act,
+            "terminal_value": self.terminal_value,
+            "visits": self.visits,
+            "mean_value": self.mean_value,
+        }
+
+
+@dataclass
+class Node(Generic[State]):
+    path: tuple[str, ...]
+    realizations: list[Realization[State]] = field(default_factory=list)
+    prior: dict[str, float] = field(default_factory=dict)
+    value: float | None = None
+    visits: int = 0
+    child_visits: dict[str, int] = field(default_factory=dict)
+    value_sums: dict[str, float] = field(default_factory=dict)
+    children: dict[str, Node[State]] = field(default_factory=dict)
+    # Bookkeeping for concurrent simulations; never serialised.
+    pending_visits: dict[str, int] = field(default_factory=dict, repr=False)
+    expansion: asyncio.Future[None] | None = field(default=None, repr=False)
+    realizations_in_flight: int = field(default=0, repr=False)
+    _realizations_changed: asyncio.Condition | None = field(default=None, repr=False)
+
+    @property
+    def expanded(self) -> bool:
+        return self.value is not None
+
+    def q(self, act: str, q0: float) -> float:
+        visits = self.child_visits.get(act, 0)
+        return self.value_sums.get(act, 0.0) / visits if visits else q0
+
+    def realizations_changed(self) -> asyncio.Condition:
+        if self._realizations_changed is None:
+            self._realizations_changed = asyncio.Condition()
+        return self._realizations_changed
+
+    def child(self, act: str) -> Node[State]:
+        if act not in self.children:
+            self.children[act] = Node(self.path + (act,))
+        return self.children[act]
+
+    def best_realization(self) -> Realization[State] | None:
+        """Response selection: the realization with the highest mean backed-up value."""
+        scored = [r for r in self.realizations if r.visits]
+        if not scored:
+            return self.realizations[0] if self.realizations else None
+        return max(scored, key=lambda r: r.value_sum / r.visits)
+
+    def iter_nodes(self) -> list[Node[State]]:
+        nodes = [self]
+        for child in self.children.values():
+            nodes.extend(child.iter_nodes())
+        return nodes
+
+    def to_dict(self, q0: float) -> dict[str, Any]:
+        return {
+            "path": list(self.path),
+            "visits": self.visits,
+            "value": self.value,
+            "prior": dict(self.prior),
+            "child_visits": dict(self.child_visits),
+            "q": {act: self.q(act, q0) for act in self.prior},
+            "realizations": [r.to_dict() for r in self.realizations],
+            "children": [c.to_dict(q0) for c in self.children.values()],
+        }
+
+
+@dataclass(frozen=True)
+class SimulationRecord:
+    """One simulation: the act path it took, the value it backed up and how its leaf ended."""
+
+    path: tuple[str, ...]
+    value: float
+    leaf: Literal["expanded", "terminal", "joined"]
+    seconds: float
+
+
+StopReason = Literal["simulations", "time_budget", "reused"]
+
+
+@dataclass
+class SearchTree(Generic[State]):
+    root: Node[State]
+    q0: float
+    simulations: list[SimulationRecord] = field(default_factory=list)
+    reused_simulations: int = 0
+    stopped_by: StopReason = "simulations"
+    seconds: float = 0.0
+
+    def chosen_act(self) -> str:
+        """The most visited root act; ties go to the higher Q, then the higher prior."""
+        root = self.root
+        return max(
+            root.prior,
+            key=lambda a: (root.child_visits.get(a, 0), root.q(a, self.q0), root.prior[a]),
+        )
+
+    def node_count(self) -> int:
+        return len(self.root.iter_nodes())
+
+    def advance(self, act: str, realization: Realization[State]) -> SearchTree[State] | None:
+        """Tree reuse: keep the subtree under `act`, rooted at the real exchange that happened.
+
+        Open-loop statistics (N, Q, P, V) are keyed by act sequences and stay meaningful. The
+        realizations below the new root were written in reply to simulated user turns the person
+        never said, so they are dropped and regenerated from the real dialogue when visited.
+        """
+        child = self.root.children.get(act)
+        if child is None or not child.expanded:
+            return None
+        _rebase(child, ())
+        child.realizations = [realization]
+        return SearchTree(root=child, q0=self.q0, reused_simulations=child.visits)
+
+    def to_dict(self, encode_state: Callable[[State], Any] | None = None) -> dict[str, Any]:
+        record = {
+            "q0": self.q0,
+            "chosen_act": self.chosen_act() if self.root.prior else None,
+            "reused_simulations": self.reused_simulations,
+            "stopped_by": self.stopped_by,
+            "seconds": self.seconds,
+            "simulations": [
+                {"path": list(s.path), "value": s.value, "leaf": s.leaf, "seconds": s.seconds}
+                for s in self.simulations
+            ],
+            "root": self.root.to_dict(self.q0),
+        }
+        if encode_state is not None:
+            record["root_state"] = encode_state(self.root.realizations[0].state)
+        return record
+
+
+def _rebase(node: Node[State], path: tuple[str, ...]) -> None:
+    node.path = path
+    for act, child in node.children.items():
+        child.realizations = []
+        _rebase(child, path + (act,))
+
+
+def puct_score(node: Node[State], act: str, q0: float, c_puct: float, virtual_loss: float) -> float:
+    """Q(s,a) + c·P(s,a)·sqrt(N(s)) / (1 + N(s,a)), with in-flight simulations counted as losses."""
+    pending = node.pending_visits.get(act, 0)
+    visits = node.child_visits.get(act, 0) + pending
+    if visits:
+        q = (node.value_sums.get(act, 0.0) - pending * virtual_loss) / visits
+    else:
+        q = q0
+    parent_visits = node.visits + sum(node.pending_visits.values())
+    # As published: N(s)=0 is treated as 1e-8, so the first choice follows the prior.
+    exploration = c_puct * node.prior[act] * math.sqrt(parent_visits or 1e-8) / (1 + visits)
+    return q + exploration
