@@ -52,6 +52,7 @@ class Domain(_Strict):
     success_act: str
     max_exchanges: int = Field(ge=1, le=100)
     value_question: str
+    value_question_act: str
     system_acts: tuple[SystemAct, ...] = Field(min_length=2)
     user_acts: tuple[UserAct, ...] = Field(min_length=2)
     example: tuple[ExampleTurn, ...] = Field(min_length=2)
@@ -65,6 +66,8 @@ class Domain(_Strict):
                 raise ValueError(f"{label}: act names must be unique, got {names}")
         if self.first_act not in system_names:
             raise ValueError(f"first_act {self.first_act!r} must be one of system_acts {system_names}")
+        if self.value_question_act not in system_names:
+            raise ValueError(f"value_question_act {self.value_question_act!r} must be one of system_acts {system_names}")
         if self.success_act not in user_names:
             raise ValueError(f"success_act {self.success_act!r} must be one of user_acts {user_names}")
         for index, turn in enumerate(self.example):

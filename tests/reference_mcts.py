@@ -51,7 +51,7 @@ class ReferenceOpenLoopMCTS:
         if len(stored) == self.k:
             index = stored.index(self.rng.choice(stored))
         else:
-            (transition,) = await self.model.transitions(state, a, 1)
+            transition = await self.model.transition(state, a)
             stored.append(transition)
             stats.append([0, 0.0])
             index = len(stored) - 1

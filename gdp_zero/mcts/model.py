@@ -2,8 +2,9 @@
 
 The search calls two functions, like DeepMind's mctx separates search from model: `evaluate`
 (prior over acts and value of a new node, asked together so an LLM-backed model can issue
-both calls at once) and `transitions` (concrete realizations of taking an act: the system
-utterance, the simulated reply, the state after them). The LLM roles implement this for
+both calls at once) and `transition` (one concrete realization of taking an act: the system
+utterance, the simulated reply, the state after them). How a model batches its calls is its
+own business. The LLM roles implement this for
 dialogue; a toy environment implements it for tests. No prompt, HTTP or UI code is visible here.
 """
 
@@ -39,6 +40,6 @@ class SearchModel(Protocol[State]):
         """Prior over `legal_acts(state)` and the value of `state`, in [-1, 1]."""
         ...
 
-    async def transitions(self, state: State, act: str, count: int) -> list[Transition[State]]:
-        """`count` new, independently sampled realizations of taking `act` in `state`."""
+    async def transition(self, state: State, act: str) -> Transition[State]:
+        """A new, independently sampled realization of taking `act` in `state`."""
         ...

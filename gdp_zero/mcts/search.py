@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Callable, Generic
 
 from gdp_zero.mcts.model import SearchModel, State
-from gdp_zero.mcts.tree import Node, Realization, SearchTree, SimulationRecord, puct_score
+from gdp_zero.mcts.tree import FinalChoice, Node, Realization, SearchTree, SimulationRecord, puct_score
 
 
 @dataclass(frozen=True)
@@ -32,13 +32,12 @@ class SearchConfig:
     q0: float = 0.0
     c_puct: float = 1.0
     concurrency: int = 1
-    # Ask for all k realizations of a new (s, a) in one batch (one `n`-sample LLM call).
-    batch_realizations: bool = False
-    # In-flight simulations count as visits in the exploration term but leave Q alone
-    # (WU-UCT, Liu et al. ICLR 2020); a positive value also counts them as that much loss.
-    # On the toy benchmark a loss of 1.0 cost decision quality that 0.0 did not.
-    virtual_loss: float = 0.0
+    # In-flight simulations count as visits (as in WU-UCT, Liu et al. ICLR 2020) and each as
+    # this much loss, so that a wave of simulations spreads over different acts. On the toy
+    # benchmark, with choose_by="value", a loss of 1.0 beat 0.0 at 16 in flight.
+    virtual_loss: float = 1.0
     time_budget_s: float | None = None
+    choose_by: FinalChoice = "visits"
 
     def __post_init__(self) -> None:
         if self.simulations < 1:
@@ -78,6 +77,7 @@ class _Search(Generic[State]):
         self.target = max(config.simulations - tree.reused_simulations, 0)
         self.launched = 0
         self.in_flight = 0
+        self.out_of_time = False
 
     async def run(self) -> SearchTree[State]:
         root = self.tree.root
@@ -85,27 +85,47 @@ class _Search(Generic[State]):
             await self._expand(root, root.realizations[0].state)
         if self.target == 0:
             self.tree.stopped_by = "reused"
-        workers = min(self.config.concurrency, max(self.target, 1))
+        workers = [asyncio.create_task(self._worker()) for _ in range(min(self.config.concurrency, self.target))]
         try:
-            # A task group cancels the other simulations when one fails (an LLM endpoint went
-            # down), so nothing keeps running, or holding virtual visits, after the error.
-            async with asyncio.TaskGroup() as group:
-                for _ in range(workers):
-                    group.create_task(self._worker())
-        except BaseExceptionGroup as group_error:
-            raise group_error.exceptions[0] from None
+            await self._until_done_or_out_of_time(workers)
+        finally:
+            # Whatever is still in flight (cut by the budget, or siblings of a failure) is
+            # cancelled and awaited, so no simulation holds virtual visits after we return.
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
         self.tree.seconds = self.clock() - self.started
         return self.tree
 
+    async def _until_done_or_out_of_time(self, workers: list[asyncio.Task[None]]) -> None:
+        """Wait for the workers; at the budget's end return as soon as one simulation has finished."""
+        budget = self.config.time_budget_s
+        pending: set[asyncio.Task[None]] = set(workers)
+        while pending:
+            timeout = None
+            if budget is not None and not self.out_of_time:
+                timeout = max(budget - (self.clock() - self.started), 0.0)
+            # Out of time, a worker ends as soon as its current simulation does.
+            until = asyncio.FIRST_COMPLETED if self.out_of_time else asyncio.FIRST_EXCEPTION
+            done, pending = await asyncio.wait(pending, timeout=timeout, return_when=until)
+            for task in done:
+                if task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+            if pending and budget is not None and self.clock() - self.started >= budget:
+                self.out_of_time = True
+                self.tree.stopped_by = "time_budget"
+            if self.out_of_time and self.tree.simulations:
+                return
+
     def _may_launch(self) -> bool:
-        if self.launched >= self.target:
+        if self.launched >= self.target or self.out_of_time:
             return False
         budget = self.config.time_budget_s
         done = self.tree.simulations
         if budget is None or not done:
             return True
         # Launch only what is expected to finish inside the budget, judged by the mean
-        # duration of finished simulations: the answer comes within about one call of it.
+        # duration of finished simulations.
         expected = sum(s.seconds for s in done) / len(done)
         if self.clock() - self.started + expected <= budget:
             return True
@@ -185,17 +205,16 @@ class _Search(Generic[State]):
                 await changed.wait()
         if len(child.realizations) + child.realizations_in_flight >= k:
             return self.rng.choice(child.realizations)
-        count = k - len(child.realizations) - child.realizations_in_flight if self.config.batch_realizations else 1
-        child.realizations_in_flight += count
+        child.realizations_in_flight += 1
         try:
-            transitions = await self.model.transitions(state, act, count)
-            new = [Realization(t.state, t.utterance, t.reply, t.reply_act, t.terminal_value) for t in transitions]
-            child.realizations.extend(new)
+            t = await self.model.transition(state, act)
+            realization = Realization(t.state, t.utterance, t.reply, t.reply_act, t.terminal_value)
+            child.realizations.append(realization)
         finally:
-            child.realizations_in_flight -= count
+            child.realizations_in_flight -= 1
             async with changed:
                 changed.notify_all()
-        return new[0]
+        return realization
 
     async def _expand(self, node: Node[State], state: State) -> float:
         node.expansion = asyncio.get_running_loop().create_future()
@@ -224,8 +243,8 @@ def _normalise(prior: dict[str, float]) -> dict[str, float]:
     return {a: p / total for a, p in prior.items()}
 
 
-def new_tree(root_state: State, q0: float) -> SearchTree[State]:
-    return SearchTree(root=Node((), [Realization(root_state, "", "", "")]), q0=q0)
+def new_tree(root_state: State, config: SearchConfig) -> SearchTree[State]:
+    return SearchTree(root=Node((), [Realization(root_state, "", "", "")]), q0=config.q0, choose_by=config.choose_by)
 
 
 async def search(
@@ -240,5 +259,5 @@ async def search(
 ) -> SearchTree[State]:
     """Run the search from `root_state` (or continue a reused `tree` rooted there)."""
     if tree is None:
-        tree = new_tree(root_state, config.q0)
+        tree = new_tree(root_state, config)
     return await _Search(model, tree, config, rng, clock, on_progress).run()

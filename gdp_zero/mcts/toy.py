@@ -52,22 +52,16 @@ class ToyEnvironment:
         noisy = self.true_value(state) + self.rng.gauss(0.0, self.value_noise)
         return Evaluation(prior=dict(PRIOR), value=max(-1.0, min(1.0, noisy)))
 
-    async def transitions(self, state: ToyState, act: str, count: int) -> list[Transition[ToyState]]:
+    async def transition(self, state: ToyState, act: str) -> Transition[ToyState]:
         self.transition_calls += 1
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
-        result = []
-        for _ in range(count):
-            after = ToyState(state.acts + (act,))
-            positive = self.rng.random() < (1 + QUALITY[act]) / 2
-            ended = len(after.acts) >= self.horizon
-            result.append(
-                Transition(
-                    state=after,
-                    utterance=f"{act} #{self.rng.randrange(10**6)}",
-                    reply="yes" if positive else "no",
-                    reply_act="positive" if positive else "negative",
-                    terminal_value=self.true_value(after) if ended else None,
-                )
-            )
-        return result
+        after = ToyState(state.acts + (act,))
+        positive = self.rng.random() < (1 + QUALITY[act]) / 2
+        return Transition(
+            state=after,
+            utterance=f"{act} #{self.rng.randrange(10**6)}",
+            reply="yes" if positive else "no",
+            reply_act="positive" if positive else "negative",
+            terminal_value=self.true_value(after) if len(after.acts) >= self.horizon else None,
+        )

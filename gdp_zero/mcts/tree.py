@@ -112,24 +112,34 @@ class SimulationRecord:
 
 
 StopReason = Literal["simulations", "time_budget", "reused"]
+# "visits": the most visited root act, as published. "value": the highest Q among visited root
+# acts. Concurrent simulations allocate visits before their values return, so with few rounds
+# of feedback N mostly echoes the prior; Q does not (see the README's benchmark).
+FinalChoice = Literal["visits", "value"]
 
 
 @dataclass
 class SearchTree(Generic[State]):
     root: Node[State]
     q0: float
+    choose_by: FinalChoice = "visits"
     simulations: list[SimulationRecord] = field(default_factory=list)
     reused_simulations: int = 0
     stopped_by: StopReason = "simulations"
     seconds: float = 0.0
 
     def chosen_act(self) -> str:
-        """The most visited root act; ties go to the higher Q, then the higher prior."""
+        """The root act to take, by `choose_by`; ties go to the other statistic, then the prior."""
         root = self.root
-        return max(
-            root.prior,
-            key=lambda a: (root.child_visits.get(a, 0), root.q(a, self.q0), root.prior[a]),
-        )
+
+        def visits_first(a: str) -> tuple[float, ...]:
+            return (root.child_visits.get(a, 0), root.q(a, self.q0), root.prior[a])
+
+        def value_first(a: str) -> tuple[float, ...]:
+            visited = root.child_visits.get(a, 0) > 0
+            return (visited, root.q(a, self.q0) if visited else 0.0, root.child_visits.get(a, 0), root.prior[a])
+
+        return max(root.prior, key=visits_first if self.choose_by == "visits" else value_first)
 
     def node_count(self) -> int:
         return len(self.root.iter_nodes())
@@ -146,11 +156,12 @@ class SearchTree(Generic[State]):
             return None
         _rebase(child, ())
         child.realizations = [realization]
-        return SearchTree(root=child, q0=self.q0, reused_simulations=child.visits)
+        return SearchTree(root=child, q0=self.q0, choose_by=self.choose_by, reused_simulations=child.visits)
 
     def to_dict(self, encode_state: Callable[[State], Any] | None = None) -> dict[str, Any]:
         record = {
             "q0": self.q0,
+            "choose_by": self.choose_by,
             "chosen_act": self.chosen_act() if self.root.prior else None,
             "reused_simulations": self.reused_simulations,
             "stopped_by": self.stopped_by,

@@ -1,0 +1,93 @@
+"""Which LLM answers: a real endpoint, the embedded local model, or the canned demo server.
+
+`auto` picks a real endpoint when an API key or base URL is configured, else the local model
+when the `local` extra is installed, else the fake server with a banner saying so. Whatever is
+started here (a fake server thread, a llama.cpp child process) is stopped by `Backend.stop`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal, Mapping
+
+from gdp_zero.llm.fake_server import FakeLLMServer
+from gdp_zero.llm.settings import LLMSettings, load_llm_settings
+
+Mode = Literal["auto", "openai", "local", "fake"]
+MODES: tuple[Mode, ...] = ("auto", "openai", "local", "fake")
+
+HOW_TO_CONNECT = (
+    "For a real model set OPENAI_API_KEY (OpenAI), or pass --base-url for an OpenAI-compatible "
+    "server: vLLM http://HOST:8000/v1, Ollama http://localhost:11434/v1, llama.cpp http://localhost:8080/v1; "
+    'or pip install "gdp-zero[local]" and use --llm local.'
+)
+DEMO_BANNER = "Demo mode: replies are canned by a built-in fake LLM server, not written by a model. " + HOW_TO_CONNECT
+
+
+@dataclass
+class Backend:
+    mode: Mode
+    settings: LLMSettings
+    banner: str | None = None
+    _stop: Callable[[], None] = field(default=lambda: None, repr=False)
+
+    def stop(self) -> None:
+        self._stop()
+
+
+def _configured(settings: LLMSettings) -> bool:
+    return bool(settings.default.api_key or settings.default.base_url)
+
+
+def open_backend(
+    mode: Mode = "auto",
+    *,
+    config_path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    fake_latency_s: float = 0.0,
+    **overrides: Any,
+) -> Backend:
+    """Start (if needed) and describe the LLM backend; `overrides` are model, base_url, api_key, ..."""
+    env = os.environ if env is None else env
+    if mode in ("auto", "openai"):
+        settings = load_llm_settings(config_path, env, **overrides)
+        if mode == "openai" or _configured(settings):
+            return Backend("openai", settings)
+        from gdp_zero.llm.local_model import local_model_installed
+
+        mode = "local" if local_model_installed() else "fake"
+    if mode == "local":
+        return _local_backend(config_path, overrides)
+    return _fake_backend(config_path, fake_latency_s, overrides)
+
+
+def _fake_backend(config_path: Path | None, latency_s: float, overrides: dict[str, Any]) -> Backend:
+    server = FakeLLMServer(latency_s=latency_s).start()
+    # The environment is left out on purpose: a real API key must never be sent to the fake.
+    overrides = {**overrides, "base_url": server.base_url, "api_key": "fake-key", "model": "fake-model"}
+    settings = load_llm_settings(config_path, {}, **overrides)
+    return Backend("fake", settings, DEMO_BANNER, server.stop)
+
+
+def _local_backend(config_path: Path | None, overrides: dict[str, Any]) -> Backend:
+    from gdp_zero.llm.local_model import start_local_server
+
+    server = start_local_server()
+    overrides = {**overrides, "base_url": server.base_url, "api_key": "local", "model": server.model, "api": "completions"}
+    settings = load_llm_settings(config_path, {}, **overrides)
+    banner = (
+        "Local model: Gemma 3 270M (a tiny base model) runs on this machine through llama.cpp. "
+        "Expect weak persuasion; it is here to try the app without a key. " + HOW_TO_CONNECT
+    )
+    return Backend("local", settings, banner, server.stop)
+
+
+def suggested_search(mode: Mode) -> "GDPZeroConfig":
+    """Search defaults that answer in seconds on the backend: the tiny local model gets a small search."""
+    from gdp_zero.planners import GDPZeroConfig
+
+    if mode == "local":
+        return GDPZeroConfig(simulations=4, realizations=1, prior_samples=5, value_samples=3, concurrency=2)
+    return GDPZeroConfig()

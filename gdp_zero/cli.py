@@ -1,0 +1,209 @@
+"""`gdp-zero`: chat in the terminal, start the web app, or run the fake LLM server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Sequence, TextIO
+
+from gdp_zero.backends import MODES, Backend, open_backend
+from gdp_zero.factory import ChatOptions, build_session
+from gdp_zero.llm.errors import LLMError
+from gdp_zero.mcts.search import SearchProgress
+from gdp_zero.planners import PLANNERS, GDPZeroConfig
+from gdp_zero.session import ChatSession, MessageRejected
+from gdp_zero.validation import ConfigError
+
+CHAT_HELP = "Commands: /undo  /restart  /retry  /save [FILE]  /quit"
+
+
+def add_llm_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("LLM")
+    group.add_argument("--llm", choices=MODES, default="auto",
+                       help="auto: a real endpoint if a key or base URL is set, else the local model if installed, else canned demo replies")
+    group.add_argument("--model", help="model name for every role (default gpt-4o-mini, or OPENAI_MODEL)")
+    group.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (vLLM)")
+    group.add_argument("--api-key", help="prefer the OPENAI_API_KEY environment variable: flags show in process lists")
+    group.add_argument("--config", type=Path, help="TOML file with [llm] and per-role [llm.roles.NAME] settings")
+
+
+def add_planner_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("planner")
+    defaults = GDPZeroConfig()
+    group.add_argument("--planner", choices=PLANNERS, default="gdpzero")
+    group.add_argument("--sims", type=int, default=defaults.simulations, help="MCTS simulations per turn")
+    group.add_argument("--realizations", type=int, default=defaults.realizations, help="k realizations per node")
+    group.add_argument("--q0", type=float, default=defaults.q0, help="initial Q of unvisited acts")
+    group.add_argument("--cpuct", type=float, default=defaults.c_puct, help="exploration constant")
+    group.add_argument("--prior-samples", type=int, default=defaults.prior_samples)
+    group.add_argument("--value-samples", type=int, default=defaults.value_samples)
+    group.add_argument("--concurrency", type=int, default=defaults.concurrency, help="simulations in flight at once")
+    group.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                       help="stop launching simulations when the next would not finish in time")
+    group.add_argument("--sequential", action="store_true",
+                       help="the published search: one call at a time, no batching, no tree reuse")
+    group.add_argument("--no-reuse", action="store_true", help="do not keep the chosen subtree for the next turn")
+    group.add_argument("--closed-loop", action="store_true", help="ablation: closed-loop search (k = 1)")
+    group.add_argument("--no-response-selection", action="store_true", help="ablation: write a fresh reply for the chosen act")
+    group.add_argument("--seed", type=int, default=None)
+
+
+def search_config(args: argparse.Namespace) -> GDPZeroConfig:
+    base = GDPZeroConfig.sequential() if args.sequential else GDPZeroConfig()
+    config = replace(
+        base,
+        simulations=args.sims,
+        realizations=args.realizations,
+        q0=args.q0,
+        c_puct=args.cpuct,
+        prior_samples=args.prior_samples,
+        value_samples=args.value_samples,
+        time_budget_s=args.time_budget,
+        open_loop=not args.closed_loop,
+        response_selection=not args.no_response_selection,
+        seed=args.seed,
+    )
+    if not args.sequential:
+        config = replace(config, concurrency=args.concurrency, reuse_tree=not args.no_reuse)
+    return config
+
+
+def backend_from_args(args: argparse.Namespace) -> Backend:
+    return open_backend(args.llm, config_path=args.config, model=args.model, base_url=args.base_url, api_key=args.api_key)
+
+
+class TerminalChat:
+    def __init__(self, session: ChatSession, out: TextIO, err: TextIO, save_path: Path | None) -> None:
+        self.session, self.out, self.err, self.save_path = session, out, err, save_path
+
+    def progress(self, p: SearchProgress) -> None:
+        width = 20
+        filled = width * p.done // max(p.total, 1)
+        self.err.write(f"\r  searching [{'#' * filled}{'.' * (width - filled)}] {p.done}/{p.total} simulations, {p.elapsed_s:.1f} s")
+        self.err.flush()
+        if p.done >= p.total:
+            self.err.write("\n")
+
+    def show_bot(self) -> None:
+        turn = self.session.log[-1]
+        planned = turn.planned
+        note = ""
+        if planned is not None and planned.simulations + planned.reused_simulations:
+            note = f"  ({planned.simulations} simulations, {planned.reused_simulations} reused, {planned.seconds:.1f} s)"
+        self.out.write(f"Persuader [{turn.act}]: {turn.text}{note}\n")
+
+    async def attempt(self, step) -> None:
+        try:
+            await step
+        except LLMError as error:
+            self.out.write(f"error: {error}\n(Your message is kept: type /retry to try again.)\n")
+            return
+        if self.session.log and self.session.log[-1].speaker == "system":
+            user = self.session.log[-2] if len(self.session.log) > 1 else None
+            if user is not None and user.speaker == "user":
+                self.out.write(f"  (your message was labelled [{user.act}])\n")
+            self.show_bot()
+
+    async def run(self, lines: TextIO) -> None:
+        self.out.write(CHAT_HELP + "\n")
+        await self.attempt(self.session.open(self.progress))
+        for raw in lines:
+            text = raw.strip()
+            if text in ("/quit", "/exit"):
+                break
+            if text == "/undo":
+                self.out.write("Undone.\n" if self.session.undo() else "Nothing to undo.\n")
+            elif text == "/restart":
+                self.session.restart()
+                await self.attempt(self.session.open(self.progress))
+            elif text == "/retry":
+                await self.attempt(self.session.retry(self.progress))
+            elif text.startswith("/save"):
+                self.save(Path(text[5:].strip() or "transcript.json"))
+            else:
+                try:
+                    await self.attempt(self.session.send(text, self.progress))
+                except MessageRejected as rejected:
+                    self.out.write(f"{rejected}\n")
+            self.out.flush()
+        if self.save_path is not None:
+            self.save(self.save_path)
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.session.transcript(), indent=2, ensure_ascii=False))
+        self.out.write(f"Transcript saved to {path}\n")
+
+
+async def run_chat(args: argparse.Namespace, backend: Backend) -> None:
+    options = ChatOptions(planner=args.planner, search=search_config(args))
+    session = build_session(backend.settings, options)
+    try:
+        await session.client.check()  # a wrong key or a dead endpoint: one line now, not mid-chat
+        await TerminalChat(session, sys.stdout, sys.stderr, args.save).run(sys.stdin)
+    finally:
+        await session.aclose()
+
+
+def chat_command(args: argparse.Namespace) -> int:
+    backend = backend_from_args(args)
+    try:
+        if backend.banner:
+            print(backend.banner)
+        print(f"You are the persuadee. Planner: {args.planner}.")
+        asyncio.run(run_chat(args, backend))
+    finally:
+        backend.stop()
+    return 0
+
+
+def ui_command(args: argparse.Namespace) -> int:
+    from ui.app import launch
+
+    launch(args)
+    return 0
+
+
+def fake_server_command(args: argparse.Namespace) -> int:
+    from gdp_zero.llm.fake_server import main as fake_main
+
+    fake_main(args.rest)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gdp-zero", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    chat = commands.add_parser("chat", help="chat with the planner in the terminal (you are the persuadee)")
+    add_llm_arguments(chat)
+    add_planner_arguments(chat)
+    chat.add_argument("--save", type=Path, help="write the transcript (acts, trees, usage) as JSON on exit")
+    chat.set_defaults(run=chat_command)
+    ui = commands.add_parser("ui", help="start the web app")
+    add_llm_arguments(ui)
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=7860)
+    ui.add_argument("--share", action="store_true", help="ask Gradio for a public share link")
+    ui.set_defaults(run=ui_command)
+    fake = commands.add_parser("fake-server", help="run the fake OpenAI-compatible server (canned replies)")
+    fake.add_argument("rest", nargs=argparse.REMAINDER, help="its own options, e.g. --port 8001 --latency 0.5")
+    fake.set_defaults(run=fake_server_command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (LLMError, ConfigError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

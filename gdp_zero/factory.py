@@ -1,0 +1,35 @@
+"""Assembling a chat session from options: client, roles, planner, all sharing one usage ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gdp_zero.domain import DEFAULT_DOMAIN, load_domain
+from gdp_zero.llm.client import LLMClient
+from gdp_zero.llm.ledger import UsageLedger
+from gdp_zero.llm.settings import LLMSettings
+from gdp_zero.planners import GDPZeroConfig, build_planner
+from gdp_zero.roles import Roles
+from gdp_zero.session import ChatSession
+
+
+@dataclass(frozen=True)
+class ChatOptions:
+    planner: str = "gdpzero"
+    search: GDPZeroConfig = field(default_factory=GDPZeroConfig)
+    domain: str = DEFAULT_DOMAIN
+    persona: str | None = None  # conditions the simulated user inside the search
+
+
+def build_session(settings: LLMSettings, options: ChatOptions) -> ChatSession:
+    domain = load_domain(options.domain)
+    client = LLMClient(settings, UsageLedger())
+    roles = Roles.build(
+        client,
+        domain,
+        prior_samples=options.search.prior_samples,
+        value_samples=options.search.value_samples,
+        persona=options.persona,
+    )
+    planner = build_planner(options.planner, roles, domain, client.ledger, options.search)
+    return ChatSession(domain=domain, client=client, roles=roles, planner=planner)

@@ -1,0 +1,414 @@
+"""The one async LLM client: per-role endpoints, n samples, retries, a concurrency limit, usage ledger."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+import time
+from typing import Any, Awaitable, Callable, TypeVar
+
+import openai
+
+from .errors import (
+    AuthenticationError,
+    EndpointUnreachableError,
+    LLMError,
+    LLMUnavailableError,
+    LogprobsUnsupportedError,
+    ModelNotFoundError,
+    RequestRejectedError,
+)
+from .ledger import CallRecord, UsageLedger
+from .prompt import Prompt
+from .settings import EndpointSettings, LLMSettings
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Send = Callable[[openai.AsyncOpenAI], Awaitable[Any]]
+
+# Local servers (llama.cpp, vLLM, Ollama) ignore the key, but the SDK refuses to run without one.
+_LOCAL_PLACEHOLDER_KEY = "no-key"
+_RETRYABLE_STATUS = {408, 409, 429}
+
+
+class LLMClient:
+    def __init__(self, settings: LLMSettings, ledger: UsageLedger | None = None) -> None:
+        self.settings = settings
+        self.ledger = ledger if ledger is not None else UsageLedger()
+        self._seed_counter = 0
+        self._jitter = random.Random()
+        # Both are bound to an event loop, so they are (re)made for the loop that uses them.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self._sdk_clients: dict[tuple[Any, ...], openai.AsyncOpenAI] = {}
+
+    async def __aenter__(self) -> LLMClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def generate(
+        self, role: str, prompt: Prompt, *, n: int = 1, temperature: float, max_tokens: int | None = None
+    ) -> list[str]:
+        """Exactly `n` sampled texts; servers that ignore `n` are topped up with single requests."""
+        if n < 1:
+            raise ValueError(f"n must be at least 1, got {n}")
+        ep = self.settings.for_role(role)
+        seed = self._take_seeds(n)
+        send = self._sender(ep, prompt, n=n, temperature=temperature, max_tokens=max_tokens, seed=seed)
+        response = await self._request(role, ep, send, n_requested=n)
+        texts = _texts(response, ep.api)[:n]
+        missing = n - len(texts)
+        if missing:
+            logger.debug("%s returned %d of %d choices for %s; topping up", ep.url, len(texts), n, role)
+            first_seed = None if seed is None else seed + len(texts)
+            texts += await self._top_up(
+                role, ep, prompt, missing, temperature=temperature, max_tokens=max_tokens, first_seed=first_seed
+            )
+        return texts
+
+    async def _top_up(
+        self,
+        role: str,
+        ep: EndpointSettings,
+        prompt: Prompt,
+        count: int,
+        *,
+        temperature: float,
+        max_tokens: int | None,
+        first_seed: int | None,
+    ) -> list[str]:
+        """Parallel single-sample requests, for servers (e.g. llama.cpp) that ignore `n`."""
+        requests = [
+            self._request(
+                role,
+                ep,
+                self._sender(
+                    ep, prompt, n=1, temperature=temperature, max_tokens=max_tokens,
+                    seed=None if first_seed is None else first_seed + i,
+                ),
+                n_requested=1,
+                topped_up=True,
+            )
+            for i in range(count)
+        ]
+        return [(_texts(r, ep.api) or [""])[0] for r in await _gather_or_cancel(requests)]
+
+    async def generate_with_logprobs(
+        self, role: str, prompt: Prompt, *, top_logprobs: int, temperature: float = 0.0
+    ) -> tuple[str, list[dict[str, float]]]:
+        """The text and, per generated token, {token: logprob} of its top alternatives."""
+        ep = self.settings.for_role(role)
+        send = self._sender(
+            ep, prompt, n=1, temperature=temperature, max_tokens=None, seed=self._take_seeds(1),
+            top_logprobs=top_logprobs,
+        )
+        try:
+            response = await self._request(role, ep, send, n_requested=1)
+        except RequestRejectedError as exc:
+            # A 400 here almost always means the server or model has no logprobs support.
+            raise LogprobsUnsupportedError.for_model(ep.url, ep.model, exc.detail) from None
+        if not response.choices:
+            raise LogprobsUnsupportedError.for_model(ep.url, ep.model, "no choices in the reply")
+        return _texts(response, ep.api)[0], _token_logprobs(response.choices[0], ep)
+
+    async def list_models(self, role: str = "policy") -> list[str]:
+        ep = self.settings.for_role(role)
+
+        async def send(sdk: openai.AsyncOpenAI) -> Any:
+            return await sdk.models.list(timeout=ep.timeout_s)
+
+        page = await self._request(role, ep, send, n_requested=0, to_ledger=False)
+        return sorted(model.id for model in page.data)
+
+    async def check(self) -> None:
+        """Validate each distinct endpoint's key and address early with one cheap GET /models."""
+        endpoints: dict[tuple[Any, ...], tuple[str, EndpointSettings]] = {}
+        for role, ep in (self.settings.roles or {"policy": self.settings.default}).items():
+            endpoints.setdefault(_endpoint_key(ep), (role, ep))
+        for role, ep in endpoints.values():
+            served = await self.list_models(role)
+            # Azure lists base models, not deployments; llama.cpp serves one model under any name.
+            if served and ep.model not in served and ep.provider == "openai":
+                logger.warning("%s does not list model %r (it serves %s)", ep.url, ep.model, ", ".join(served[:10]))
+
+    async def aclose(self) -> None:
+        clients, self._sdk_clients = list(self._sdk_clients.values()), {}
+        for sdk in clients:
+            await sdk.close()
+
+    # -- one logical request: retries, backoff, the concurrency limit and the ledger --
+
+    async def _request(
+        self,
+        role: str,
+        ep: EndpointSettings,
+        send: Send,
+        *,
+        n_requested: int,
+        topped_up: bool = False,
+        to_ledger: bool = True,
+    ) -> Any:
+        slots = self._bind_loop()
+        sdk = self._sdk_for(ep)
+        turn = self.ledger.turn
+        retries = 0
+        seconds = 0.0
+        response = None
+        try:
+            while True:
+                try:
+                    async with slots:
+                        started = time.perf_counter()
+                        try:
+                            response = await send(sdk)
+                        finally:
+                            seconds += time.perf_counter() - started
+                    return response
+                except openai.APIError as exc:
+                    final = _fatal_error(exc, role, ep)
+                    if final is None and retries >= self.settings.max_retries:
+                        final = _exhausted_error(exc, role, ep, tries=retries + 1)
+                    if final is not None:
+                        logger.debug("LLM request for %s failed: %s", role, _redact(str(exc), ep))
+                        raise final from None
+                    delay = self._backoff(retries, exc)
+                    logger.info(
+                        "LLM request for %s failed (%s); retry %d of %d in %.2f s",
+                        role, _failure_summary(exc, ep), retries + 1, self.settings.max_retries, delay,
+                    )
+                    await asyncio.sleep(delay)
+                    retries += 1
+        finally:
+            if to_ledger:
+                record = _call_record(role, turn, ep, response, seconds, n_requested, retries, topped_up)
+                self.ledger.record_call(record)
+
+    def _backoff(self, retries: int, exc: openai.APIError) -> float:
+        s = self.settings
+        cap = min(s.backoff_max_s, s.backoff_base_s * 2**retries)
+        if _is_connect_failure(exc):
+            cap = min(cap, s.backoff_base_s)  # a closed port rarely opens within seconds: fail fast
+        delay = self._jitter.uniform(0, cap)  # full jitter spreads retries of concurrent calls apart
+        retry_after = _retry_after_s(exc)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, s.backoff_max_s))
+        return delay
+
+    def _take_seeds(self, count: int) -> int | None:
+        """Reserve `count` consecutive seeds, so top-ups get their own seeds whatever the timing."""
+        if self.settings.seed is None:
+            return None
+        first = self.settings.seed + self._seed_counter
+        self._seed_counter += count
+        return first
+
+    def _bind_loop(self) -> asyncio.Semaphore:
+        """The concurrency limit for the running loop; a new loop starts with fresh SDK clients."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop or self._slots is None:
+            self._loop = loop
+            self._slots = asyncio.Semaphore(self.settings.max_concurrency)
+            self._sdk_clients = {}  # their connection pools belong to the old loop
+        return self._slots
+
+    def _sdk_for(self, ep: EndpointSettings) -> openai.AsyncOpenAI:
+        key = _endpoint_key(ep)
+        if key not in self._sdk_clients:
+            api_key = ep.api_key
+            if api_key is None:
+                if ep.base_url is None or ep.provider == "azure":
+                    raise AuthenticationError.missing(ep.url, _key_hint(ep))
+                api_key = _LOCAL_PLACEHOLDER_KEY
+            if ep.provider == "azure":
+                sdk: openai.AsyncOpenAI = openai.AsyncAzureOpenAI(
+                    azure_endpoint=ep.base_url, api_key=api_key, api_version=ep.azure_api_version, max_retries=0
+                )
+            else:
+                # An explicit base_url stops the SDK from reading OPENAI_BASE_URL behind the settings' back.
+                sdk = openai.AsyncOpenAI(base_url=ep.url, api_key=api_key, max_retries=0)
+            self._sdk_clients[key] = sdk
+        return self._sdk_clients[key]
+
+    def _sender(
+        self,
+        ep: EndpointSettings,
+        prompt: Prompt,
+        *,
+        n: int,
+        temperature: float,
+        max_tokens: int | None,
+        seed: int | None,
+        top_logprobs: int | None = None,
+    ) -> Send:
+        kwargs: dict[str, Any] = {
+            "model": ep.model,
+            "temperature": ep.temperature if ep.temperature is not None else temperature,
+            "max_tokens": max_tokens or ep.max_tokens,
+            "timeout": ep.timeout_s,
+        }
+        if n > 1:  # some servers reject `n` outright; 1 is everyone's default
+            kwargs["n"] = n
+        if prompt.stop:
+            kwargs["stop"] = list(prompt.stop)
+        if seed is not None:
+            kwargs["seed"] = seed
+        if ep.api == "completions":
+            kwargs["prompt"] = prompt.completion
+            if top_logprobs is not None:
+                kwargs["logprobs"] = top_logprobs
+            return lambda sdk: sdk.completions.create(**kwargs)
+        messages = [{"role": "user", "content": prompt.user}]
+        if prompt.system:
+            messages.insert(0, {"role": "system", "content": prompt.system})
+        kwargs["messages"] = messages
+        if top_logprobs is not None:
+            kwargs.update(logprobs=True, top_logprobs=top_logprobs)
+        return lambda sdk: sdk.chat.completions.create(**kwargs)
+
+
+def _endpoint_key(ep: EndpointSettings) -> tuple[Any, ...]:
+    return (ep.provider, ep.url, ep.api_key, ep.azure_api_version)
+
+
+def _key_hint(ep: EndpointSettings) -> str:
+    return "AZURE_OPENAI_API_KEY" if ep.provider == "azure" else "OPENAI_API_KEY"
+
+
+def _texts(response: Any, api: str) -> list[str]:
+    choices = sorted(response.choices, key=lambda c: c.index or 0)
+    if api == "completions":
+        return [c.text or "" for c in choices]
+    return [c.message.content or "" for c in choices]
+
+
+def _token_logprobs(choice: Any, ep: EndpointSettings) -> list[dict[str, float]]:
+    logprobs = choice.logprobs
+    if ep.api == "completions":
+        if logprobs is None or logprobs.top_logprobs is None:
+            raise LogprobsUnsupportedError.for_model(ep.url, ep.model)
+        return [
+            dict(top) if top else {token: logprob}
+            for token, logprob, top in zip(logprobs.tokens, logprobs.token_logprobs, logprobs.top_logprobs)
+        ]
+    if logprobs is None or logprobs.content is None:
+        raise LogprobsUnsupportedError.for_model(ep.url, ep.model)
+    return [
+        {alt.token: alt.logprob for alt in token.top_logprobs} or {token.token: token.logprob}
+        for token in logprobs.content
+    ]
+
+
+def _call_record(
+    role: str,
+    turn: int,
+    ep: EndpointSettings,
+    response: Any,
+    seconds: float,
+    n_requested: int,
+    retries: int,
+    topped_up: bool,
+) -> CallRecord:
+    usage = getattr(response, "usage", None)
+    return CallRecord(
+        role=role,
+        turn=turn,
+        prompt_tokens=(usage.prompt_tokens or 0) if usage else 0,
+        completion_tokens=(usage.completion_tokens or 0) if usage else 0,
+        seconds=seconds,
+        n_requested=n_requested,
+        n_received=len(response.choices) if response is not None else 0,
+        retries=retries,
+        topped_up=topped_up,
+        api=ep.api,
+    )
+
+
+def _fatal_error(exc: openai.APIError, role: str, ep: EndpointSettings) -> LLMError | None:
+    """The error to raise at once, or None when the failure is worth retrying."""
+    if not isinstance(exc, openai.APIStatusError):
+        return None  # timeouts, connection failures and unparsable replies are usually transient
+    status = exc.status_code
+    message = (exc.message or "").lower()
+    if status in (401, 403):
+        return AuthenticationError.rejected(ep.url, status, _key_hint(ep))
+    if status == 404:
+        if exc.code == "model_not_found" or ("model" in message and "url" not in message):
+            return ModelNotFoundError.for_model(ep.url, ep.model)
+        return LLMError(
+            f"The LLM endpoint {ep.url} answered 404 Not Found; check --base-url "
+            "(OpenAI-compatible servers usually end in /v1)."
+        )
+    if status == 429 and exc.code == "insufficient_quota":
+        return LLMError(f"The LLM endpoint {ep.url} says the account's quota is used up (429); check billing.")
+    if status in _RETRYABLE_STATUS or status >= 500:
+        return None
+    return RequestRejectedError.for_request(ep.url, role, status, _server_detail(exc, ep))
+
+
+def _exhausted_error(exc: openai.APIError, role: str, ep: EndpointSettings, *, tries: int) -> LLMError:
+    if _is_connect_failure(exc):
+        return EndpointUnreachableError.after(ep.url, tries)
+    return LLMUnavailableError.after(ep.url, role, tries, _failure_summary(exc, ep))
+
+
+def _failure_summary(exc: openai.APIError, ep: EndpointSettings) -> str:
+    if isinstance(exc, openai.APIStatusError):
+        return f"HTTP {exc.status_code}"
+    if isinstance(exc, openai.APITimeoutError):
+        return f"no answer within {ep.timeout_s:g} s"
+    if isinstance(exc, openai.APIConnectionError):
+        return "connection refused" if _is_connect_failure(exc) else "connection dropped"
+    return "malformed reply"
+
+
+def _is_connect_failure(exc: BaseException) -> bool:
+    """Nothing listening or no such host, as opposed to a connection dropped mid-request."""
+    if isinstance(exc, openai.APITimeoutError) or not isinstance(exc, openai.APIConnectionError):
+        return False
+    cause = exc.__cause__
+    while cause is not None:
+        # Matched by name: the SDK wraps either httpx or httpx2 errors, depending on its version.
+        if type(cause).__name__ == "ConnectError" or isinstance(cause, ConnectionRefusedError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def _retry_after_s(exc: openai.APIError) -> float | None:
+    response = getattr(exc, "response", None)
+    value = response.headers.get("retry-after") if response is not None else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None  # an HTTP date: rare enough to leave to the exponential backoff
+
+
+def _server_detail(exc: openai.APIStatusError, ep: EndpointSettings) -> str:
+    body = exc.body
+    message = body.get("message") if isinstance(body, dict) else None
+    return _redact(str(message or exc.message or ""), ep)
+
+
+def _redact(text: str, ep: EndpointSettings) -> str:
+    """One line, bounded, with no trace of a key (servers sometimes echo part of it)."""
+    if ep.api_key:
+        text = text.replace(ep.api_key, "***")
+    text = re.sub(r"sk-[A-Za-z0-9_\-*]{3,}", "sk-***", text)
+    text = " ".join(text.split())
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+async def _gather_or_cancel(awaitables: list[Awaitable[T]]) -> list[T]:
+    """Like gather, but a failure cancels the siblings instead of leaving them running."""
+    tasks = [asyncio.ensure_future(a) for a in awaitables]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        raise

@@ -1,0 +1,81 @@
+"""Errors the LLM layer raises: each str() is one actionable line that never contains a key."""
+
+from __future__ import annotations
+
+
+class LLMError(Exception):
+    """Any failure talking to an LLM endpoint that the caller cannot fix by retrying."""
+
+
+class AuthenticationError(LLMError):
+    """The endpoint rejected (or we lack) the API key."""
+
+    @classmethod
+    def rejected(cls, url: str, status: int, key_hint: str) -> AuthenticationError:
+        return cls(
+            f"The LLM endpoint {url} rejected the API key ({status}). "
+            f"Set {key_hint} to a valid key or pass --api-key."
+        )
+
+    @classmethod
+    def missing(cls, url: str, key_hint: str) -> AuthenticationError:
+        return cls(f"No API key for the LLM endpoint {url}. Set {key_hint} or pass --api-key.")
+
+
+class ModelNotFoundError(LLMError):
+    """The endpoint does not serve the configured model."""
+
+    @classmethod
+    def for_model(cls, url: str, model: str) -> ModelNotFoundError:
+        return cls(
+            f"The LLM endpoint {url} has no model {model!r} (404). "
+            f"Pass --model with a served model; list them with GET {url}/models."
+        )
+
+
+class EndpointUnreachableError(LLMError):
+    """Nothing answers at the endpoint's address (connection refused, DNS failure)."""
+
+    @classmethod
+    def after(cls, url: str, tries: int) -> EndpointUnreachableError:
+        return cls(
+            f"Cannot connect to the LLM endpoint {url} ({tries} tries). "
+            "Check --base-url, or start the model server (or the demo one: "
+            "python -m gdp_zero.llm.fake_server --port 8001)."
+        )
+
+
+class LLMUnavailableError(LLMError):
+    """The endpoint kept failing transiently (429, 5xx, timeouts) until retries ran out."""
+
+    @classmethod
+    def after(cls, url: str, role: str, tries: int, last: str) -> LLMUnavailableError:
+        return cls(
+            f"The LLM endpoint {url} kept failing for role {role!r}: {tries} tries, last error {last}. "
+            "Try again later, lower --max-concurrency, or raise max_retries."
+        )
+
+
+class LogprobsUnsupportedError(LLMError):
+    """The endpoint or model does not return token log-probabilities."""
+
+    @classmethod
+    def for_model(cls, url: str, model: str, detail: str = "") -> LogprobsUnsupportedError:
+        said = f" (server said: {detail})" if detail else ""
+        return cls(
+            f"The model {model!r} at {url} returns no token logprobs{said}. "
+            "Use a sampling-based policy prior or another model."
+        )
+
+
+class RequestRejectedError(LLMError):
+    """The endpoint refused the request itself (400, 422, ...): retrying the same request won't help."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail  # the server's own explanation, already redacted
+
+    @classmethod
+    def for_request(cls, url: str, role: str, status: int, detail: str) -> RequestRejectedError:
+        said = f": {detail}" if detail else ""
+        return cls(f"The LLM endpoint {url} rejected the request for role {role!r} ({status}){said}.", detail)

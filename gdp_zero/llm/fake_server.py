@@ -1,0 +1,489 @@
+"""A real OpenAI-compatible HTTP server on 127.0.0.1 with canned replies, latency and injected faults.
+
+Tests, the demo mode and the benchmarks all use it, so the real `openai` client runs over real
+sockets without a model. Replies follow the marker lines our prompts contain (`Allowed acts: [a] [b]`
+and `Reply format: ...`), so the whole pipeline runs end to end on canned text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import math
+import random
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Mapping, Sequence
+from urllib.parse import urlsplit
+
+logger = logging.getLogger(__name__)
+
+FAULT_KINDS = ("429", "500", "timeout", "malformed", "empty")
+NO_MARKER_REPLY = "(canned reply) OK."
+# Simulated users would end dialogues at once if "donate" were as likely as any other act.
+DONATE_WEIGHT = 0.15
+
+_SENTENCES: dict[str, tuple[str, ...]] = {
+    "greeting": ("Hello! How are you doing today?", "Hi there, nice to meet you."),
+    "logical appeal": (
+        "Even a small donation buys food and medicine for a child who would otherwise go without.",
+        "Every dollar given to Save the Children goes a long way where it is needed most.",
+    ),
+    "emotion appeal": (
+        "Imagine how it feels to be a child with nothing to eat tonight.",
+        "Millions of children are suffering, and it breaks my heart to think about it.",
+    ),
+    "credibility appeal": (
+        "Save the Children has been helping kids for over a hundred years.",
+        "The charity is well rated and reports clearly how it spends donations.",
+    ),
+    "foot in the door": (
+        "Would you be open to giving just a few cents to start?",
+        "Even a tiny amount would be a great first step.",
+    ),
+    "self-modeling": ("I am going to donate part of my own earnings today.", "I give to them myself."),
+    "personal story": (
+        "I once met a family whose children were helped by a program like this.",
+        "A friend of mine volunteered with them and saw the difference it makes.",
+    ),
+    "donation information": (
+        "Your donation would be taken directly from your task payment.",
+        "You can give any amount from zero up to your full payment.",
+    ),
+    "source-related inquiry": ("Have you heard of Save the Children before?", "Do you know what this charity does?"),
+    "task-related inquiry": ("Have you ever donated to a charity like this?", "What do you think about this task?"),
+    "personal-related inquiry": ("Do you have any children yourself?", "What kinds of causes do you care about?"),
+    "proposition of donation": (
+        "Would you like to donate part of your payment to Save the Children?",
+        "How much would you like to donate today?",
+    ),
+    "other": ("Thank you for chatting with me.", "I appreciate your time."),
+    "no donation": ("I don't think I will donate anything today.", "Sorry, I'd rather keep my money."),
+    "negative reaction": ("I'm not convinced these charities really help.", "That sounds a bit pushy to me."),
+    "neutral": ("Okay, I see.", "Hmm, tell me more."),
+    "positive reaction": ("That sounds like a really good cause.", "Wow, I didn't know that, it's great."),
+    "donate": ("Alright, I'll donate some of my payment.", "Okay, count me in for a donation."),
+}
+_GENERIC = ("I see what you mean.", "That is an interesting point.")
+_MALFORMED = (
+    "(canned reply) Honestly I am not sure what you are asking me to do here.",
+    "(canned reply) Let me think about that for a while before answering.",
+)
+_FILLER_TOKENS = (" the", " a", " and", ".", " to")
+
+
+@dataclass
+class FakeServerStats:
+    requests: dict[str, int] = field(default_factory=dict)  # by URL path
+    faults: dict[str, int] = field(default_factory=dict)  # injected, by kind
+    max_in_flight: int = 0  # peak concurrent requests, to check client concurrency limits
+
+
+@dataclass(frozen=True)
+class _Reply:
+    status: int
+    body: dict[str, Any]
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class FakeLLMServer:
+    def __init__(
+        self,
+        *,
+        latency_s: float = 0.0,
+        fault_rate: float = 0.0,
+        faults: Sequence[str] = FAULT_KINDS,
+        seed: int = 0,
+        ignore_n: bool = False,
+        api_key: str | None = None,
+        models: Sequence[str] = ("fake-model",),
+        hang_s: float = 30.0,
+        port: int = 0,
+    ) -> None:
+        unknown = sorted(set(faults) - set(FAULT_KINDS))
+        if unknown:
+            raise ValueError(f"unknown fault kinds {unknown}; expected some of {list(FAULT_KINDS)}")
+        self.latency_s = latency_s
+        self.fault_rate = fault_rate
+        self.faults = tuple(faults)
+        self.seed = seed
+        self.ignore_n = ignore_n
+        self.api_key = api_key
+        self.models = tuple(models)
+        self.hang_s = hang_s
+        self.port = port
+        self.stats = FakeServerStats()
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._counter = 0
+        self._stopping = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._base_url: str | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        """Kept after stop(), so a test can check that the same URL is now unreachable."""
+        if self._base_url is None:
+            raise RuntimeError("FakeLLMServer is not started")
+        return self._base_url
+
+    def start(self) -> FakeLLMServer:
+        self._stopping.clear()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", self.port), _Handler)
+        self._httpd.daemon_threads = True
+        self._httpd.fake = self  # type: ignore[attr-defined]
+        self._base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+        # A short poll interval keeps stop() quick, which matters across hundreds of test fixtures.
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, args=(0.05,), name="fake-llm-server", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is None:
+            return
+        self._stopping.set()  # wakes requests sleeping through latency or a "timeout" fault
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        # Keep-alive connections outlive the listening socket; close them so a stopped server is gone.
+        with self._lock:
+            connections = list(self._connections)
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        if self._thread is not None:
+            self._thread.join()
+        self._httpd = None
+
+    def __enter__(self) -> FakeLLMServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- request handling (runs in handler threads) --
+
+    def _track(self, conn: socket.socket, open_: bool) -> None:
+        with self._lock:
+            (self._connections.add if open_ else self._connections.discard)(conn)
+
+    def _handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> _Reply:
+        route = urlsplit(path).path
+        with self._lock:
+            self.stats.requests[route] = self.stats.requests.get(route, 0) + 1
+            self._in_flight += 1
+            self.stats.max_in_flight = max(self.stats.max_in_flight, self._in_flight)
+        try:
+            return self._route(method, route, headers, body)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _route(self, method: str, route: str, headers: Mapping[str, str], body: bytes) -> _Reply:
+        self._stopping.wait(self.latency_s)
+        if self.api_key is not None and not self._authorised(headers):
+            return _error(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key")
+        if method == "GET" and route.endswith("/models"):
+            data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models]
+            return _Reply(200, {"object": "list", "data": data})
+        if method != "POST" or not route.endswith("/completions"):
+            return _error(404, f"Unknown request URL: {method} {route}.", "invalid_request_error", "unknown_url")
+        try:
+            request = json.loads(body or b"{}")
+        except ValueError:
+            return _error(400, "We could not parse the JSON body of your request.", "invalid_request_error", None)
+        if not isinstance(request, dict):
+            return _error(400, "The request body must be a JSON object.", "invalid_request_error", None)
+        if request.get("model") not in self.models:
+            message = f"The model `{request.get('model')}` does not exist or you do not have access to it."
+            return _error(404, message, "invalid_request_error", "model_not_found")
+        if request.get("stream"):
+            return _error(400, "The fake server does not support streaming.", "invalid_request_error", None)
+        n = request.get("n") or 1
+        if not isinstance(n, int) or not 1 <= n <= 128:
+            return _error(400, "n must be an integer between 1 and 128.", "invalid_request_error", None)
+        return self._generate(request, chat=route.endswith("/chat/completions"), n=1 if self.ignore_n else n)
+
+    def _authorised(self, headers: Mapping[str, str]) -> bool:
+        bearer = headers.get("Authorization", "").removeprefix("Bearer ")
+        return self.api_key in (bearer, headers.get("api-key"))  # Azure sends `api-key`
+
+    def _generate(self, request: dict[str, Any], *, chat: bool, n: int) -> _Reply:
+        with self._lock:
+            fault = self._rng.choice(self.faults) if self.faults and self._rng.random() < self.fault_rate else None
+            if fault:
+                self.stats.faults[fault] = self.stats.faults.get(fault, 0) + 1
+            self._counter += 1
+            counter = self._counter
+        if fault == "429":
+            return _error(429, "Rate limit reached (fake).", "requests", "rate_limit_exceeded", {"Retry-After": "0"})
+        if fault == "500":
+            return _error(500, "The server had an error processing your request (fake).", "server_error", None)
+        if fault == "timeout":
+            self._stopping.wait(self.hang_s)
+
+        seed = request.get("seed")
+        # Same request, same seed, same reply; unseeded requests vary with the server's counter.
+        base = f"{seed}" if seed is not None else f"server{self.seed}:{counter}"
+        return _Reply(200, _completion(request, chat=chat, n=n, fault=fault, base=base, counter=counter))
+
+
+def _completion(
+    request: Mapping[str, Any], *, chat: bool, n: int, fault: str | None, base: str, counter: int
+) -> dict[str, Any]:
+    prompt = _prompt_text(request, chat=chat)
+    digest = hashlib.sha256(prompt.encode()).hexdigest()[:16]
+    stop = request.get("stop") or ()
+    stop = (stop,) if isinstance(stop, str) else tuple(stop)
+    max_tokens = request.get("max_tokens") or request.get("max_completion_tokens")
+    top = _requested_top_logprobs(request, chat=chat)
+
+    choices = []
+    for index in range(n):
+        rng = random.Random(f"{base}|{digest}|{index}")
+        if fault == "malformed":
+            text = rng.choice(_MALFORMED)
+        elif fault == "empty":
+            text = ""
+        else:
+            text = canned_reply(prompt, rng)
+        text, finish = _apply_limits(text, stop, max_tokens)
+        choice: dict[str, Any] = {"index": index, "finish_reason": finish, "logprobs": None}
+        if top is not None:
+            choice["logprobs"] = _logprobs(text, prompt, top, chat=chat)
+        if chat:
+            choice["message"] = {"role": "assistant", "content": text}
+        else:
+            choice["text"] = text
+        choices.append(choice)
+
+    prompt_tokens = _token_count(prompt)
+    completion_tokens = sum(_token_count(_choice_text(c)) for c in choices)
+    return {
+        "id": f"{'chatcmpl' if chat else 'cmpl'}-fake-{counter}",
+        "object": "chat.completion" if chat else "text_completion",
+        "created": int(time.time()),
+        "model": request["model"],
+        "choices": choices,
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+        "system_fingerprint": "fake",
+    }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as real servers do, so benchmarks don't measure connects
+    # Headers and body leave in one segment: written apart, Nagle's algorithm and the client's
+    # delayed ACK add about 40 ms to every reply, which would swamp the latency being simulated.
+    disable_nagle_algorithm = True
+    timeout = 60  # drop idle keep-alive connections eventually
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.fake._track(self.connection, True)  # type: ignore[attr-defined]
+
+    def finish(self) -> None:
+        self.server.fake._track(self.connection, False)  # type: ignore[attr-defined]
+        try:
+            super().finish()
+        except OSError:
+            pass
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def _serve(self, method: str) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        reply = self.server.fake._handle(method, self.path, self.headers, body)  # type: ignore[attr-defined]
+        payload = json.dumps(reply.body).encode()
+        try:
+            self.send_response(reply.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+        except OSError:
+            self.close_connection = True  # the client gave up (e.g. its timeout fired)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("fake server: " + format, *args)
+
+
+def canned_reply(prompt: str, rng: random.Random) -> str:
+    """The reply our prompt markers ask for: `[act]`, or `[act] sentence` when an utterance is wanted."""
+    acts = _allowed_acts(prompt)
+    if not acts:
+        return NO_MARKER_REPLY
+    act = rng.choices(acts, weights=[_act_weight(a) for a in acts])[0]
+    reply_format = _last_line(prompt, "Reply format:")
+    if reply_format is not None and "utterance" in reply_format.lower():
+        return f"[{act}] {rng.choice(_SENTENCES.get(act.lower(), _GENERIC))}"
+    return f"[{act}]"
+
+
+def _allowed_acts(prompt: str) -> list[str]:
+    line = _last_line(prompt, "Allowed acts:")
+    return [a.strip() for a in re.findall(r"\[([^\]]+)\]", line or "") if a.strip()]
+
+
+def _act_weight(act: str) -> float:
+    return DONATE_WEIGHT if act.lower() == "donate" else 1.0
+
+
+def _last_line(text: str, prefix: str) -> str | None:
+    found = None
+    for line in text.splitlines():
+        if line.lstrip().startswith(prefix):
+            found = line.lstrip()[len(prefix):]
+    return found
+
+
+def _prompt_text(request: Mapping[str, Any], *, chat: bool) -> str:
+    if not chat:
+        prompt = request.get("prompt") or ""
+        return prompt if isinstance(prompt, str) else str(prompt[0] if prompt else "")
+    parts = []
+    for message in request.get("messages") or ():
+        content = message.get("content") or ""
+        if isinstance(content, list):  # content parts: keep the text ones
+            content = "\n".join(p.get("text", "") for p in content if isinstance(p, dict))
+        parts.append(content)
+    return "\n".join(parts)
+
+
+def _requested_top_logprobs(request: Mapping[str, Any], *, chat: bool) -> int | None:
+    if chat:
+        return int(request.get("top_logprobs") or 0) if request.get("logprobs") else None
+    logprobs = request.get("logprobs")
+    return None if logprobs is None else int(logprobs)
+
+
+def _apply_limits(text: str, stop: tuple[str, ...], max_tokens: int | None) -> tuple[str, str]:
+    cuts = [text.find(s) for s in stop if s and s in text]
+    if cuts:
+        return text[: min(cuts)], "stop"
+    if max_tokens and len(text) > max_tokens * 4:
+        return text[: max_tokens * 4], "length"
+    return text, "stop"
+
+
+def _token_count(text: str) -> int:
+    return math.ceil(len(text) / 4)
+
+
+def _choice_text(choice: Mapping[str, Any]) -> str:
+    return choice["message"]["content"] if "message" in choice else choice["text"]
+
+
+def _tokens(text: str) -> list[str]:
+    """Pseudo-tokens; the act name is one token so its alternatives are the other allowed acts."""
+    match = re.match(r"\[([^\]]+)\]", text)
+    head, rest = (["[", match.group(1), "]"], text[match.end():]) if match else ([], text)
+    return head + re.findall(r"\s*\S+", rest)
+
+
+def _logprobs(text: str, prompt: str, top: int, *, chat: bool) -> dict[str, Any]:
+    acts = _allowed_acts(prompt)
+    total_weight = sum(_act_weight(a) for a in acts)
+    act_alternatives = sorted(
+        ((a, math.log(_act_weight(a) / total_weight)) for a in acts), key=lambda alt: -alt[1]
+    )
+    tokens = _tokens(text)
+    positions = []
+    for i, token in enumerate(tokens):
+        if i == 1 and tokens[0] == "[" and acts:
+            alternatives = act_alternatives[:top]
+            chosen = dict(act_alternatives).get(token, math.log(0.5))
+        else:
+            chosen = math.log(0.9)
+            fillers = [f for f in _FILLER_TOKENS if f != token]
+            alternatives = [(token, chosen)] + [(f, -3.0 - k) for k, f in enumerate(fillers)]
+            alternatives = alternatives[:top]
+        positions.append((token, chosen, alternatives))
+
+    if chat:
+        return {"content": [
+            {
+                "token": token,
+                "logprob": chosen,
+                "bytes": list(token.encode()),
+                "top_logprobs": [{"token": t, "logprob": lp, "bytes": list(t.encode())} for t, lp in alts],
+            }
+            for token, chosen, alts in positions
+        ]}
+    offsets, offset = [], 0
+    for token in tokens:
+        offsets.append(offset)
+        offset += len(token)
+    return {
+        "tokens": tokens,
+        "token_logprobs": [chosen for _, chosen, _ in positions],
+        "top_logprobs": [dict(alts) for _, _, alts in positions],
+        "text_offset": offsets,
+    }
+
+
+def _error(
+    status: int, message: str, kind: str, code: str | None, headers: Mapping[str, str] | None = None
+) -> _Reply:
+    body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
+    return _Reply(status, body, headers or {})
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m gdp_zero.llm.fake_server",
+        description="Run a fake OpenAI-compatible server on 127.0.0.1 that gives canned replies.",
+    )
+    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds each request waits")
+    parser.add_argument("--fault-rate", type=float, default=0.0, help="share of requests given a fault")
+    parser.add_argument("--faults", default=",".join(FAULT_KINDS), help="comma-separated fault kinds")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ignore-n", action="store_true", help="answer one choice whatever n is (like llama.cpp)")
+    parser.add_argument("--api-key", default=None, help="require this bearer token")
+    parser.add_argument("--models", default="fake-model", help="comma-separated model names to serve")
+    parser.add_argument("--hang", type=float, default=30.0, help="seconds a 'timeout' fault hangs")
+    args = parser.parse_args(argv)
+    server = FakeLLMServer(
+        latency_s=args.latency,
+        fault_rate=args.fault_rate,
+        faults=[f for f in args.faults.split(",") if f],
+        seed=args.seed,
+        ignore_n=args.ignore_n,
+        api_key=args.api_key,
+        models=[m for m in args.models.split(",") if m],
+        hang_s=args.hang,
+        port=args.port,
+    )
+    try:
+        with server:
+            print(f"Fake OpenAI-compatible server (canned replies) at {server.base_url}; Ctrl-C stops it.", flush=True)
+            threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

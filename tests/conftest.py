@@ -1,0 +1,41 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from gdp_zero.llm import EndpointSettings, LLMSettings
+from gdp_zero.llm.fake_server import FakeLLMServer
+
+# --- fake LLM server (gdp_zero.llm) ---------------------------------------------------------
+
+
+@pytest.fixture
+def fake_server(request: pytest.FixtureRequest) -> Iterator[FakeLLMServer]:
+    """A started fake OpenAI-compatible server on 127.0.0.1.
+
+    Options go through indirect parametrization, e.g.
+    `@pytest.mark.parametrize("fake_server", [{"ignore_n": True}], indirect=True)`.
+    """
+    with FakeLLMServer(**getattr(request, "param", {})) as server:
+        yield server
+
+
+@pytest.fixture
+def make_settings() -> Callable[..., LLMSettings]:
+    """Build LLMSettings for a base URL; keyword args set endpoint or top-level fields.
+
+    Backoff defaults are tiny so retry tests stay fast.
+    """
+    endpoint_fields = set(EndpointSettings.__dataclass_fields__)
+
+    def make(base_url: str, **kw: Any) -> LLMSettings:
+        endpoint = {"model": "fake-model", "base_url": base_url, "api_key": "sk-test-key"}
+        endpoint |= {k: v for k, v in kw.items() if k in endpoint_fields}
+        top = {"backoff_base_s": 0.001, "backoff_max_s": 0.01}
+        top |= {k: v for k, v in kw.items() if k not in endpoint_fields}
+        return LLMSettings(default=EndpointSettings(**endpoint), **top)
+
+    return make

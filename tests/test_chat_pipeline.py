@@ -1,0 +1,144 @@
+"""The whole pipeline over real HTTP: session -> planner -> roles -> LLM client -> fake server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gdp_zero.factory import ChatOptions, build_session
+from gdp_zero.llm.errors import LLMError
+from gdp_zero.llm.fake_server import FakeLLMServer
+from gdp_zero.planners import GDPZeroConfig
+from gdp_zero.session import MAX_MESSAGE_CHARS, MessageRejected
+
+MESSAGES = [
+    "Hi, I'm doing fine, thanks.",
+    "What does this charity actually do?",
+    "I'm not sure my money would get there.",
+    "Hmm, maybe a small amount.",
+    "OK, tell me how to donate.",
+]
+SMALL_SEARCH = GDPZeroConfig(simulations=4, realizations=2, prior_samples=5, value_samples=4, seed=1)
+
+
+async def chat(settings, planner: str, search: GDPZeroConfig = SMALL_SEARCH, turns: int = 5):
+    session = build_session(settings, ChatOptions(planner=planner, search=search))
+    opening = await session.open()
+    planned = [opening]
+    for message in MESSAGES[:turns]:
+        planned.append(await session.send(message))
+    return session, planned
+
+
+@pytest.mark.parametrize(
+    "planner,search",
+    [
+        ("gdpzero", SMALL_SEARCH),
+        ("gdpzero", GDPZeroConfig.sequential(simulations=3, realizations=2, prior_samples=4, value_samples=3, seed=2)),
+        ("prompting", SMALL_SEARCH),
+        ("random", SMALL_SEARCH),
+    ],
+    ids=["gdpzero-fast", "gdpzero-sequential", "prompting", "random"],
+)
+async def test_a_five_turn_chat_completes_with_every_planner(fake_server, make_settings, planner, search):
+    session, planned = await chat(make_settings(fake_server.base_url), planner, search)
+    domain = session.domain
+    try:
+        assert planned[0].act == domain.first_act
+        assert [t.speaker for t in session.log] == ["system"] + ["user", "system"] * 5
+        for turn in session.log:
+            allowed = domain.system_act_names if turn.speaker == "system" else domain.user_act_names
+            assert turn.act in allowed and turn.text.strip()
+        for p in planned:
+            assert sum(u["calls"] for u in p.usage.values()) >= 1
+        if planner == "gdpzero":
+            for p in planned:
+                assert p.tree is not None and p.tree["chosen_act"] == p.act
+                assert p.simulations + p.reused_simulations == search.simulations
+            # The reply is one of the chosen act's realizations (response selection).
+            last = planned[-1].tree
+            chosen = next(c for c in last["root"]["children"] if c["path"] == [planned[-1].act])
+            assert planned[-1].reply in [r["utterance"] for r in chosen["realizations"]]
+        record = json.loads(json.dumps(session.transcript()))
+        assert len(record["turns"]) == 11
+        assert record["usage"]["session"]["total"]["calls"] > 0
+        assert "sk-test-key" not in json.dumps(record)
+    finally:
+        await session.aclose()
+
+
+async def test_sequential_search_makes_about_four_calls_per_simulation(fake_server, make_settings):
+    search = GDPZeroConfig.sequential(simulations=5, realizations=3, seed=3)
+    session, planned = await chat(make_settings(fake_server.base_url), "gdpzero", search, turns=2)
+    calls = {role: u["calls"] for role, u in planned[-1].usage.items()}
+    # Every simulation that reaches a new node: responder, user simulator, policy, judge.
+    assert calls["policy"] == calls["judge"] == 1 + planned[-1].simulations  # + the root expansion
+    assert calls["responder"] == calls["user_simulator"] == planned[-1].simulations
+    await session.aclose()
+
+
+async def test_tree_reuse_carries_the_chosen_subtree_into_the_next_turn(fake_server, make_settings):
+    session, planned = await chat(make_settings(fake_server.base_url), "gdpzero", GDPZeroConfig(simulations=8, seed=5), turns=3)
+    assert sum(p.reused_simulations for p in planned[1:]) > 0
+    await session.aclose()
+
+
+@pytest.mark.parametrize("fake_server", [{"fault_rate": 0.3, "faults": ("429", "500"), "seed": 7}], indirect=True)
+async def test_retries_carry_a_chat_through_30_percent_server_errors(fake_server, make_settings):
+    session, planned = await chat(make_settings(fake_server.base_url, max_retries=8), "gdpzero")
+    assert len(session.log) == 11
+    assert session.client.ledger.total().retries > 0
+    assert sum(fake_server.stats.faults.values()) > 0
+    await session.aclose()
+
+
+@pytest.mark.parametrize("fault", ["malformed", "empty"])
+async def test_every_malformed_reply_kind_is_survived_and_counted(make_settings, fault):
+    with FakeLLMServer(fault_rate=1.0, faults=(fault,)) as server:
+        for planner in ("gdpzero", "prompting", "random"):
+            session, planned = await chat(make_settings(server.base_url), planner, turns=2)
+            domain = session.domain
+            for turn in session.log:
+                allowed = domain.system_act_names if turn.speaker == "system" else domain.user_act_names
+                assert turn.act in allowed and turn.text.strip()
+            assert sum(session.client.ledger.fallback_kinds().values()) > 0
+            await session.aclose()
+
+
+async def test_bad_messages_are_refused_with_a_reason_and_nothing_is_lost(fake_server, make_settings):
+    session = build_session(make_settings(fake_server.base_url), ChatOptions(planner="random"))
+    await session.open()
+    with pytest.raises(MessageRejected, match="empty"):
+        await session.send("   ")
+    with pytest.raises(MessageRejected, match=str(MAX_MESSAGE_CHARS)):
+        await session.send("x" * (MAX_MESSAGE_CHARS + 1))
+    await session.send("<script>alert('x')</script> 你好，我不确定")
+    assert session.log[-2].text == "<script>alert('x')</script> 你好，我不确定"
+    await session.aclose()
+
+
+async def test_an_endpoint_failing_mid_turn_keeps_the_message_for_a_retry(make_settings):
+    server = FakeLLMServer().start()
+    port = int(server.base_url.rsplit(":", 1)[1].split("/")[0])
+    session = build_session(make_settings(server.base_url, max_retries=1), ChatOptions(planner="prompting"))
+    await session.open()
+    server.stop()
+    with pytest.raises(LLMError):
+        await session.send("Are you still there?")
+    assert session.pending == "Are you still there?"
+    assert len(session.log) == 1
+    with FakeLLMServer(port=port):
+        planned = await session.retry()
+        assert [t.text for t in session.log][1] == "Are you still there?"
+        assert planned.reply
+    await session.aclose()
+
+
+async def test_undo_and_restart(fake_server, make_settings):
+    session, _ = await chat(make_settings(fake_server.base_url), "gdpzero", turns=2)
+    assert session.undo()
+    assert [t.speaker for t in session.log] == ["system", "user", "system"]
+    session.restart()
+    assert session.log == [] and not session.undo()
+    await session.aclose()
