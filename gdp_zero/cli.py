@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence, TextIO
 
-from gdp_zero.backends import MODES, Backend, open_backend
+from gdp_zero.backends import MODES, Backend, open_backend, suggested_search
 from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.llm.errors import LLMError
 from gdp_zero.mcts.search import SearchProgress
@@ -32,16 +32,16 @@ def add_llm_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_planner_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("planner")
-    defaults = GDPZeroConfig()
+    # Unset numbers take the backend's suggestion (a smaller search for the tiny local model).
+    group = parser.add_argument_group("planner (defaults: 10 simulations, k=3, Q0 0.25, c_puct 1, 15 prior and 10 value samples, 16 in flight)")
     group.add_argument("--planner", choices=PLANNERS, default="gdpzero")
-    group.add_argument("--sims", type=int, default=defaults.simulations, help="MCTS simulations per turn")
-    group.add_argument("--realizations", type=int, default=defaults.realizations, help="k realizations per node")
-    group.add_argument("--q0", type=float, default=defaults.q0, help="initial Q of unvisited acts")
-    group.add_argument("--cpuct", type=float, default=defaults.c_puct, help="exploration constant")
-    group.add_argument("--prior-samples", type=int, default=defaults.prior_samples)
-    group.add_argument("--value-samples", type=int, default=defaults.value_samples)
-    group.add_argument("--concurrency", type=int, default=defaults.concurrency, help="simulations in flight at once")
+    group.add_argument("--sims", type=int, help="MCTS simulations per turn")
+    group.add_argument("--realizations", type=int, help="k realizations per node")
+    group.add_argument("--q0", type=float, help="initial Q of unvisited acts")
+    group.add_argument("--cpuct", type=float, help="exploration constant")
+    group.add_argument("--prior-samples", type=int, help="samples of the next act for the policy prior")
+    group.add_argument("--value-samples", type=int, help="samples of the user's answer for the value")
+    group.add_argument("--concurrency", type=int, help="simulations in flight at once")
     group.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
                        help="stop launching simulations when the next would not finish in time")
     group.add_argument("--sequential", action="store_true",
@@ -52,24 +52,27 @@ def add_planner_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--seed", type=int, default=None)
 
 
-def search_config(args: argparse.Namespace) -> GDPZeroConfig:
-    base = GDPZeroConfig.sequential() if args.sequential else GDPZeroConfig()
-    config = replace(
-        base,
-        simulations=args.sims,
-        realizations=args.realizations,
-        q0=args.q0,
-        c_puct=args.cpuct,
-        prior_samples=args.prior_samples,
-        value_samples=args.value_samples,
-        time_budget_s=args.time_budget,
-        open_loop=not args.closed_loop,
-        response_selection=not args.no_response_selection,
-        seed=args.seed,
-    )
+def search_config(args: argparse.Namespace, suggested: GDPZeroConfig) -> GDPZeroConfig:
+    config = GDPZeroConfig.sequential(**_numbers(suggested)) if args.sequential else suggested
+    given = {
+        "simulations": args.sims,
+        "realizations": args.realizations,
+        "q0": args.q0,
+        "c_puct": args.cpuct,
+        "prior_samples": args.prior_samples,
+        "value_samples": args.value_samples,
+        "time_budget_s": args.time_budget,
+        "seed": args.seed,
+    }
     if not args.sequential:
-        config = replace(config, concurrency=args.concurrency, reuse_tree=not args.no_reuse)
-    return config
+        given |= {"concurrency": args.concurrency, "reuse_tree": False if args.no_reuse else None}
+    config = replace(config, **{k: v for k, v in given.items() if v is not None})
+    return replace(config, open_loop=not args.closed_loop, response_selection=not args.no_response_selection)
+
+
+def _numbers(config: GDPZeroConfig) -> dict[str, object]:
+    fields = ("simulations", "realizations", "q0", "c_puct", "prior_samples", "value_samples")
+    return {f: getattr(config, f) for f in fields}
 
 
 def backend_from_args(args: argparse.Namespace) -> Backend:
@@ -139,7 +142,7 @@ class TerminalChat:
 
 
 async def run_chat(args: argparse.Namespace, backend: Backend) -> None:
-    options = ChatOptions(planner=args.planner, search=search_config(args))
+    options = ChatOptions(planner=args.planner, search=search_config(args, suggested_search(backend.mode)))
     session = build_session(backend.settings, options)
     try:
         await session.client.check()  # a wrong key or a dead endpoint: one line now, not mid-chat

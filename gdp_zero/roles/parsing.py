@@ -46,13 +46,26 @@ def _first_line(text: str) -> str:
 
 
 def _clean_text(text: str) -> str:
-    return _SPEAKER_PREFIX.sub("", text, count=1).strip().strip('"').strip()
+    """The utterance alone: no speaker prefix, no leftover act label, no leading punctuation."""
+    text = _SPEAKER_PREFIX.sub("", text, count=1).strip()
+    for _ in range(3):  # small models stack them: ": [negative reaction]: I don't know"
+        stripped = _LEADING_LABEL.sub("", text, count=1) if _is_label(text) else text
+        stripped = stripped.lstrip(":-–— \t")
+        if stripped == text:
+            break
+        text = stripped
+    return text.strip().strip('"').strip()
+
+
+def _is_label(text: str) -> bool:
+    match = _LEADING_LABEL.match(text)
+    return bool(match) and "]" in text[: match.end()]
 
 
 def parse_reply(raw: str | None, allowed: Sequence[str], fallback_act: str) -> ParsedReply:
     """Split "[act] text" into an allowed act and the text after it."""
     # A base model continuing a "[" cue sometimes opens its own bracket too.
-    line = _clean_text(_first_line(raw or "").replace("[[", "[").replace("]]", "]"))
+    line = _SPEAKER_PREFIX.sub("", _first_line(raw or "").replace("[[", "[").replace("]]", "]"), count=1).strip()
     if not line:
         return ParsedReply(fallback_act, "", "empty")
     label = _LEADING_LABEL.match(line)
