@@ -142,3 +142,35 @@ async def test_undo_and_restart(fake_server, make_settings):
     session.restart()
     assert session.log == [] and not session.undo()
     await session.aclose()
+
+
+
+def _nodes(tree: dict) -> list[dict]:
+    stack, nodes = [tree["root"]], []
+    while stack:
+        node = stack.pop()
+        nodes.append(node)
+        stack.extend(node["children"])
+    return nodes
+
+
+async def test_closed_loop_ablation_keeps_one_realization_per_node(fake_server, make_settings):
+    search = GDPZeroConfig(simulations=12, realizations=3, open_loop=False, seed=4)
+    session, planned = await chat(make_settings(fake_server.base_url), "gdpzero", search, turns=2)
+    assert max(len(n["realizations"]) for n in _nodes(planned[-1].tree) if n["path"]) == 1
+    await session.aclose()
+
+
+@pytest.mark.parametrize("selection", [True, False])
+async def test_response_selection_or_a_fresh_reply(fake_server, make_settings, selection):
+    search = GDPZeroConfig.sequential(simulations=6, response_selection=selection, seed=4)
+    session, planned = await chat(make_settings(fake_server.base_url), "gdpzero", search, turns=1)
+    last = planned[-1]
+    written_in_search = sum(len(n["realizations"]) for n in _nodes(last.tree) if n["path"])
+    # Without response selection the responder writes one more utterance: the reply itself.
+    assert last.usage["responder"]["calls"] == written_in_search + (0 if selection else 1)
+    chosen = next(c for c in last.tree["root"]["children"] if c["path"] == [last.act])
+    if selection:
+        best = max((r for r in chosen["realizations"] if r["visits"]), key=lambda r: r["mean_value"])
+        assert last.reply == best["utterance"]
+    await session.aclose()
