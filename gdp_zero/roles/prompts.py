@@ -1,7 +1,7 @@
 """Prompt text for every role, built from the domain file.
 
-Each prompt starts with the same static block (background, act definitions, worked example) so
-that providers' prefix caches hit across roles and calls; the dialogue so far and the role's
+Each chat prompt starts with the same static block (background, act definitions, worked example)
+so that providers' prefix caches hit across roles and calls; the dialogue so far and the role's
 instruction come last. Two marker lines end every prompt: `Allowed acts: [a] [b]` and
 `Reply format: ...`. Real models read them as instructions; the fake server reads them to
 answer in format. The completions rendering (base models) is the same content as one few-shot
@@ -21,15 +21,21 @@ LINE_STOPS = ("\n",)
 
 
 @lru_cache(maxsize=8)
-def static_block(domain: Domain) -> str:
+def task_block(domain: Domain) -> str:
     system_acts = "\n".join(f"[{a.name}]: {a.definition}" for a in domain.system_acts)
     user_acts = "\n".join(f"[{a.name}]: {a.definition}" for a in domain.user_acts)
     return (
         f"Background: {domain.background.strip()}\n\n"
         f"{domain.goal}\n\n"
         f"The {domain.system_role}'s dialogue acts:\n{system_acts}\n\n"
-        f"The {domain.user_role}'s dialogue acts:\n{user_acts}\n\n"
-        f"Every line of a conversation is written as `Speaker: [act] utterance`. An example conversation:\n"
+        f"The {domain.user_role}'s dialogue acts:\n{user_acts}"
+    )
+
+
+@lru_cache(maxsize=8)
+def example_block(domain: Domain) -> str:
+    return (
+        "Every line of a conversation is written as `Speaker: [act] utterance`. An example conversation:\n"
         f"{transcript(domain, domain.example_dialogue)}"
     )
 
@@ -68,8 +74,11 @@ def build_prompt(
     head = f"{preamble.strip()}\n\n" if preamble.strip() else ""
     user = f"{head}A new conversation:\n{conversation}\n\n{instruction}\n{markers}"
     lines = transcript(domain, dialogue)
+    # A base model continues the pattern nearest the cue, so its instruction comes before the
+    # worked example, not between the transcript and the cue (it would list acts back).
     completion = (
-        f"{static_block(domain)}\n\n{head}{instruction}\n{markers}\n\n"
+        f"{task_block(domain)}\n\n{head}{instruction}\n{markers}\n\n{example_block(domain)}\n\n"
         f"A new conversation:\n{lines + chr(10) if lines else ''}{cue}"
     )
-    return Prompt(system=static_block(domain), user=user, completion=completion, stop=LINE_STOPS)
+    system = f"{task_block(domain)}\n\n{example_block(domain)}"
+    return Prompt(system=system, user=user, completion=completion, stop=LINE_STOPS)
