@@ -13,6 +13,7 @@ from typing import Any
 from gdp_zero.dialogue import Dialogue, Speaker
 from gdp_zero.domain import Domain
 from gdp_zero.llm.client import LLMClient
+from gdp_zero.planners import GDPZeroConfig, build_planner
 from gdp_zero.planners.base import Planner, PlannerTurn, ProgressCallback
 from gdp_zero.roles import Roles
 
@@ -81,7 +82,7 @@ class ChatSession:
         return await self._bot_turn(self._new_ledger_turn(), on_progress)
 
     async def send(self, text: str | None, on_progress: ProgressCallback | None = None) -> PlannerTurn:
-        if self.pending is not None:
+        if self.pending is not None or (self.log and self.log[-1].speaker == "user"):
             raise MessageRejected("Your previous message has no reply yet: retry it, or undo it first.")
         self.pending = check_message(text)
         return await self.retry(on_progress)
@@ -108,6 +109,10 @@ class ChatSession:
         self.client.ledger.turn = self._next_ledger_turn
         self._next_ledger_turn += 1
         return self.client.ledger.turn
+
+    def change_planner(self, name: str, config: GDPZeroConfig) -> None:
+        """Plan with another planner or search from the next turn on; the dialogue is kept."""
+        self.planner = build_planner(name, self.roles, self.domain, self.client.ledger, config)
 
     def undo(self) -> bool:
         """Take back the person's last message and the reply to it; False if there is none."""

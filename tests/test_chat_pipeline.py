@@ -174,3 +174,33 @@ async def test_response_selection_or_a_fresh_reply(fake_server, make_settings, s
         best = max((r for r in chosen["realizations"] if r["visits"]), key=lambda r: r["mean_value"])
         assert last.reply == best["utterance"]
     await session.aclose()
+
+
+async def test_a_message_whose_reply_failed_after_tagging_blocks_a_second_one(make_settings):
+    server = FakeLLMServer().start()
+    session = build_session(make_settings(server.base_url, max_retries=0), ChatOptions(planner="prompting"))
+    await session.open()
+    original = session.planner.plan
+
+    async def failing_plan(dialogue, on_progress=None):
+        raise LLMError("the endpoint went away")
+
+    session.planner.plan = failing_plan
+    with pytest.raises(LLMError):
+        await session.send("First message")
+    assert session.log[-1].speaker == "user" and session.pending is None  # tagged, no reply yet
+    with pytest.raises(MessageRejected, match="no reply yet"):
+        await session.send("Second message")
+    session.planner.plan = original
+    planned = await session.retry()
+    assert [t.text for t in session.log][1:] == ["First message", planned.reply]
+    await session.aclose()
+    server.stop()
+
+
+async def test_changing_the_planner_keeps_the_dialogue(fake_server, make_settings):
+    session, _ = await chat(make_settings(fake_server.base_url), "random", turns=1)
+    session.change_planner("gdpzero", SMALL_SEARCH)
+    planned = await session.send("Tell me more.")
+    assert planned.planner == "gdpzero" and len(session.log) == 5
+    await session.aclose()

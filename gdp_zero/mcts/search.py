@@ -94,6 +94,7 @@ class _Search(Generic[State]):
             for worker in workers:
                 worker.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+        self.tree.tie_breaker = {act: self.rng.random() for act in root.prior}
         self.tree.seconds = self.clock() - self.started
         return self.tree
 

@@ -127,17 +127,21 @@ class SearchTree(Generic[State]):
     reused_simulations: int = 0
     stopped_by: StopReason = "simulations"
     seconds: float = 0.0
+    # Random keys that settle exact ties last: otherwise ties (common: a donation is worth
+    # exactly 1.0) would always go to the act listed first in the domain file.
+    tie_breaker: dict[str, float] = field(default_factory=dict)
 
     def chosen_act(self) -> str:
         """The root act to take, by `choose_by`; ties go to the other statistic, then the prior."""
         root = self.root
 
         def visits_first(a: str) -> tuple[float, ...]:
-            return (root.child_visits.get(a, 0), root.q(a, self.q0), root.prior[a])
+            return (root.child_visits.get(a, 0), root.q(a, self.q0), root.prior[a], self.tie_breaker.get(a, 0.0))
 
         def value_first(a: str) -> tuple[float, ...]:
             visited = root.child_visits.get(a, 0) > 0
-            return (visited, root.q(a, self.q0) if visited else 0.0, root.child_visits.get(a, 0), root.prior[a])
+            q = root.q(a, self.q0) if visited else 0.0
+            return (visited, q, root.child_visits.get(a, 0), root.prior[a], self.tie_breaker.get(a, 0.0))
 
         return max(root.prior, key=visits_first if self.choose_by == "visits" else value_first)
 

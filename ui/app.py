@@ -1,0 +1,437 @@
+"""The GDP-Zero studio web app: chat with the planner as the persuadee and watch its search tree.
+
+`build_app(backend)` makes the Gradio Blocks; `serve(demo, ...)` starts it with the app's CSS
+(Gradio 6 takes CSS and theme at launch); `launch(args)` is `gdp-zero ui`. Everything about the
+dialogue lives in `gdp_zero`; this module only wires components to a per-browser `UserChat`.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import argparse
+import asyncio
+import html
+import json
+import math
+import shutil
+import time
+from dataclasses import replace
+from typing import Any, AsyncIterator, Callable
+
+import gradio as gr
+import pandas as pd
+
+from gdp_zero.backends import Backend, suggested_search
+from gdp_zero.factory import ChatOptions
+from gdp_zero.planners import PLANNERS, GDPZeroConfig
+from gdp_zero.session import MAX_MESSAGE_CHARS, MessageRejected
+from ui import chat_view, tree_view, usage_view
+from ui.sessions import SessionRegistry, UserChat
+
+POLL_S = 0.2  # how often a running turn reports its progress
+CONCURRENCY = 32  # turns of different people running at once
+MAX_SIMULATIONS = 200  # per turn, from the controls
+MAX_REALIZATIONS = 10
+PLANNER_CHOICES = [("GDP-Zero (search)", "gdpzero"), ("Prompting (no search)", "prompting"), ("Random", "random")]
+
+CSS = """
+.act-tag { display: inline-block; padding: 0 8px; margin-right: 6px; border-radius: 999px;
+  background: #dbeafe; color: #1e3a8a; font-size: 0.78em; font-weight: 600; line-height: 1.6; }
+.act-tag.user-act { background: #fef3c7; color: #78350f; }
+.act-tag.pending-tag { background: #e5e7eb; color: #374151; font-style: italic; }
+.turn-meta { font-size: 0.75em; color: #6b7280; margin-top: 4px; }
+.budget-note { color: #b45309; font-weight: 600; }
+.chat-error { border: 1px solid #fca5a5; background: #fef2f2; color: #991b1b; padding: 8px 12px;
+  border-radius: 8px; margin: 4px 0; }
+.demo-banner { border: 1px solid #fdba74; background: #fff7ed; color: #7c2d12; padding: 8px 12px;
+  border-radius: 8px; }
+.status { padding: 2px 4px; min-height: 1.5em; }
+.status-busy { color: #1d4ed8; font-weight: 600; }
+.status-hint { color: #b45309; font-weight: 600; }
+.status-error { color: #b91c1c; font-weight: 600; }
+.status-done { color: #166534; }
+.node-details { font-size: 0.9em; }
+.node-details .node-path { font-weight: 700; margin-bottom: 4px; }
+.node-details table.node-stats th { text-align: left; padding-right: 12px; font-weight: 500; }
+.node-details ol.realizations li { margin-bottom: 8px; }
+.node-details .who { color: #6b7280; }
+.node-details .real-stats { color: #6b7280; font-size: 0.85em; }
+.tree-summary { padding: 4px 0; }
+#chat button[aria-label="Clear"] { display: none; }  /* it would only blank the view, not the session */
+"""
+
+
+class SettingsRejected(ValueError):
+    """A planner parameter the person should fix; the text says which and why."""
+
+
+def options_from_controls(
+    defaults: GDPZeroConfig, planner: str, simulations: Any, realizations: Any, q0: Any, c_puct: Any, budget: Any
+) -> ChatOptions:
+    """The planner options the controls describe; the search config is validated as the search would."""
+    try:
+        sims, k = int(simulations), int(realizations)
+        q0_f, c_f = float(q0), float(c_puct)
+    except (TypeError, ValueError):
+        raise SettingsRejected("Simulations and k must be whole numbers, Q0 and c_puct numbers.") from None
+    text = str(budget or "").strip()
+    try:
+        budget_s = float(text) if text else None
+    except ValueError:
+        raise SettingsRejected(f"Time budget {text!r} is not a number of seconds (leave it blank for none).") from None
+    if not all(math.isfinite(x) for x in (q0_f, c_f, budget_s or 1.0)):
+        raise SettingsRejected("Q0, c_puct and the time budget must be finite numbers.")
+    if c_f < 0:
+        raise SettingsRejected("c_puct must be zero or more.")
+    if sims > MAX_SIMULATIONS or k > MAX_REALIZATIONS:
+        # One server serves everyone: a person may not start an arbitrarily long search.
+        raise SettingsRejected(f"This server allows up to {MAX_SIMULATIONS} simulations and k up to {MAX_REALIZATIONS}.")
+    search = replace(defaults, simulations=sims, realizations=k, q0=q0_f, c_puct=c_f, time_budget_s=budget_s)
+    try:
+        search.search_config()  # the search's own checks: simulations >= 1, k >= 1, budget > 0
+    except ValueError as error:
+        raise SettingsRejected(f"Planner settings: {error}.") from None
+    if planner not in PLANNERS:
+        raise SettingsRejected(f"Unknown planner {planner!r}: choose one of {', '.join(PLANNERS)}.")
+    return ChatOptions(planner=planner, search=search)
+
+
+def build_app(backend: Backend, *, search: GDPZeroConfig | None = None, planner: str = "gdpzero") -> gr.Blocks:
+    """The app for one backend; `search` sets the initial search parameters (default: suited to the backend)."""
+    defaults = search or suggested_search(backend.mode)
+    registry = SessionRegistry(backend.settings)
+    settings = backend.settings
+
+    with gr.Blocks(title="GDP-Zero studio", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
+        gr.Markdown("## GDP-Zero studio\nYou are the **persuadee**: the persuader plans each reply with a search over dialogue strategies.")
+        if backend.banner:
+            gr.HTML(f'<div class="demo-banner">{html.escape(backend.banner)}</div>', elem_id="banner")
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat-tab"):
+                with gr.Row():
+                    with gr.Column(scale=3):
+                        chatbot = gr.Chatbot(
+                            elem_id="chat", label="Dialogue", height=None, min_height=420, max_height=760,
+                            # Messages are escaped by chat_view; only its own tags are HTML.
+                            sanitize_html=True, render_markdown=True, latex_delimiters=[], allow_tags=False,
+                            group_consecutive_messages=False,
+                            feedback_options=None, buttons=[], layout="bubble",
+                        )
+                        error_box = gr.HTML("", elem_id="chat-error", visible=False)
+                        status = gr.HTML(chat_view.status_html("Starting…", "busy"), elem_id="status")
+                        with gr.Row():
+                            message = gr.Textbox(
+                                elem_id="message", show_label=False, scale=5, lines=1, max_lines=8,
+                                placeholder=f"Your reply to the persuader (up to {MAX_MESSAGE_CHARS} characters); "
+                                "Enter sends, Shift+Enter for a new line",
+                            )
+                            send = gr.Button("Send", elem_id="send", variant="primary", scale=1)
+                        with gr.Row():
+                            undo = gr.Button("Undo", elem_id="undo", size="sm")
+                            retry = gr.Button("Retry", elem_id="retry", size="sm", interactive=False)
+                            restart = gr.Button("Restart", elem_id="restart", size="sm")
+                            transcript_dl = gr.DownloadButton("Download transcript (JSON)", elem_id="download-transcript",
+                                                              size="sm", interactive=False)
+                    with gr.Column(scale=1, min_width=260):
+                        gr.Markdown("### Planner\nChanges apply from the persuader's **next turn**; the dialogue so far is kept.")
+                        planner_in = gr.Radio(PLANNER_CHOICES, value=planner, label="Planner", elem_id="planner")
+                        sims_in = gr.Number(defaults.simulations, precision=0, label="Simulations per turn", elem_id="simulations")
+                        k_in = gr.Number(defaults.realizations, precision=0, label="Realizations per node (k)", elem_id="realizations")
+                        q0_in = gr.Number(defaults.q0, label="Q0 (initial Q of untried acts)", elem_id="q0")
+                        cpuct_in = gr.Number(defaults.c_puct, label="c_puct (exploration)", elem_id="c-puct")
+                        budget_in = gr.Textbox("" if defaults.time_budget_s is None else str(defaults.time_budget_s),
+                                               label="Time budget, seconds (blank = none)", placeholder="none", elem_id="time-budget")
+                        gr.Textbox(settings.default.model, label="Model (set when the server starts)", interactive=False, elem_id="model")
+                        with gr.Accordion("LLM settings (no secrets)", open=False):
+                            gr.JSON(settings.public_dict(), elem_id="llm-settings")
+            with gr.Tab("Search tree", id="tree-tab"):
+                with gr.Row():
+                    turn_select = gr.Dropdown([], label="Turn", elem_id="turn-select", scale=3, interactive=True)
+                    tree_dl = gr.DownloadButton("Download tree (JSON)", elem_id="download-tree", size="sm", interactive=False, scale=1)
+                tree_summary = gr.HTML("", elem_id="tree-summary")
+                tree_plot = gr.Plot(elem_id="tree-plot", label="Search tree: size = visits N, colour = Q, "
+                                    "blue = chosen act and its most visited continuation")
+                with gr.Row():
+                    with gr.Column(scale=1):
+                        root_table = gr.Dataframe(
+                            pd.DataFrame(columns=tree_view.ROOT_TABLE_HEADERS), label="Root acts",
+                            elem_id="root-table", interactive=False, wrap=True,
+                        )
+                    with gr.Column(scale=1):
+                        node_select = gr.Dropdown([], label="Node (act path from the root)", elem_id="node-select", interactive=True)
+                        node_details = gr.HTML(tree_view.node_details_html(None), elem_id="node-details")
+            with gr.Tab("Usage", id="usage-tab"):
+                gr.Markdown("LLM calls, tokens and seconds on the wire, by role: for the whole session and per turn "
+                            "(a turn's row includes tagging the message before it).")
+                usage_table = gr.Dataframe(pd.DataFrame(columns=usage_view.USAGE_HEADERS), elem_id="usage-table",
+                                           interactive=False, label="Usage")
+
+        controls = [planner_in, sims_in, k_in, q0_in, cpuct_in, budget_in]
+        tree_outputs = [tree_plot, tree_summary, root_table, node_select, node_details, tree_dl]
+        outputs = [chatbot, status, error_box, message, transcript_dl, turn_select, usage_table, retry, *tree_outputs]
+
+        # -- views ------------------------------------------------------------------------
+
+        def tree_updates(user: UserChat, index: int | None) -> dict[Any, Any]:
+            log = user.session.log
+            turn = log[index] if index is not None and 0 <= index < len(log) else None
+            planned = turn.planned if turn is not None else None
+            tree = planned.tree if planned is not None else None
+            if tree is None:
+                message_text = "No turn yet." if planned is None else "This turn's planner does not search: no tree."
+                return {
+                    tree_plot: tree_view.empty_figure(message_text),
+                    tree_summary: tree_view.tree_summary_html(None, _planner_label(planned.planner)) if planned else "",
+                    root_table: pd.DataFrame(columns=tree_view.ROOT_TABLE_HEADERS),
+                    node_select: gr.Dropdown(choices=[], value=None),
+                    node_details: tree_view.node_details_html(None),
+                    tree_dl: gr.DownloadButton(value=None, interactive=False),
+                }
+            chosen = tree.get("chosen_act")
+            choices = tree_view.node_choices(tree)
+            selected = chosen if chosen in choices else tree_view.ROOT_LABEL
+            number = _turn_number(user, index)
+            return {
+                tree_plot: tree_view.tree_figure(tree),
+                tree_summary: tree_view.tree_summary_html(tree, planned.planner, planned.simulations,
+                                                          planned.reused_simulations, planned.seconds),
+                root_table: pd.DataFrame(tree_view.root_table(tree), columns=tree_view.ROOT_TABLE_HEADERS),
+                node_select: gr.Dropdown(choices=choices, value=selected),
+                node_details: tree_view.node_details_html(tree_view.find_node(tree, selected)),
+                tree_dl: gr.DownloadButton(value=_write_json(user, f"gdp-zero-tree-turn-{number}.json", tree), interactive=True),
+            }
+
+        def full_view(user: UserChat, status_text: str, kind: str = "done") -> dict[Any, Any]:
+            log = user.session.log
+            bot_turns = [i for i, t in enumerate(log) if t.speaker == "system"]
+            choices = [(_turn_label(user, i), i) for i in bot_turns]
+            latest = bot_turns[-1] if bot_turns else None
+            labels = {log[i].ledger_turn: _turn_label(user, i) for i in bot_turns}
+            has_content = bool(log) or user.session.pending is not None
+            view = {
+                chatbot: chat_view.chat_messages(log, user.session.pending,
+                                                 waiting="waiting for a reply" if user.error else "reading…"),
+                status: chat_view.status_html(status_text, kind),
+                error_box: gr.HTML(chat_view.error_html(user.error), visible=bool(user.error)),
+                transcript_dl: gr.DownloadButton(
+                    value=_write_json(user, "gdp-zero-transcript.json", user.session.transcript()) if has_content else None,
+                    interactive=has_content,
+                ),
+                turn_select: gr.Dropdown(choices=list(reversed(choices)), value=latest),
+                usage_table: pd.DataFrame(usage_view.usage_rows(user.session.client.ledger, labels),
+                                          columns=usage_view.USAGE_HEADERS),
+                retry: gr.Button(interactive=user.can_retry, variant="primary" if user.can_retry else "secondary"),
+            }
+            view.update(tree_updates(user, latest))
+            return view
+
+        def busy_view(user: UserChat) -> dict[Any, Any]:
+            elapsed = time.monotonic() - user.started
+            log = user.session.log
+            phase = user.phase
+            if user.session.pending is None and log and log[-1].speaker == "user":
+                phase = "Your message is labelled; the persuader is planning a reply"
+            text = chat_view.progress_text(user.progress, elapsed, phase)
+            return {
+                chatbot: chat_view.chat_messages(user.session.log, user.session.pending, waiting="reading…"),
+                status: chat_view.status_html(text, "busy"),
+                error_box: gr.HTML("", visible=False),
+                retry: gr.Button(interactive=False, variant="secondary"),
+            }
+
+        async def run_turn(
+            user: UserChat, start: Callable[[], asyncio.Task], first: dict[Any, Any] | None = None
+        ) -> AsyncIterator[dict[Any, Any]]:
+            """Start a turn and report its progress every POLL_S seconds until it ends."""
+            try:
+                task = start()
+            except MessageRejected as rejected:
+                yield {status: chat_view.status_html(str(rejected), "hint")}
+                return
+            await asyncio.sleep(0)  # let the turn start: a sent message is then pending, shown at once
+            yield {**busy_view(user), **(first or {})}
+            while not task.done():
+                # asyncio.wait never cancels the task: a page closed mid-turn leaves a whole turn behind.
+                await asyncio.wait({task}, timeout=POLL_S)
+                if not task.done():
+                    yield busy_view(user)
+            planned = user.finish()
+            if user.error:
+                yield full_view(user, "The turn failed: see the error above the status line, then press Retry.", "error")
+            else:
+                yield full_view(user, chat_view.done_text(planned), "done")
+
+        def configured(request: gr.Request, values: tuple[Any, ...]) -> tuple[UserChat | None, str | None]:
+            user = registry.get(request.session_hash)
+            if user is None:
+                return None, "This page's session has ended (the server restarted or the page was closed): reload the page."
+            try:
+                options = options_from_controls(defaults, *values)
+            except SettingsRejected as rejected:
+                return None, str(rejected)
+            if not user.busy:  # a running turn keeps its planner; the request is then refused anyway
+                user.configure(options)
+            return user, None
+
+        # -- handlers ---------------------------------------------------------------------
+
+        # Gradio passes the control values positionally and the request by its annotation.
+        async def on_load(
+            planner_v: str, sims: Any, k: Any, q0: Any, cpuct: Any, budget: Any, request: gr.Request
+        ) -> AsyncIterator[dict[Any, Any]]:
+            try:
+                options = options_from_controls(defaults, planner_v, sims, k, q0, cpuct, budget)
+            except SettingsRejected:
+                options = ChatOptions(search=defaults)
+            user = await registry.create(request.session_hash, options)
+            async for update in run_turn(user, user.open):
+                yield update
+
+        async def on_send(
+            text: str, planner_v: str, sims: Any, k: Any, q0: Any, cpuct: Any, budget: Any, request: gr.Request
+        ) -> AsyncIterator[dict[Any, Any]]:
+            user, problem = configured(request, (planner_v, sims, k, q0, cpuct, budget))
+            if user is None:
+                yield {status: chat_view.status_html(problem or "", "hint")}
+                return
+            async for update in run_turn(user, lambda: user.send(text), first={message: ""}):
+                yield update
+
+        async def on_retry(
+            planner_v: str, sims: Any, k: Any, q0: Any, cpuct: Any, budget: Any, request: gr.Request
+        ) -> AsyncIterator[dict[Any, Any]]:
+            user, problem = configured(request, (planner_v, sims, k, q0, cpuct, budget))
+            if user is None:
+                yield {status: chat_view.status_html(problem or "", "hint")}
+                return
+            async for update in run_turn(user, user.retry):
+                yield update
+
+        async def on_restart(
+            planner_v: str, sims: Any, k: Any, q0: Any, cpuct: Any, budget: Any, request: gr.Request
+        ) -> AsyncIterator[dict[Any, Any]]:
+            user, problem = configured(request, (planner_v, sims, k, q0, cpuct, budget))
+            if user is None:
+                yield {status: chat_view.status_html(problem or "", "hint")}
+                return
+            try:
+                user.restart()
+            except MessageRejected as rejected:
+                yield {status: chat_view.status_html(str(rejected), "hint")}
+                return
+            async for update in run_turn(user, user.open):
+                yield update
+
+        async def on_undo(request: gr.Request) -> dict[Any, Any]:
+            user = registry.get(request.session_hash)
+            if user is None:
+                return {status: chat_view.status_html("This page's session has ended: reload the page.", "hint")}
+            try:
+                undone = user.undo()
+            except MessageRejected as rejected:
+                return {status: chat_view.status_html(str(rejected), "hint")}
+            if not undone:
+                return {status: chat_view.status_html("Nothing to undo.", "hint")}
+            return full_view(user, "Undone: your last message and the reply to it were taken back.", "done")
+
+        async def on_turn(index: Any, request: gr.Request) -> dict[Any, Any]:
+            user = registry.get(request.session_hash)
+            if user is None:
+                return {}
+            return tree_updates(user, _as_index(index))
+
+        async def on_node(index: Any, label: str | None, request: gr.Request) -> str:
+            user = registry.get(request.session_hash)
+            log = user.session.log if user is not None else []
+            i = _as_index(index)
+            planned = log[i].planned if i is not None and 0 <= i < len(log) else None
+            if planned is None or planned.tree is None:
+                return tree_view.node_details_html(None)
+            return tree_view.node_details_html(tree_view.find_node(planned.tree, label))
+
+        async def on_unload(request: gr.Request) -> None:
+            await registry.close(request.session_hash)
+
+        demo.load(on_load, inputs=controls, outputs=outputs, show_progress="hidden")
+        send_args = dict(inputs=[message, *controls], outputs=outputs, show_progress="hidden")
+        send.click(on_send, **send_args)
+        message.submit(on_send, **send_args)
+        retry.click(on_retry, inputs=controls, outputs=outputs, show_progress="hidden")
+        restart.click(on_restart, inputs=controls, outputs=outputs, show_progress="hidden")
+        undo.click(on_undo, outputs=outputs, show_progress="hidden")
+        turn_select.select(on_turn, inputs=[turn_select], outputs=tree_outputs, show_progress="hidden")
+        node_select.select(on_node, inputs=[turn_select, node_select], outputs=[node_details], show_progress="hidden")
+        demo.unload(on_unload)
+
+    demo.queue(default_concurrency_limit=CONCURRENCY)
+    demo.gdp_registry = registry  # type: ignore[attr-defined]  # for tests and monitoring
+    return demo
+
+
+def _planner_label(name: str) -> str:
+    return chat_view.PLANNER_LABELS.get(name, name)
+
+
+def _as_index(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _turn_number(user: UserChat, index: int | None) -> int:
+    """1 for the greeting, 2 for the persuader's next reply, ..."""
+    if index is None:
+        return 0
+    return sum(1 for t in user.session.log[: index + 1] if t.speaker == "system")
+
+
+def _turn_label(user: UserChat, index: int) -> str:
+    turn = user.session.log[index]
+    planner = _planner_label(turn.planned.planner) if turn.planned else ""
+    return f"turn {_turn_number(user, index)} · {turn.act} ({planner})"
+
+
+def _write_json(user: UserChat, name: str, data: Any) -> str:
+    """A fresh folder per version (Gradio caches downloads by path), keeping a readable file name.
+
+    Gradio copies the file into its own cache when the button gets it, so only the latest
+    version of each file is kept here.
+    """
+    user.downloads += 1
+    folder = user.workdir / f"v{user.downloads}"
+    folder.mkdir(parents=True)
+    path = folder / name
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    previous = user.latest_files.get(name)
+    if previous is not None:
+        shutil.rmtree(previous.parent, ignore_errors=True)
+    user.latest_files[name] = path
+    return str(path)
+
+
+def serve(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = None, share: bool = False,
+          block: bool = True, quiet: bool = False) -> tuple[Any, str, str]:
+    """Launch with the app's theme and CSS. `block=False` returns at once (tests)."""
+    return demo.launch(
+        server_name=host, server_port=port, share=share, prevent_thread_lock=not block, quiet=quiet,
+        css=CSS, theme=gr.themes.Soft(primary_hue="blue"), footer_links=[],
+    )
+
+
+def launch(args: argparse.Namespace) -> None:
+    """`gdp-zero ui`: open the backend, serve the app until interrupted, then stop the backend."""
+    from gdp_zero.cli import backend_from_args
+
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    backend = backend_from_args(args)
+    try:
+        if backend.banner:
+            print(backend.banner, flush=True)
+        demo = build_app(backend)
+        serve(demo, host=args.host, port=args.port, share=bool(getattr(args, "share", False)))
+    finally:
+        backend.stop()

@@ -1,0 +1,122 @@
+"""The dialogue as chat messages and the status line under it: pure functions, no Gradio.
+
+Message text comes from a person or an LLM, so it is shown as literal text: HTML-escaped (no tag,
+script or entity of it is ever interpreted) and Markdown-escaped (no `**bold**`, links or lists).
+Only the act tags and notes added here are HTML.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any, Iterable
+
+from gdp_zero.mcts.search import SearchProgress
+from gdp_zero.planners.base import PlannerTurn
+from gdp_zero.session import TurnLog
+
+PLANNER_LABELS = {"gdpzero": "GDP-Zero", "prompting": "Prompting", "random": "Random"}
+
+# Characters Markdown (CommonMark + GFM) gives a meaning; a backslash makes each literal.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:>$=])")
+
+
+def literal(text: str) -> str:
+    """`text` as HTML that a Markdown renderer shows exactly as typed."""
+    # < > & first, so no tag or entity survives; quotes need no escaping in text and their
+    # numeric entities (&#x27;) would be broken by the Markdown escaping of '#'.
+    escaped = html.escape(text, quote=False)
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", escaped)
+    # Keep the person's line breaks, but not runs of spaces that Markdown reads as code blocks.
+    return "<br>".join(line.strip() for line in escaped.splitlines()) if "\n" in escaped else escaped
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def act_tag(act: str, *, user: bool = False, extra: str = "") -> str:
+    classes = "act-tag user-act" if user else "act-tag"
+    title = "act the tagger gave your message" if user else "the planner's dialogue act"
+    return f'<span class="{classes}" title="{title}">{html.escape(act)}{html.escape(extra)}</span>'
+
+
+def turn_note(planned: PlannerTurn | None) -> str:
+    """How a reply was planned: simulations, reuse, time; the time-budget cut said plainly."""
+    if planned is None:
+        return ""
+    bits = [PLANNER_LABELS.get(planned.planner, planned.planner)]
+    if planned.tree is not None:
+        bits.append(plural(planned.simulations, "simulation"))
+        if planned.reused_simulations:
+            bits.append(f"{planned.reused_simulations} reused")
+    bits.append(f"{planned.seconds:.1f} s")
+    note = " · ".join(html.escape(b) for b in bits)
+    if planned.stopped_by == "time_budget":
+        note += ' · <span class="budget-note">⏱ search cut by the time budget</span>'
+    return f'<div class="turn-meta">{note}</div>'
+
+
+def bot_message(turn: TurnLog) -> dict[str, Any]:
+    content = f"{act_tag(turn.act)} {literal(turn.text)}{turn_note(turn.planned)}"
+    return {"role": "assistant", "content": content}
+
+
+def user_message(text: str, act: str | None, *, guessed: bool = False, waiting: str = "") -> dict[str, Any]:
+    if act is None:
+        tag = f'<span class="act-tag pending-tag">{html.escape(waiting or "not tagged yet")}</span>'
+    else:
+        tag = act_tag(act, user=True, extra=" (guessed)" if guessed else "")
+    return {"role": "user", "content": f"{tag} {literal(text)}"}
+
+
+def chat_messages(log: Iterable[TurnLog], pending: str | None, *, waiting: str = "") -> list[dict[str, Any]]:
+    messages = []
+    for turn in log:
+        if turn.speaker == "user":
+            messages.append(user_message(turn.text, turn.act, guessed=turn.tag_fallback is not None))
+        else:
+            messages.append(bot_message(turn))
+    if pending is not None:
+        messages.append(user_message(pending, None, waiting=waiting))
+    return messages
+
+
+# --- status line ------------------------------------------------------------------------------
+
+
+def status_html(text: str, kind: str = "info") -> str:
+    """kind: info, busy, hint (a message was refused or ignored), done."""
+    return f'<div class="status status-{kind}">{html.escape(text)}</div>'
+
+
+def progress_text(progress: SearchProgress | None, elapsed_s: float, phase: str) -> str:
+    if progress is None:
+        return f"{phase} · {elapsed_s:.1f} s"
+    return (
+        f"Searching: {progress.done} of {progress.total} simulations done"
+        f" ({progress.in_flight} in flight) · {max(progress.elapsed_s, elapsed_s):.1f} s"
+    )
+
+
+def done_text(planned: PlannerTurn | None) -> str:
+    if planned is None:
+        return "Your turn."
+    label = PLANNER_LABELS.get(planned.planner, planned.planner)
+    if planned.tree is None:
+        return f"Replied with {planned.act} ({label}) in {planned.seconds:.1f} s. Your turn."
+    cut = " The search was cut by the time budget." if planned.stopped_by == "time_budget" else ""
+    return (
+        f"Replied with {planned.act} after {plural(planned.simulations, 'simulation')}"
+        f" ({planned.reused_simulations} reused) in {planned.seconds:.1f} s.{cut} Your turn."
+    )
+
+
+def error_html(message: str | None) -> str:
+    if not message:
+        return ""
+    return (
+        '<div class="chat-error" role="alert"><b>The LLM endpoint failed:</b> '
+        f"{html.escape(message)}<br>Nothing said so far is lost: press <b>Retry</b> to complete the turn"
+        " (or Undo to take your message back).</div>"
+    )

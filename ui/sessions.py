@@ -1,0 +1,184 @@
+"""One chat per browser session, kept server-side, and the turn each one has in flight.
+
+A `ChatSession` holds an AsyncOpenAI client, so it is never deep-copied into `gr.State`: the
+registry keys it by Gradio's per-page session hash and closes it when the page unloads. A turn
+runs as an asyncio task, so a handler can report its progress while it runs, and a page closed
+mid-turn never leaves the dialogue half-written (the task finishes or is cancelled on close).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import tempfile
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from gdp_zero.factory import ChatOptions, build_session
+from gdp_zero.llm.errors import LLMError
+from gdp_zero.llm.settings import LLMSettings
+from gdp_zero.mcts.search import SearchProgress
+from gdp_zero.planners.base import PlannerTurn
+from gdp_zero.session import ChatSession, MessageRejected, check_message
+
+logger = logging.getLogger(__name__)
+
+
+class UserChat:
+    """A person's chat: the session, the planner options in force, the turn in flight and its progress."""
+
+    def __init__(self, settings: LLMSettings, options: ChatOptions) -> None:
+        self.session: ChatSession = build_session(settings, options)
+        self.options = options
+        self.task: asyncio.Task[PlannerTurn] | None = None
+        self.progress: SearchProgress | None = None
+        self.phase = ""
+        self.started = 0.0
+        self.error: str | None = None
+        self.workdir = Path(tempfile.mkdtemp(prefix="gdp-zero-ui-"))  # transcript and tree downloads
+        self.downloads = 0  # files written so far: each version gets its own folder
+        self.latest_files: dict[str, Path] = {}  # file name -> its latest version
+
+    # -- options ---------------------------------------------------------------------------
+
+    def configure(self, options: ChatOptions) -> bool:
+        """Use `options` from the next turn on; the dialogue so far is kept. True if anything changed.
+
+        Only the planner is rebuilt (on the session's roles and ledger), so a changed search
+        forgets the reused subtree but nothing else. Sample counts of the prior and value roles
+        stay those the session was built with.
+        """
+        if options == self.options:
+            return False
+        self.session.change_planner(options.planner, options.search)
+        self.options = options
+        return True
+
+    # -- turns -----------------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    def _on_progress(self, progress: SearchProgress) -> None:
+        self.progress = progress
+
+    def _start(self, phase: str, make: Callable[[], Awaitable[PlannerTurn]]) -> asyncio.Task[PlannerTurn]:
+        if self.busy:
+            raise MessageRejected("The persuader is still replying: wait for the reply first.")
+        self.progress, self.phase, self.started, self.error = None, phase, time.monotonic(), None
+        self.task = asyncio.ensure_future(make())
+        return self.task
+
+    def open(self) -> asyncio.Task[PlannerTurn]:
+        return self._start("The persuader is opening the conversation", lambda: self.session.open(self._on_progress))
+
+    def send(self, text: str | None) -> asyncio.Task[PlannerTurn]:
+        if self.busy:
+            raise MessageRejected("The persuader is still replying: wait for the reply first.")
+        log = self.session.log
+        if not log:
+            raise MessageRejected("The persuader has not opened the conversation yet: press Retry.")
+        if self.session.pending is not None or log[-1].speaker == "user":
+            # (a failure after tagging leaves the message in the log, not pending)
+            raise MessageRejected("Your previous message has no reply yet: press Retry, or Undo it first.")
+        check_message(text)  # refuse empty or too long messages before anything runs
+        return self._start("Reading your message", lambda: self.session.send(text, self._on_progress))
+
+    def retry(self) -> asyncio.Task[PlannerTurn]:
+        if not self.can_retry:
+            raise MessageRejected("There is nothing to retry: the last turn has its reply.")
+        return self._start("Retrying the turn", lambda: self.session.retry(self._on_progress))
+
+    @property
+    def can_retry(self) -> bool:
+        log = self.session.log
+        return not self.busy and (not log or self.session.pending is not None or log[-1].speaker == "user")
+
+    def finish(self) -> PlannerTurn | None:
+        """After the task ended: its turn, or None with `error` set to one line saying what failed."""
+        task, self.task = self.task, None
+        if task is None or task.cancelled():
+            return None
+        error = task.exception()
+        if error is None:
+            return task.result()
+        if isinstance(error, LLMError):
+            self.error = str(error)
+        else:
+            logger.error("turn failed", exc_info=error)
+            self.error = f"Unexpected error ({type(error).__name__}): {error}"
+        return None
+
+    def undo(self) -> bool:
+        if self.busy:
+            raise MessageRejected("The persuader is still replying: wait for the reply first.")
+        self.error = None
+        return self.session.undo()
+
+    def restart(self) -> None:
+        if self.busy:
+            raise MessageRejected("The persuader is still replying: wait for the reply first.")
+        self.error = None
+        self.session.restart()
+
+    @property
+    def last_planned(self) -> PlannerTurn | None:
+        for turn in reversed(self.session.log):
+            if turn.planned is not None:
+                return turn.planned
+        return None
+
+    async def aclose(self) -> None:
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+            try:
+                await self.task
+            except BaseException:  # the cancellation, or whatever the turn failed with
+                pass
+        try:
+            await self.session.aclose()
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class SessionRegistry:
+    """Chats by browser session id. The oldest are closed beyond `capacity` (pages never unloaded)."""
+
+    def __init__(self, settings: LLMSettings, capacity: int = 500) -> None:
+        self.settings = settings
+        self.capacity = capacity
+        self._chats: OrderedDict[str, UserChat] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._chats)
+
+    def get(self, key: str) -> UserChat | None:
+        chat = self._chats.get(key)
+        if chat is not None:
+            self._chats.move_to_end(key)
+        return chat
+
+    async def create(self, key: str, options: ChatOptions) -> UserChat:
+        await self.close(key)
+        chat = UserChat(self.settings, options)
+        self._chats[key] = chat
+        while len(self._chats) > self.capacity:
+            _, oldest = self._chats.popitem(last=False)
+            await oldest.aclose()
+        return chat
+
+    async def close(self, key: str) -> None:
+        chat = self._chats.pop(key, None)
+        if chat is not None:
+            await chat.aclose()
+
+    async def close_all(self) -> None:
+        for key in list(self._chats):
+            await self.close(key)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"sessions": len(self._chats), "busy": sum(c.busy for c in self._chats.values())}

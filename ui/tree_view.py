@@ -1,0 +1,378 @@
+"""The search tree of one planned turn, drawn and tabulated: pure functions of the tree dict.
+
+The tree dict is `PlannerTurn.tree` (see `gdp_zero.mcts.tree`): nodes keyed by the act sequence
+from the root, each with its visits N(s), value V(s), the prior P(a|s), N(s,a) and Q(s,a) of its
+acts, its stored realizations and its expanded children. Nothing here talks to Gradio, so the
+figure and the tables are unit-tested directly.
+
+Every string that can come from a person or an LLM (utterances, replies) is HTML-escaped before
+it reaches a hover label or the node details: the root's realization holds the person's message.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import plotly.graph_objects as go
+
+PATH_SEP = " › "
+ROOT_LABEL = "(root)"
+HOVER_TEXT_CHARS = 80  # per utterance in a hover label
+HOVER_REALIZATIONS = 3
+MIN_MARKER = 10.0
+MAX_MARKER = 36.0
+ROW_PX = 34  # vertical room per leaf
+COLORSCALE = "RdYlGn"  # red: the simulated user refuses (-1) ... green: donates (+1)
+CHOSEN_COLOR = "#1d4ed8"
+EDGE_COLOR = "#9ca3af"
+
+
+@dataclass(frozen=True)
+class NodeView:
+    """One node as the panel shows it; `edge_*` are the parent's statistics for the act leading here."""
+
+    path: tuple[str, ...]
+    visits: int  # N(s)
+    value: float | None  # V(s), the node's own evaluation
+    edge_visits: int | None  # N(parent, a); None at the root
+    q: float | None  # Q(parent, a); None at the root
+    prior: float | None  # P(a | parent); None at the root
+    realizations: tuple[dict[str, Any], ...]
+    raw: dict[str, Any] | None  # the tree dict's node, None for an act visited but never expanded
+
+    @property
+    def label(self) -> str:
+        return path_label(self.path)
+
+    @property
+    def act(self) -> str:
+        return self.path[-1] if self.path else ROOT_LABEL
+
+    @property
+    def size_visits(self) -> int:
+        """The visit count the marker size shows: N(s,a) for an act, N(s) at the root."""
+        return self.visits if self.edge_visits is None else self.edge_visits
+
+
+def path_label(path: tuple[str, ...] | list[str]) -> str:
+    return PATH_SEP.join(path) if path else ROOT_LABEL
+
+
+def parse_path_label(label: str | None) -> tuple[str, ...]:
+    if not label or label == ROOT_LABEL:
+        return ()
+    return tuple(label.split(PATH_SEP))
+
+
+def iter_nodes(tree: dict[str, Any]) -> Iterator[NodeView]:
+    """Every node, depth first, children by N(s,a) then name; acts visited but not expanded included."""
+    yield from _walk(tree["root"], None)
+
+
+def _walk(node: dict[str, Any], parent_edge: tuple[int, float | None, float | None] | None) -> Iterator[NodeView]:
+    path = tuple(node.get("path") or ())
+    edge_visits, q, prior = parent_edge if parent_edge is not None else (None, None, None)
+    yield NodeView(
+        path=path,
+        visits=int(node.get("visits") or 0),
+        value=node.get("value"),
+        edge_visits=edge_visits,
+        q=q,
+        prior=prior,
+        realizations=tuple(node.get("realizations") or ()),
+        raw=node,
+    )
+    child_visits: dict[str, int] = node.get("child_visits") or {}
+    qs: dict[str, float] = node.get("q") or {}
+    priors: dict[str, float] = node.get("prior") or {}
+    by_act = {tuple(c.get("path") or ())[-1]: c for c in node.get("children") or () if c.get("path")}
+    acts = set(by_act) | {a for a, n in child_visits.items() if n > 0}
+    for act in sorted(acts, key=lambda a: (-child_visits.get(a, 0), a)):
+        edge = (int(child_visits.get(act, 0)), qs.get(act), priors.get(act))
+        child = by_act.get(act)
+        if child is not None:
+            yield from _walk(child, edge)
+        else:  # visited (e.g. a path that ended the dialogue) but no node was stored
+            yield NodeView(path + (act,), 0, None, edge[0], edge[1], edge[2], (), None)
+
+
+def chosen_path(tree: dict[str, Any]) -> list[tuple[str, ...]]:
+    """The chosen act, then the most visited continuation below it: the line the search expects.
+
+    Returns node paths from the root: [(), (chosen,), (chosen, next), ...].
+    """
+    nodes = {n.path: n for n in iter_nodes(tree)}
+    chosen = tree.get("chosen_act")
+    if not chosen or (chosen,) not in nodes:
+        return [()]
+    line = [(), (chosen,)]
+    while True:
+        here = line[-1]
+        children = [n for p, n in nodes.items() if len(p) == len(here) + 1 and p[:-1] == here]
+        visited = [c for c in children if (c.edge_visits or 0) > 0]
+        if not visited:
+            return line
+        # max keeps the first of equals: children come most visited first, then by name.
+        line.append(max(visited, key=lambda c: c.edge_visits or 0).path)
+
+
+def tree_layout(nodes: list[NodeView]) -> dict[tuple[str, ...], tuple[float, float]]:
+    """Root at the left, depth to the right; leaves stacked top to bottom, parents centred on them."""
+    children: dict[tuple[str, ...], list[tuple[str, ...]]] = {n.path: [] for n in nodes}
+    for n in nodes:
+        if n.path:
+            children.setdefault(n.path[:-1], []).append(n.path)
+    positions: dict[tuple[str, ...], tuple[float, float]] = {}
+    next_leaf = [0.0]
+
+    def place(path: tuple[str, ...]) -> float:
+        kids = children.get(path, [])
+        if kids:
+            ys = [place(k) for k in kids]
+            y = (ys[0] + ys[-1]) / 2
+        else:
+            y = next_leaf[0]
+            next_leaf[0] += 1.0
+        positions[path] = (float(len(path)), -y)
+        return y
+
+    place(())
+    return positions
+
+
+def marker_size(visits: int, max_visits: int) -> float:
+    """Area grows with visits: sqrt scaling between MIN_MARKER and MAX_MARKER."""
+    if max_visits <= 0:
+        return MIN_MARKER
+    return MIN_MARKER + (MAX_MARKER - MIN_MARKER) * math.sqrt(max(visits, 0) / max_visits)
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _short(text: Any, limit: int = HOVER_TEXT_CHARS) -> str:
+    text = " ".join(str(text or "").split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return html.escape(text, quote=False)
+
+
+def hover_text(node: NodeView) -> str:
+    lines = [f"<b>{html.escape(node.label, quote=False)}</b>"]
+    if node.path:
+        lines.append(f"N(s,a)={node.edge_visits}  Q={_fmt(node.q)}  P={_fmt(node.prior)}")
+    lines.append(f"N(s)={node.visits}  V={_fmt(node.value)}")
+    reals = node.realizations
+    for i, r in enumerate(reals[:HOVER_REALIZATIONS], 1):
+        if not (r.get("utterance") or r.get("reply")):
+            lines.append(f"{i}. (the real dialogue so far)")
+            continue
+        lines.append(
+            f"{i}. {_short(r.get('utterance'))}<br>"
+            f"   → {_short(r.get('reply'))} [{_short(r.get('reply_act'), 30)}]"
+            f"  value={_fmt(r.get('mean_value', r.get('terminal_value')))} visits={r.get('visits', 0)}"
+        )
+    if len(reals) > HOVER_REALIZATIONS:
+        lines.append(f"… {len(reals) - HOVER_REALIZATIONS} more (pick the node below)")
+    if node.raw is None:
+        lines.append("(visited, not expanded)")
+    return "<br>".join(lines)
+
+
+def tree_figure(tree: dict[str, Any]) -> go.Figure:
+    """The search tree as a Plotly figure.
+
+    Traces, by name: "edges" (all parent-child links), "chosen path" (the chosen act and its most
+    visited continuation, drawn thick), "nodes" (one marker per node: size by visits, colour by Q,
+    a thick outline on the chosen path; `customdata` holds the node's path label).
+    """
+    nodes = list(iter_nodes(tree))
+    pos = tree_layout(nodes)
+    line = chosen_path(tree)
+    on_line = set(line)
+    max_visits = max((n.size_visits for n in nodes), default=0)
+    parents = {n.path[:-1] for n in nodes if n.path}
+
+    edge_x: list[float | None] = []
+    edge_y: list[float | None] = []
+    for n in nodes:
+        if n.path:
+            (x0, y0), (x1, y1) = pos[n.path[:-1]], pos[n.path]
+            edge_x += [x0, x1, None]
+            edge_y += [y0, y1, None]
+    chosen_x: list[float | None] = []
+    chosen_y: list[float | None] = []
+    for parent, child in zip(line, line[1:]):
+        (x0, y0), (x1, y1) = pos[parent], pos[child]
+        chosen_x += [x0, x1, None]
+        chosen_y += [y0, y1, None]
+
+    # Colour: Q(s,a) for an act; the root has no Q, so it shows its value V(s).
+    colours = [(n.q if n.path else n.value) for n in nodes]
+    colours = [0.0 if c is None else float(c) for c in colours]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(
+        x=edge_x, y=edge_y, mode="lines", name="edges", hoverinfo="skip", showlegend=False,
+        line={"color": EDGE_COLOR, "width": 1.5},
+    ))
+    fig.add_trace(go.Scatter(
+        x=chosen_x, y=chosen_y, mode="lines", name="chosen path", hoverinfo="skip", showlegend=True,
+        line={"color": CHOSEN_COLOR, "width": 5},
+    ))
+    fig.add_trace(go.Scatter(
+        x=[pos[n.path][0] for n in nodes],
+        y=[pos[n.path][1] for n in nodes],
+        mode="markers+text",
+        name="nodes",
+        showlegend=False,
+        text=[n.act for n in nodes],
+        # Leaves are labelled to their right; inner nodes above, clear of their outgoing edges.
+        textposition=["middle right" if n.path not in parents else "top center" for n in nodes],
+        textfont={"size": 11},
+        customdata=[n.label for n in nodes],
+        hovertext=[hover_text(n) for n in nodes],
+        hoverinfo="text",
+        hoverlabel={"align": "left"},
+        marker={
+            "size": [marker_size(n.size_visits, max_visits) for n in nodes],
+            "color": colours,
+            "colorscale": COLORSCALE,
+            "cmin": -1.0,
+            "cmax": 1.0,
+            "showscale": True,
+            "colorbar": {"title": {"text": "Q"}, "thickness": 12, "len": 0.8},
+            "line": {
+                "color": [CHOSEN_COLOR if n.path in on_line else "#374151" for n in nodes],
+                "width": [4 if n.path in on_line else 1 for n in nodes],
+            },
+            "opacity": 0.95,
+        },
+    ))
+    depth = max((len(n.path) for n in nodes), default=0)
+    leaves = max((-y for _, y in pos.values()), default=0.0)
+    fig.update_layout(
+        title={"text": _title(tree), "font": {"size": 14}},
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        height=max(420, int(ROW_PX * (leaves + 1)) + 90),
+        plot_bgcolor="white",
+        paper_bgcolor="white",
+        hovermode="closest",
+        legend={"orientation": "h", "x": 0, "y": -0.02, "yanchor": "top"},
+        xaxis={"visible": False, "range": [-0.3, depth + 0.9]},
+        yaxis={"visible": False, "range": [-leaves - 0.7, 0.7]},
+    )
+    return fig
+
+
+def _title(tree: dict[str, Any]) -> str:
+    root = tree.get("root") or {}
+    parts = [f"chosen: <b>{html.escape(str(tree.get('chosen_act')), quote=False)}</b>",
+             f"N(root)={root.get('visits', 0)}",
+             f"simulations this turn={len(tree.get('simulations') or ())}"]
+    if tree.get("reused_simulations"):
+        parts.append(f"reused={tree['reused_simulations']}")
+    if tree.get("stopped_by") == "time_budget":
+        parts.append("cut by the time budget")
+    return " · ".join(parts)
+
+
+def empty_figure(message: str) -> go.Figure:
+    fig = go.Figure()
+    fig.add_annotation(text=html.escape(message, quote=False), showarrow=False, x=0.5, y=0.5,
+                       xref="paper", yref="paper", font={"size": 14, "color": "#6b7280"})
+    fig.update_layout(height=300, xaxis={"visible": False}, yaxis={"visible": False},
+                      plot_bgcolor="white", paper_bgcolor="white", margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    return fig
+
+
+ROOT_TABLE_HEADERS = ["act", "P", "N", "Q", "chosen"]
+
+
+def root_table(tree: dict[str, Any]) -> list[list[Any]]:
+    """The root's acts: prior P, visits N, Q (blank while unvisited: it is still Q0), ✓ for the chosen one."""
+    root = tree["root"]
+    priors: dict[str, float] = root.get("prior") or {}
+    visits: dict[str, int] = root.get("child_visits") or {}
+    qs: dict[str, float] = root.get("q") or {}
+    acts = list(dict.fromkeys([*priors, *visits, *qs]))
+    acts.sort(key=lambda a: (-visits.get(a, 0), -priors.get(a, 0.0), a))
+    chosen = tree.get("chosen_act")
+    rows = []
+    for act in acts:
+        n = int(visits.get(act, 0))
+        q = qs.get(act)
+        rows.append([
+            act,
+            round(priors.get(act, 0.0), 3),
+            n,
+            round(q, 3) if (q is not None and n > 0) else None,
+            "✓" if act == chosen else "",
+        ])
+    return rows
+
+
+def node_choices(tree: dict[str, Any]) -> list[str]:
+    return [n.label for n in iter_nodes(tree)]
+
+
+def find_node(tree: dict[str, Any], label: str | None) -> NodeView | None:
+    wanted = parse_path_label(label)
+    return next((n for n in iter_nodes(tree) if n.path == wanted), None)
+
+
+def node_details_html(node: NodeView | None) -> str:
+    """N, Q, P, V and every realization of one node, in full (escaped)."""
+    if node is None:
+        return '<div class="node-details empty">Pick a node to see its statistics and realizations.</div>'
+    e = html.escape
+    stats = [("N(s) visits", str(node.visits)), ("V(s) value", _fmt(node.value, 3))]
+    if node.path:
+        stats = [("N(s,a) visits of this act", str(node.edge_visits)), ("Q(s,a)", _fmt(node.q, 3)),
+                 ("P(a|s) prior", _fmt(node.prior, 3))] + stats
+    rows = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in stats)
+    parts = [f'<div class="node-details"><div class="node-path">{e(node.label)}</div>',
+             f'<table class="node-stats">{rows}</table>']
+    if node.raw is None:
+        parts.append("<p>This act was visited but no node was stored for it (the dialogue ended there).</p>")
+    reals = node.realizations
+    parts.append(f"<p><b>{len(reals)} realization{'s' if len(reals) != 1 else ''}</b></p>")
+    if reals:
+        parts.append("<ol class=\"realizations\">")
+        for r in reals:
+            value = r.get("mean_value")
+            terminal = r.get("terminal_value")
+            if not (r.get("utterance") or r.get("reply")):  # a fresh root: the real dialogue, no exchange of its own
+                parts.append("<li><div><i>The real dialogue so far (no simulated exchange).</i></div>")
+            else:
+                parts.append(
+                    "<li>"
+                    f'<div><span class="who">persuader:</span> <span class="utterance">{e(str(r.get("utterance") or ""))}</span></div>'
+                    f'<div><span class="who">persuadee:</span> <span class="reply">{e(str(r.get("reply") or ""))}</span> '
+                    f'<span class="act-tag user-act">{e(str(r.get("reply_act") or "?"))}</span></div>'
+                )
+            parts.append(
+                f'<div class="real-stats">mean value {e(_fmt(value, 3))} · visits {e(str(r.get("visits", 0)))}'
+                + (f" · terminal value {e(_fmt(terminal, 3))}" if terminal is not None else "")
+                + "</div></li>"
+            )
+        parts.append("</ol>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def tree_summary_html(tree: dict[str, Any] | None, planner: str, simulations: int = 0,
+                      reused: int = 0, seconds: float = 0.0) -> str:
+    if tree is None:
+        return f'<div class="tree-summary">The {html.escape(planner)} planner does not search: no tree for this turn.</div>'
+    note = ""
+    if tree.get("stopped_by") == "time_budget":
+        note = ' <span class="budget-note">⏱ search cut by the time budget</span>'
+    return (
+        f'<div class="tree-summary">Chosen act <span class="act-tag">{html.escape(str(tree.get("chosen_act")))}</span>'
+        f" · {simulations} simulation{'' if simulations == 1 else 's'} this turn, {reused} reused"
+        f" · {seconds:.1f} s · Q0 = {tree.get('q0')}{note}</div>"
+    )
