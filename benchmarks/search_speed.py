@@ -30,10 +30,11 @@ from gdp_zero.domain import load_domain
 from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.llm.settings import load_llm_settings
 from gdp_zero.mcts.search import SearchConfig, search
-from gdp_zero.mcts.toy import BEST_ACT, ToyEnvironment, ToyState
+from gdp_zero.mcts.toy import BEST_ACT, ToyEnvironment, ToyState, play_turns
 from gdp_zero.planners import GDPZeroConfig
 
 USER_MESSAGE = "I'm fine. What is this about?"
+SECOND_MESSAGE = "I have heard of them. Why should I give money?"
 
 
 @contextlib.contextmanager
@@ -66,23 +67,30 @@ def settings_for(base_url: str, seed: int = 0):
 
 
 async def one_turn(base_url: str, config: GDPZeroConfig, seed: int = 0) -> dict:
-    """Wall time, calls and tokens of the turn that answers the person's first message."""
-    session = build_session(settings_for(base_url, seed), ChatOptions(search=replace(config, reuse_tree=False, seed=seed)))
+    """Wall time, calls and tokens of the turn that answers the person's second message.
+
+    The second, because the first answer can reuse nearly all of the greeting's search (the
+    greeting is the only legal opening act), which would flatter tree reuse.
+    """
+    session = build_session(settings_for(base_url, seed), ChatOptions(search=replace(config, seed=seed)))
     await session.open()
+    await session.send(USER_MESSAGE)
     ledger = session.client.ledger
     started = time.monotonic()
-    planned = await session.send(USER_MESSAGE)
+    planned = await session.send(SECOND_MESSAGE)
     wall = time.monotonic() - started
     usage = ledger.total(session.log[-1].ledger_turn)
     await session.aclose()
     return {"wall": wall, "planner_wall": planned.seconds, "calls": usage.calls, "prompt": usage.prompt_tokens,
-            "completion": usage.completion_tokens, "stopped_by": planned.stopped_by, "simulations": planned.simulations}
+            "completion": usage.completion_tokens, "stopped_by": planned.stopped_by, "simulations": planned.simulations,
+            "reused": planned.reused_simulations}
 
 
 async def mean_turn(base_url: str, config: GDPZeroConfig, repeats: int) -> dict:
     """`one_turn` averaged over dialogues with different seeds: tree shapes vary with the replies."""
     runs = [await one_turn(base_url, config, seed) for seed in range(repeats)]
-    return {key: statistics.mean(run[key] for run in runs) for key in ("wall", "calls", "prompt", "completion")}
+    keys = ("wall", "calls", "prompt", "completion", "reused")
+    return {key: statistics.mean(run[key] for run in runs) for key in keys}
 
 
 async def selfplay_reuse(base_url: str, config: GDPZeroConfig, turns: int = 5) -> dict:
@@ -109,6 +117,20 @@ async def toy_quality(config: GDPZeroConfig, seeds: int) -> int:
         tree = await search(env, ToyState(), search_config, rng=random.Random(seed))
         hits += tree.chosen_act() == BEST_ACT
     return hits
+
+
+async def toy_reuse(config: GDPZeroConfig, seeds: int, turns: int = 3) -> dict:
+    """Toy self-play with and without tree reuse: best-act picks and simulations carried over."""
+    search_config = replace(config.search_config(), q0=0.0)
+    result = {}
+    for reuse in (False, True):
+        hits, saved = 0, 0
+        for seed in range(seeds):
+            chosen, reused = await play_turns(search_config, seed, turns, reuse)
+            hits += sum(act == BEST_ACT for act in chosen)
+            saved += sum(reused)
+        result[reuse] = (hits, saved)
+    return result
 
 
 async def tree_memory(base_url: str, simulations: int) -> tuple[float, float, int]:
@@ -147,16 +169,23 @@ async def main() -> None:
     print(f"machine: {platform.machine()}, {platform.system()}, Python {platform.python_version()}; "
           f"L = {L} s per call; k = 3; sequential = the published search (act = most visited); concurrent: "
           f"{args.concurrency} simulations in flight, virtual loss 1, act = highest Q among visited, k utterances "
-          f"per call, prior and value together; both without tree reuse")
+          f"per call, prior and value together")
     print()
-    print(f"(LLM columns: mean of {args.repeats} dialogues; a turn includes tagging the person's message)")
+    print(f"(LLM columns: the reply to the person's second message, mean of {args.repeats} dialogues; a turn includes "
+          f"tagging the person's message)")
     print(row("n", "search", "wall / turn (L)", "LLM calls / turn", "prompt tokens / turn", "completion tokens / turn", f"toy: best act picked (of {args.seeds})"))
     print(row(*["---"] * 7))
     with fake_server_process(L) as base_url:
         for n in args.sims:
-            for label, config in (("sequential", GDPZeroConfig.sequential(simulations=n)), ("concurrent", replace(fast, simulations=n))):
+            variants = (
+                ("sequential (published)", GDPZeroConfig.sequential(simulations=n)),
+                ("concurrent", replace(fast, simulations=n, reuse_tree=False)),
+                ("concurrent + tree reuse (default)", replace(fast, simulations=n)),
+            )
+            for label, config in variants:
                 result = await mean_turn(base_url, config, args.repeats)
-                quality = await toy_quality(config, args.seeds)
+                quality = await toy_quality(config, args.seeds) if "reuse" not in label else "(as above)"
+                label += f", {result['reused']:.1f} reused" if config.reuse_tree else ""
                 print(row(n, label, f"{result['wall'] / L:.1f}", f"{result['calls']:.0f}", f"{result['prompt']:.0f}",
                           f"{result['completion']:.0f}", quality), flush=True)
         print()
@@ -166,8 +195,14 @@ async def main() -> None:
               f"({result['wall'] / L:.1f} L with the tagging of the message before it), "
               f"{result['simulations']} simulations, stopped by {result['stopped_by']}")
         reuse = await selfplay_reuse(base_url, replace(fast, simulations=20))
-        print(f"tree reuse, 5-turn self-play at n = 20: simulations carried over per turn {reuse['saved']} "
+        print(f"tree reuse, 5-turn LLM self-play at n = 20: simulations carried over per turn {reuse['saved']} "
               f"(total {sum(reuse['saved'])} of {5 * 20}); mean wall {reuse['wall'] / L:.1f} L per turn")
+    for label, config in (("sequential", GDPZeroConfig.sequential(simulations=50)), ("concurrent", replace(fast, simulations=50))):
+        toy = await toy_reuse(config, args.seeds)
+        turns = 3 * args.seeds
+        print(f"tree reuse on the toy world, {label} search, n = 50, 3 turns x {args.seeds} seeds: best act picked "
+              f"{toy[False][0]}/{turns} without reuse, {toy[True][0]}/{turns} with reuse, "
+              f"which carried over {toy[True][1]} of {turns * 50} simulations")
     with fake_server_process(0.0) as base_url:
         traced, record, nodes = await tree_memory(base_url, 200)
         print(f"memory of one turn's tree at n = 200: {nodes} nodes, {traced:.1f} MiB allocated (tracemalloc), "

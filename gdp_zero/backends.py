@@ -89,5 +89,5 @@ def suggested_search(mode: Mode) -> "GDPZeroConfig":
     from gdp_zero.planners import GDPZeroConfig
 
     if mode == "local":
-        return GDPZeroConfig(simulations=4, realizations=1, prior_samples=5, value_samples=3, concurrency=2)
+        return GDPZeroConfig(simulations=3, realizations=1, prior_samples=3, value_samples=2, concurrency=2)
     return GDPZeroConfig()

@@ -47,6 +47,8 @@ def add_planner_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--sequential", action="store_true",
                        help="the published search: one call at a time, no batching, no tree reuse")
     group.add_argument("--no-reuse", action="store_true", help="do not keep the chosen subtree for the next turn")
+    group.add_argument("--choose-by", choices=("visits", "value"),
+                       help="final act: most visited (as published; the --sequential default) or highest Q (the concurrent default)")
     group.add_argument("--closed-loop", action="store_true", help="ablation: closed-loop search (k = 1)")
     group.add_argument("--no-response-selection", action="store_true", help="ablation: write a fresh reply for the chosen act")
     group.add_argument("--seed", type=int, default=None)
@@ -63,6 +65,7 @@ def search_config(args: argparse.Namespace, suggested: GDPZeroConfig) -> GDPZero
         "value_samples": args.value_samples,
         "time_budget_s": args.time_budget,
         "seed": args.seed,
+        "choose_by": args.choose_by,
     }
     if not args.sequential:
         given |= {"concurrency": args.concurrency, "reuse_tree": False if args.no_reuse else None}

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from gdp_zero.mcts.search import SearchConfig, new_tree, search
-from gdp_zero.mcts.toy import BEST_ACT, PRIOR_ACT, ToyEnvironment, ToyState
+from gdp_zero.mcts.toy import BEST_ACT, PRIOR_ACT, ToyEnvironment, ToyState, play_turns
 from gdp_zero.mcts.tree import Node, Realization, SearchTree
 from tests.reference_mcts import ReferenceOpenLoopMCTS
 
@@ -167,3 +167,17 @@ async def test_final_choice_rules(choose_by):
         assert root.child_visits[tree.chosen_act()] == max(root.child_visits.values())
     else:
         assert root.q(tree.chosen_act(), tree.q0) == max(root.q(a, tree.q0) for a in visited)
+
+
+async def test_tree_reuse_over_a_toy_self_play_saves_simulations_and_keeps_the_choice():
+    config = SearchConfig(simulations=50)
+    fresh_hits = reused_hits = saved = 0
+    for seed in range(20):
+        chosen, _ = await play_turns(config, seed, turns=3, reuse=False)
+        fresh_hits += chosen.count(BEST_ACT)
+        chosen, reused = await play_turns(config, seed, turns=3, reuse=True)
+        reused_hits += chosen.count(BEST_ACT)
+        saved += sum(reused)
+        assert reused[0] == 0 and all(r > 0 for r in reused[1:])
+    assert saved > 20 * 2 * 5  # several simulations carried into every later turn
+    assert reused_hits >= fresh_hits - 6  # same decisions up to seed noise (60 decisions each)

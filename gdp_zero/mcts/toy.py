@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from gdp_zero.mcts.model import Evaluation, Transition
+
+if TYPE_CHECKING:
+    from gdp_zero.mcts.search import SearchConfig
 
 QUALITY = {"decoy": -0.1, "best": 0.6, "steady": 0.2, "weak": -0.3, "bad": -0.6}
 PRIOR = {"decoy": 0.4, "best": 0.15, "steady": 0.2, "weak": 0.15, "bad": 0.1}
@@ -65,3 +68,29 @@ class ToyEnvironment:
             reply_act="positive" if positive else "negative",
             terminal_value=self.true_value(after) if len(after.acts) >= self.horizon else None,
         )
+
+
+async def play_turns(
+    config: SearchConfig, seed: int, turns: int, reuse: bool
+) -> tuple[list[str], list[int]]:
+    """A toy self-play: search, take the chosen act, let the world answer, search again.
+
+    Returns the act chosen at each turn and the simulations each turn reused from the last.
+    """
+    from gdp_zero.mcts.search import search
+    from gdp_zero.mcts.tree import Realization
+
+    env = ToyEnvironment(seed=seed)
+    rng = random.Random(seed)
+    state, tree = ToyState(), None
+    chosen, reused = [], []
+    for _ in range(turns):
+        result = await search(env, state, config, rng=rng, tree=tree)
+        act = result.chosen_act()
+        chosen.append(act)
+        reused.append(result.reused_simulations)
+        real = await env.transition(state, act)
+        exchange = Realization(real.state, real.utterance, real.reply, real.reply_act, real.terminal_value)
+        tree = result.advance(act, exchange) if reuse else None
+        state = real.state
+    return chosen, reused
