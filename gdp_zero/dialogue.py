@@ -50,10 +50,3 @@ class Dialogue:
             if turn.speaker == speaker:
                 return turn
         return None
-
-    def to_list(self) -> list[dict[str, str]]:
-        return [t.to_dict() for t in self.turns]
-
-    @classmethod
-    def from_list(cls, items: list[dict[str, str]]) -> Dialogue:
-        return cls(tuple(Turn(i["speaker"], i["act"], i["text"]) for i in items))  # type: ignore[arg-type]

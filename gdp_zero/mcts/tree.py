@@ -145,9 +145,6 @@ class SearchTree(Generic[State]):
 
         return max(root.prior, key=visits_first if self.choose_by == "visits" else value_first)
 
-    def node_count(self) -> int:
-        return len(self.root.iter_nodes())
-
     def advance(self, act: str, realization: Realization[State]) -> SearchTree[State] | None:
         """Tree reuse: keep the subtree under `act`, rooted at the real exchange that happened.
 
