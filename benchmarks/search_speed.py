@@ -62,8 +62,7 @@ def fake_server_process(latency_s: float):
 
 
 def settings_for(base_url: str, seed: int = 0):
-    return load_llm_settings(None, {}, base_url=base_url, api_key="bench", model="fake-model",
-                             max_concurrency=64, seed=seed)
+    return load_llm_settings(None, {}, base_url=base_url, api_key="bench", model="fake-model", seed=seed)
 
 
 async def one_turn(base_url: str, config: GDPZeroConfig, seed: int = 0) -> dict:
@@ -163,6 +162,7 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=GDPZeroConfig().concurrency)
     parser.add_argument("--seeds", type=int, default=100, help="toy-world seeds for decision quality")
     parser.add_argument("--repeats", type=int, default=3, help="dialogues (LLM seeds) averaged per cell")
+    parser.add_argument("--skip-sequential", action="store_true", help="only the concurrent rows (the sequential ones take minutes)")
     args = parser.parse_args()
     L = args.latency
     fast = GDPZeroConfig(concurrency=args.concurrency)
@@ -183,6 +183,8 @@ async def main() -> None:
                 ("concurrent + tree reuse (default)", replace(fast, simulations=n)),
             )
             for label, config in variants:
+                if args.skip_sequential and not config.concurrency > 1:
+                    continue
                 result = await mean_turn(base_url, config, args.repeats)
                 quality = await toy_quality(config, args.seeds) if "reuse" not in label else "(as above)"
                 label += f", {result['reused']:.1f} reused" if config.reuse_tree else ""

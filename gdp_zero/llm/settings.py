@@ -45,7 +45,8 @@ class EndpointSettings:
 class LLMSettings:
     default: EndpointSettings
     roles: Mapping[str, EndpointSettings] = field(default_factory=dict)
-    max_concurrency: int = 8
+    # A wave of 16 concurrent simulations asks for a prior and a value each: 32 requests at once.
+    max_concurrency: int = 32
     max_retries: int = 4
     backoff_base_s: float = 0.5
     backoff_max_s: float = 8.0
