@@ -40,7 +40,7 @@ def test_defaults_without_file_or_env() -> None:
     assert set(settings.roles) == set(ROLES)
     assert settings.for_role("judge") == settings.default
     assert settings.for_role("not-a-role") == settings.default
-    assert (settings.max_concurrency, settings.seed) == (8, None)
+    assert (settings.max_concurrency, settings.seed) == (32, None)
 
 
 def test_toml_file_and_role_tables(tmp_path: Path) -> None:
