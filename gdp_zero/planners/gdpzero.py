@@ -10,7 +10,7 @@ from typing import Any
 from gdp_zero.dialogue import Dialogue
 from gdp_zero.domain import Domain
 from gdp_zero.llm.ledger import UsageLedger
-from gdp_zero.mcts.search import SearchConfig, search
+from gdp_zero.mcts.search import SearchConfig, new_tree, search
 from gdp_zero.mcts.tree import FinalChoice, Realization, SearchTree
 from gdp_zero.planners.base import PlannerTurn, ProgressCallback, usage_since
 from gdp_zero.planners.dialogue_world import DialogueWorld
@@ -88,7 +88,7 @@ class GDPZeroPlanner:
             dialogue,
             self.config.search_config(),
             rng=self.rng,
-            tree=self._reusable_tree(dialogue),
+            tree=self._reusable_tree(dialogue) or self._fresh_tree(dialogue),
             on_progress=on_progress,
         )
         act = tree.chosen_act()
@@ -114,6 +114,22 @@ class GDPZeroPlanner:
         (fresh,) = await self.roles.responder.respond(dialogue, act)
         return fresh
 
+    def _real_exchange(self, dialogue: Dialogue) -> Realization[Dialogue]:
+        """The root's realization: the real dialogue, with its last exchange shown in the tree."""
+        said, answered = dialogue.last("system"), dialogue.last("user")
+        return Realization(
+            dialogue,
+            said.text if said else "",
+            answered.text if answered else "",
+            answered.act if answered else "",
+            self.domain.outcome(dialogue),
+        )
+
+    def _fresh_tree(self, dialogue: Dialogue) -> SearchTree[Dialogue]:
+        tree = new_tree(dialogue, self.config.search_config())
+        tree.root.realizations = [self._real_exchange(dialogue)]
+        return tree
+
     def _reusable_tree(self, dialogue: Dialogue) -> SearchTree[Dialogue] | None:
         """The last turn's subtree under the act taken, if `dialogue` continues that turn."""
         carried, self._carried = self._carried, None
@@ -125,5 +141,4 @@ class GDPZeroPlanner:
         said, answered = dialogue.turns[-2], dialogue.turns[-1]
         if said.speaker != "system" or answered.speaker != "user":
             return None
-        real = Realization(dialogue, said.text, answered.text, answered.act, self.domain.outcome(dialogue))
-        return carried.tree.advance(said.act, real)
+        return carried.tree.advance(said.act, self._real_exchange(dialogue))
