@@ -290,39 +290,43 @@ def build_app(backend: Backend, *, search: GDPZeroConfig | None = None, planner:
             async for update in run_turn(user, user.open):
                 yield update
 
-        async def on_send(
-            text: str, planner_v: str, sims: Any, k: Any, q0: Any, cpuct: Any, budget: Any, request: gr.Request
+        async def configured_turn(
+            request: gr.Request, controls: tuple[Any, ...], begin: Callable[[UserChat], Any], first: dict | None = None
         ) -> AsyncIterator[dict[Any, Any]]:
-            user, problem = configured(request, (planner_v, sims, k, q0, cpuct, budget))
+            """Apply the controls, then run the turn that `begin(user)` returns; refusals become hints."""
+            user, problem = configured(request, controls)
+            if user is not None:
+                try:
+                    start = begin(user)
+                except MessageRejected as rejected:
+                    user, problem = None, str(rejected)
             if user is None:
                 yield {status: chat_view.status_html(problem or "", "hint")}
                 return
-            async for update in run_turn(user, lambda: user.send(text), first={message: ""}):
+            async for update in run_turn(user, start, first=first):
+                yield update
+
+        def restart_then_open(user: UserChat) -> Any:
+            user.restart()
+            return user.open
+
+        async def on_send(
+            text: str, planner_v: str, sims: Any, k: Any, q0: Any, cpuct: Any, budget: Any, request: gr.Request
+        ) -> AsyncIterator[dict[Any, Any]]:
+            controls = (planner_v, sims, k, q0, cpuct, budget)
+            async for update in configured_turn(request, controls, lambda user: lambda: user.send(text), {message: ""}):
                 yield update
 
         async def on_retry(
             planner_v: str, sims: Any, k: Any, q0: Any, cpuct: Any, budget: Any, request: gr.Request
         ) -> AsyncIterator[dict[Any, Any]]:
-            user, problem = configured(request, (planner_v, sims, k, q0, cpuct, budget))
-            if user is None:
-                yield {status: chat_view.status_html(problem or "", "hint")}
-                return
-            async for update in run_turn(user, user.retry):
+            async for update in configured_turn(request, (planner_v, sims, k, q0, cpuct, budget), lambda user: user.retry):
                 yield update
 
         async def on_restart(
             planner_v: str, sims: Any, k: Any, q0: Any, cpuct: Any, budget: Any, request: gr.Request
         ) -> AsyncIterator[dict[Any, Any]]:
-            user, problem = configured(request, (planner_v, sims, k, q0, cpuct, budget))
-            if user is None:
-                yield {status: chat_view.status_html(problem or "", "hint")}
-                return
-            try:
-                user.restart()
-            except MessageRejected as rejected:
-                yield {status: chat_view.status_html(str(rejected), "hint")}
-                return
-            async for update in run_turn(user, user.open):
+            async for update in configured_turn(request, (planner_v, sims, k, q0, cpuct, budget), restart_then_open):
                 yield update
 
         async def on_undo(request: gr.Request) -> dict[Any, Any]:
