@@ -14,6 +14,7 @@ from typing import Any, Callable, Literal, Mapping
 
 from gdp_zero.llm.fake_server import FakeLLMServer
 from gdp_zero.llm.settings import LLMSettings, load_llm_settings
+from gdp_zero.planners import GDPZeroConfig
 
 Mode = Literal["auto", "openai", "local", "fake"]
 MODES: tuple[Mode, ...] = ("auto", "openai", "local", "fake")
@@ -84,10 +85,8 @@ def _local_backend(config_path: Path | None, overrides: dict[str, Any]) -> Backe
     return Backend("local", settings, banner, server.stop)
 
 
-def suggested_search(mode: Mode) -> "GDPZeroConfig":
+def suggested_search(mode: Mode) -> GDPZeroConfig:
     """Search defaults that answer in seconds on the backend: the tiny local model gets a small search."""
-    from gdp_zero.planners import GDPZeroConfig
-
     if mode == "local":
         return GDPZeroConfig(simulations=3, realizations=1, prior_samples=3, value_samples=2, concurrency=2)
     return GDPZeroConfig()

@@ -68,12 +68,11 @@ class _Search(Generic[State]):
         tree: SearchTree[State],
         config: SearchConfig,
         rng: random.Random,
-        clock: Callable[[], float],
         on_progress: ProgressCallback | None,
     ) -> None:
         self.model, self.tree, self.config, self.rng = model, tree, config, rng
-        self.clock, self.on_progress = clock, on_progress
-        self.started = clock()
+        self.on_progress = on_progress
+        self.started = time.monotonic()
         self.target = max(config.simulations - tree.reused_simulations, 0)
         self.launched = 0
         self.in_flight = 0
@@ -95,7 +94,7 @@ class _Search(Generic[State]):
                 worker.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
         self.tree.tie_breaker = {act: self.rng.random() for act in root.prior}
-        self.tree.seconds = self.clock() - self.started
+        self.tree.seconds = time.monotonic() - self.started
         return self.tree
 
     async def _until_done_or_out_of_time(self, workers: list[asyncio.Task[None]]) -> None:
@@ -105,14 +104,14 @@ class _Search(Generic[State]):
         while pending:
             timeout = None
             if budget is not None and not self.out_of_time:
-                timeout = max(budget - (self.clock() - self.started), 0.0)
+                timeout = max(budget - (time.monotonic() - self.started), 0.0)
             # Out of time, a worker ends as soon as its current simulation does.
             until = asyncio.FIRST_COMPLETED if self.out_of_time else asyncio.FIRST_EXCEPTION
             done, pending = await asyncio.wait(pending, timeout=timeout, return_when=until)
             for task in done:
                 if task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
-            if pending and budget is not None and self.clock() - self.started >= budget:
+            if pending and budget is not None and time.monotonic() - self.started >= budget:
                 self.out_of_time = True
                 self.tree.stopped_by = "time_budget"
             if self.out_of_time and self.tree.simulations:
@@ -128,7 +127,7 @@ class _Search(Generic[State]):
         # Launch only what is expected to finish inside the budget, judged by the mean
         # duration of finished simulations.
         expected = sum(s.seconds for s in done) / len(done)
-        if self.clock() - self.started + expected <= budget:
+        if time.monotonic() - self.started + expected <= budget:
             return True
         self.tree.stopped_by = "time_budget"
         return False
@@ -150,12 +149,12 @@ class _Search(Generic[State]):
                     done=len(self.tree.simulations),
                     total=self.target,
                     in_flight=self.in_flight,
-                    elapsed_s=self.clock() - self.started,
+                    elapsed_s=time.monotonic() - self.started,
                 )
             )
 
     async def _simulate(self) -> None:
-        started = self.clock()
+        started = time.monotonic()
         node = self.tree.root
         state = node.realizations[0].state
         descended: list[tuple[Node[State], str]] = []
@@ -187,7 +186,7 @@ class _Search(Generic[State]):
             realization.visits += 1
             realization.value_sum += value
         path = tuple(act for _, act in descended)
-        self.tree.simulations.append(SimulationRecord(path, value, leaf, self.clock() - started))
+        self.tree.simulations.append(SimulationRecord(path, value, leaf, time.monotonic() - started))
 
     def _select(self, node: Node[State]) -> str:
         config = self.config
@@ -256,9 +255,8 @@ async def search(
     rng: random.Random,
     tree: SearchTree[State] | None = None,
     on_progress: ProgressCallback | None = None,
-    clock: Callable[[], float] = time.monotonic,
 ) -> SearchTree[State]:
     """Run the search from `root_state` (or continue a reused `tree` rooted there)."""
     if tree is None:
         tree = new_tree(root_state, config)
-    return await _Search(model, tree, config, rng, clock, on_progress).run()
+    return await _Search(model, tree, config, rng, on_progress).run()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, Literal
+from typing import Any, Generic, Literal
 
 from gdp_zero.mcts.model import State
 
@@ -107,7 +107,7 @@ class SimulationRecord:
 
     path: tuple[str, ...]
     value: float
-    leaf: Literal["expanded", "terminal", "joined"]
+    leaf: Literal["expanded", "terminal"]
     seconds: float
 
 
@@ -159,8 +159,8 @@ class SearchTree(Generic[State]):
         child.realizations = [realization]
         return SearchTree(root=child, q0=self.q0, choose_by=self.choose_by, reused_simulations=child.visits)
 
-    def to_dict(self, encode_state: Callable[[State], Any] | None = None) -> dict[str, Any]:
-        record = {
+    def to_dict(self) -> dict[str, Any]:
+        return {
             "q0": self.q0,
             "choose_by": self.choose_by,
             "chosen_act": self.chosen_act() if self.root.prior else None,
@@ -173,9 +173,6 @@ class SearchTree(Generic[State]):
             ],
             "root": self.root.to_dict(self.q0),
         }
-        if encode_state is not None:
-            record["root_state"] = encode_state(self.root.realizations[0].state)
-        return record
 
 
 def _rebase(node: Node[State], path: tuple[str, ...]) -> None:
