@@ -16,6 +16,7 @@ from gdp_zero.llm.errors import LLMError
 from gdp_zero.mcts.search import SearchProgress
 from gdp_zero.planners import PLANNERS, GDPZeroConfig
 from gdp_zero.session import ChatSession, MessageRejected
+from gdp_zero.text import for_terminal
 from gdp_zero.validation import ConfigError
 
 CHAT_HELP = "Commands: /undo  /restart  /retry  /save [FILE]  /quit"
@@ -100,7 +101,8 @@ class TerminalChat:
         note = ""
         if planned is not None and planned.simulations + planned.reused_simulations:
             note = f"  ({planned.simulations} simulations, {planned.reused_simulations} reused, {planned.seconds:.1f} s)"
-        self.out.write(f"Persuader [{turn.act}]: {turn.text}{note}\n")
+        # LLM text is cleaned where it enters; a terminal gets printable characters only, on one line.
+        self.out.write(f"Persuader [{for_terminal(turn.act)}]: {for_terminal(turn.text)}{note}\n")
 
     async def attempt(self, step) -> None:
         try:
