@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 import time
 from types import SimpleNamespace
@@ -305,3 +306,16 @@ async def test_error_text_never_shows_the_key_in_any_case_or_url_credentials(mak
     echoed = f"bad key {key.upper()} for {url}, password {password.lower()}\x1b[2J"
     detail = _redact(echoed, settings.for_role("policy"))
     assert detail == "bad key *** for http://***@127.0.0.1:" + url.rsplit(":", 1)[1] + ", password ***"
+
+
+async def test_no_log_record_shows_url_credentials(make_settings: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """The SDK's HTTP client logs each request URL at INFO: with the userinfo hidden."""
+    caplog.set_level(logging.DEBUG)
+    with FakeLLMServer(fault_rate=0.5, faults=("500",), seed=1) as server:
+        url = server.base_url.replace("http://", "http://bob:url-SECRET-7@")
+        async with LLMClient(make_settings(url, max_retries=6)) as client:
+            await asyncio.gather(*(client.generate("judge", PROMPT, temperature=0.0) for _ in range(6)))
+            await client.check()
+        assert server.stats.faults["500"] > 0  # the retry path was logged too
+    assert "HTTP Request: POST http://***@127.0.0.1" in caplog.text  # the records are there ...
+    assert "url-SECRET-7" not in caplog.text and "bob" not in caplog.text  # ... without the credentials

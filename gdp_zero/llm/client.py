@@ -29,6 +29,21 @@ from .settings import EndpointSettings, LLMSettings, redact_url
 
 logger = logging.getLogger(__name__)
 
+
+class _RedactURLCredentials(logging.Filter):
+    """The HTTP libraries under the SDK log every request URL, userinfo included: hide it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "@" in message:
+            record.msg, record.args = redact_url(message), None
+        return True
+
+
+# The SDK's HTTP client is httpx, or its fork httpx2 in recent versions; each logs under its name.
+for _name in ("httpx", "httpx2", "httpcore", "httpcore2", "openai", "openai._base_client"):
+    logging.getLogger(_name).addFilter(_RedactURLCredentials())
+
 T = TypeVar("T")
 Send = Callable[[openai.AsyncOpenAI], Awaitable[Any]]
 
