@@ -50,6 +50,7 @@ class UserChat:
         self.error: str | None = None
         self.workdir = workdir  # transcript and tree downloads, made with the first one
         self._admit_turn = admit_turn
+        self._closing: asyncio.Future[None] | None = None  # connections being closed after a turn
         self.downloads = 0  # files written so far: each version gets its own folder
         self.latest_files: dict[str, Path] = {}  # file name -> its latest version
 
@@ -83,9 +84,16 @@ class UserChat:
         release = self._admit_turn() if self._admit_turn is not None else None  # may raise LimitExceeded
         self.progress, self.phase, self.started, self.error = None, phase, time.monotonic(), None
         self.task = asyncio.ensure_future(make())
+        self.task.add_done_callback(self._turn_ended)
         if release is not None:
             self.task.add_done_callback(lambda _: release())
         return self.task
+
+    def _turn_ended(self, task: asyncio.Task[PlannerTurn]) -> None:
+        # Between turns a chat holds no connection: a server with hundreds of open chats would
+        # otherwise keep a pool of sockets (and an SSL context) per chat. The next turn reconnects.
+        if not self.busy:
+            self._closing = asyncio.ensure_future(self.session.client.aclose())
 
     def open(self) -> asyncio.Task[PlannerTurn]:
         return self._start("The persuader is opening the conversation", lambda: self.session.open(self._on_progress))

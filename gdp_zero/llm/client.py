@@ -154,6 +154,8 @@ class LLMClient:
                 logger.warning("%s does not list model %r (it serves %s)", ep.url, ep.model, ", ".join(served[:10]))
 
     async def aclose(self) -> None:
+        """Close the HTTP clients and their connections. The client stays usable: the next
+        request opens new ones (a server holding many idle chats closes them between turns)."""
         clients, self._sdk_clients = list(self._sdk_clients.values()), {}
         for sdk in clients:
             await sdk.close()
