@@ -1,8 +1,8 @@
 """Sessions opened through the Gradio API, as the probe of issue 13 did: what the server holds.
 
 Starts `gdp-zero ui --llm fake` in its own process, opens one "person" session, then calls the
-queue's load event (a new session and its opening LLM turn) N times from N different client
-addresses (X-Forwarded-For, which the server trusts from 127.0.0.1), P at a time. Then the
+queue's load event with the probe's payload (a new session and its opening turn by the random
+planner: one LLM call) N times from N different client addresses (X-Forwarded-For, which the server trusts from 127.0.0.1), P at a time. Then the
 person sends a message. Prints one table per server cap: sessions admitted and refused, the
 server's resident memory and open file descriptors after every step, and whether the person's
 dialogue went on.
@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.ui.gradio_
 
 from tests.ui.gradio_http import ON_LOAD, ON_SEND, call, new_session  # noqa: E402
 
-CONTROLS = ["gdpzero", 10, 3, 0.25, 1.0, ""]  # the app's default search
+PERSON = ["gdpzero", 10, 3, 0.25, 1.0, ""]  # the app's default search
+FLOOD = ["random", 1, 1, 0.25, 1, ""]  # the probe's payload: one cheap LLM turn per session
 
 
 def free_port() -> int:
@@ -72,7 +73,7 @@ def run(max_sessions: int, sessions: int, parallel: int, step: int) -> list[list
     rows = []
     try:
         person = new_session()
-        assert "Your turn" in call(url, ON_LOAD, CONTROLS, person, client="192.0.2.1").status
+        assert "Your turn" in call(url, ON_LOAD, PERSON, person, client="192.0.2.1").status
         rows.append(["person's page open", "1", "0", f"{resident_mib(proc.pid):.0f}", str(open_fds(proc.pid)), "-"])
         admitted = refused = 0
         started = time.monotonic()
@@ -80,7 +81,7 @@ def run(max_sessions: int, sessions: int, parallel: int, step: int) -> list[list
             for first in range(0, sessions, step):
                 batch = range(first, min(first + step, sessions))
                 statuses = list(pool.map(
-                    lambda i: call(url, ON_LOAD, CONTROLS, new_session(), client=f"10.{i // 65536}.{i // 256 % 256}.{i % 256}",
+                    lambda i: call(url, ON_LOAD, FLOOD, new_session(), client=f"10.{i // 65536}.{i // 256 % 256}.{i % 256}",
                                    timeout=300).status,
                     batch,
                 ))
@@ -88,7 +89,7 @@ def run(max_sessions: int, sessions: int, parallel: int, step: int) -> list[list
                 refused += sum("server is full" in s for s in statuses)
                 rows.append([f"{batch.stop} API sessions requested", str(admitted + 1), str(refused),
                              f"{resident_mib(proc.pid):.0f}", str(open_fds(proc.pid)), f"{time.monotonic() - started:.0f}"])
-        reply = call(url, ON_SEND, ["I'm fine. What is this about?", *CONTROLS], person, client="192.0.2.1")
+        reply = call(url, ON_SEND, ["I'm fine. What is this about?", *PERSON], person, client="192.0.2.1")
         went_on = "Replied with" in reply.status
         rows.append(["the person sends a message", str(admitted + 1), str(refused), f"{resident_mib(proc.pid):.0f}",
                      str(open_fds(proc.pid)), "replied" if went_on else f"FAILED: {reply.status}"])

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import resource
-import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -23,12 +22,10 @@ from playwright.sync_api import Page, expect
 from gdp_zero.llm.fake_server import TEXT_FAULTS
 from gdp_zero.text import MAX_LLM_TEXT_CHARS
 from tests.ui.gradio_http import ON_LOAD, ON_SEND, Completed, call, new_session
+from tests.ui.test_ui_browser import BOT, USER, open_app, send
 from ui.limits import LimitSettings
 
 ServedApp = Any  # tests/ui/conftest.py
-BOT = "#chat [data-testid='bot']"
-USER = "#chat [data-testid='user']"
-TIMEOUT_MS = 20_000
 URL_SECRET = "url-SECRET-5"
 CONTROLS = ["gdpzero", 4, 2, 0.25, 1.0, ""]  # planner, simulations, k, Q0, c_puct, time budget
 
@@ -36,21 +33,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:.*no_silent_downcasting.*"),
     pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
 ]
-
-
-def open_app(page: Page, url: str) -> None:
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(url)
-    expect(page.locator(BOT)).to_have_count(1)
-    expect(page.locator("#status .status-done")).to_be_visible()
-
-
-def send(page: Page, text: str) -> None:
-    bots = page.locator(BOT).count()
-    page.fill("#message textarea", text)
-    page.press("#message textarea", "Enter")
-    expect(page.locator(BOT)).to_have_count(bots + 1)
-    expect(page.locator("#status .status-done")).to_be_visible()
 
 
 def chat_texts(done: Completed) -> list[str]:
@@ -73,7 +55,7 @@ def test_an_api_flood_never_evicts_a_person_and_the_limits_answer(
     limits = LimitSettings(max_sessions=8, max_sessions_per_client=3, turns_per_minute=6)
     with start_app(limits=limits) as app:
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        open_app(page, app.url)  # the person, from 127.0.0.1
+        open_app(page, app)  # the person, from 127.0.0.1
         send(page, "First, a question: what does the charity do?")
 
         one_address = [("198.51.100.7", new_session()) for _ in range(12)]
@@ -136,7 +118,7 @@ def test_numbers_the_controls_never_send_are_refused_through_the_api(guarded: Se
 
 def test_hostile_llm_text_is_shown_clean_isolated_and_bounded(page: Page, app: ServedApp, screenshot_dir: Any) -> None:
     app.llm.faults, app.llm.fault_rate = TEXT_FAULTS, 1.0
-    open_app(page, app.url)
+    open_app(page, app)
     for text in ("Hello.", "What is it about?", "Tell me more.", "Why?"):
         send(page, text)
     bots = page.locator(BOT)
@@ -177,7 +159,7 @@ def test_url_credentials_never_reach_config_the_page_or_logs(
     assert URL_SECRET not in config and "alice" not in config  # ... without its credentials
     assert guarded.secret not in config
 
-    open_app(page, guarded.url)
+    open_app(page, guarded)
     page.get_by_text("LLM settings (no secrets)").click()
     expect(page.locator("#llm-settings")).to_contain_text("***@127.0.0.1")
     guarded.llm.faults, guarded.llm.fault_rate = ("500",), 1.0

@@ -23,39 +23,6 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_gdp_zero_ui_serves_the_demo_and_stops_on_ctrl_c() -> None:
-    port = _free_port()
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "OPENAI_API_KEY": "sk-must-not-leak-42"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gdp_zero.cli", "ui", "--llm", "fake", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-    )
-    try:
-        config = None
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=2) as response:
-                    config = response.read().decode()
-                break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.3)
-        assert config is not None, f"the app did not come up: {proc.stdout.read() if proc.poll() is not None else ''}"
-        assert "Demo mode" in config  # the banner
-        assert "sk-must-not-leak-42" not in config  # the fake backend never takes the environment's key
-        assert json.loads(config)["components"]
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            output, _ = proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            output, _ = proc.communicate()
-            raise AssertionError(f"gdp-zero ui did not stop on Ctrl-C:\n{output}") from None
-    assert proc.returncode in (0, 130), output
-    assert "Demo mode" in output  # the banner is printed on the terminal too
-
-
 def _wait_for(url: str, proc: subprocess.Popen, seconds: float = 60) -> str:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and proc.poll() is None:
@@ -65,6 +32,36 @@ def _wait_for(url: str, proc: subprocess.Popen, seconds: float = 60) -> str:
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.3)
     raise AssertionError(f"{url} did not come up: {proc.stdout.read() if proc.poll() is not None else ''}")
+
+
+def _stop_with_ctrl_c(proc: subprocess.Popen) -> str:
+    """SIGINT, then the process's whole output; fails the test if it does not stop."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        output, _ = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        output, _ = proc.communicate()
+        raise AssertionError(f"gdp-zero ui did not stop on Ctrl-C:\n{output}") from None
+    return output
+
+
+def test_gdp_zero_ui_serves_the_demo_and_stops_on_ctrl_c() -> None:
+    port = _free_port()
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "OPENAI_API_KEY": "sk-must-not-leak-42"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gdp_zero.cli", "ui", "--llm", "fake", "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )
+    try:
+        config = _wait_for(f"http://127.0.0.1:{port}/config", proc)
+        assert "Demo mode" in config  # the banner
+        assert "sk-must-not-leak-42" not in config  # the fake backend never takes the environment's key
+        assert json.loads(config)["components"]
+    finally:
+        output = _stop_with_ctrl_c(proc)
+    assert proc.returncode in (0, 130), output
+    assert "Demo mode" in output  # the banner is printed on the terminal too
 
 
 def test_ctrl_c_removes_the_session_folders_and_no_url_credentials_are_logged(tmp_path: Path) -> None:
@@ -89,13 +86,7 @@ def test_ctrl_c_removes_the_session_folders_and_no_url_credentials_are_logged(tm
             roots = list(tmp_path.glob("gdp-zero-ui-*"))
             assert len(roots) == 1 and len(list(roots[0].glob("s*/v*/gdp-zero-transcript.json"))) == 3
         finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                output, _ = proc.communicate(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                output, _ = proc.communicate()
-                raise AssertionError(f"gdp-zero ui did not stop on Ctrl-C:\n{output}") from None
+            output = _stop_with_ctrl_c(proc)
     assert proc.returncode in (0, 130), output
     assert list(tmp_path.glob("gdp-zero-ui-*")) == []
     assert "http://***@127.0.0.1" in config and password not in config and "carol" not in config

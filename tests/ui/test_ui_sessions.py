@@ -122,12 +122,14 @@ async def test_a_chat_in_use_is_never_closed_for_a_newcomer_and_idle_ones_expire
             await registry.create("newcomer", "10.0.0.3", SMALL)
         assert registry.get("person") is person and registry.get("idle") is idle  # nobody was evicted
 
+        idle.workdir.mkdir()
+        (idle.workdir / "gdp-zero-transcript.json").write_text("{}")
         clock.now += 50
         registry.get("person")  # the person clicks something
         clock.now += 20  # "idle" has had no event for 70 s, "person" for 20 s
         busy_but_quiet = await registry.create("newcomer", "10.0.0.3", SMALL)  # the idle one made room
         assert registry.get("idle") is None and registry.get("person") is person
-        assert len(registry) == 2
+        assert len(registry) == 2 and not idle.workdir.exists()  # its downloads went with it
 
         busy_but_quiet.open()  # a long turn: no event for a while, but it is running
         clock.now += 120
