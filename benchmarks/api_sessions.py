@@ -110,7 +110,7 @@ def main() -> None:
           f"{args.sessions} API sessions, {args.parallel} in flight, each from its own address\n")
     for cap in (int(c) for c in args.caps.split(",")):
         print(f"### --max-sessions {cap}\n")
-        print("| step | sessions open | refused (server full) | server RSS (MiB) | open fds | seconds / person |")
+        print("| step | sessions open | refused (server full) | server RSS (MiB) | open fds | seconds since the flood began |")
         print("| --- | --- | --- | --- | --- | --- |")
         for row in run(cap, args.sessions, args.parallel, args.step):
             print("| " + " | ".join(row) + " |", flush=True)
