@@ -102,6 +102,10 @@ class _Search(Generic[State]):
         self.launched = 0
         self.in_flight = 0
         self.out_of_time = False
+        # For sizing Gumbel rounds to a time budget: the slowest model calls seen and the
+        # deepest expanded node (a simulation's path is at most one step longer).
+        self.slowest_evaluation = self.slowest_transition = 0.0
+        self.depth = max((len(n.path) for n in tree.root.iter_nodes() if n.expanded), default=0)
 
     async def run(self) -> SearchTree[State]:
         root = self.tree.root
@@ -138,8 +142,9 @@ class _Search(Generic[State]):
             scores = halving_scores(root, tree.gumbel)
             survivors = sorted(survivors, key=scores.__getitem__, reverse=True)[: planned.considered]
             simulations = self._round_size(planned, schedule[index:])
-            if simulations == 0:
+            if simulations < planned.simulations:
                 tree.stopped_by = "time_budget"
+            if simulations == 0:
                 break
             halving_round = HalvingRound(tuple(survivors), simulations, started_s=self.clock() - self.started)
             tree.rounds.append(halving_round)
@@ -157,19 +162,21 @@ class _Search(Generic[State]):
     def _round_size(self, planned: PlannedRound, rounds_left: list[PlannedRound]) -> int:
         """The round's simulations: as scheduled, or as many as fit the time left, or 0 if none fit.
 
-        Nothing measured yet (the first round), the round is cut to one wave, as the PUCT search
-        launches its first wave. Later, a wave is expected to take as long as the slowest
-        simulation so far (a round ends with its slowest one); the waves left are shared among
-        the rounds left, and a round is launched only if each of its acts gets a visit in time.
+        The first round gives each act one visit (a transition and an evaluation each), which
+        measures the model's calls. After that a simulation is bounded by its path: at most one
+        step deeper than the deepest node, each step a transition plus, at worst, waiting for
+        the step's node to be evaluated. A round of w waves takes at most w such bounds; the
+        waves left are shared among the rounds left, and a round is launched only if each of
+        its acts gets a visit within the budget.
         """
         budget, concurrency = self.config.time_budget_s, self.config.concurrency
         if budget is None:
             return planned.simulations
+        if not self.slowest_transition:
+            return min(planned.simulations, planned.considered)
+        simulation = (self.depth + 1) * (self.slowest_transition + self.slowest_evaluation)
+        waves_left = int((budget - (self.clock() - self.started)) / simulation)
         one_visit_each = math.ceil(planned.considered / concurrency)
-        if not self.tree.simulations:
-            return min(planned.simulations, one_visit_each * concurrency)
-        slowest = max(s.seconds for s in self.tree.simulations)
-        waves_left = int((budget - (self.clock() - self.started)) / slowest)
         if waves_left < one_visit_each:
             return 0
         waves = max(one_visit_each, waves_left // len(rounds_left))
@@ -300,7 +307,9 @@ class _Search(Generic[State]):
             return self.rng.choice(child.realizations)
         child.realizations_in_flight += 1
         try:
+            called = self.clock()
             t = await self.model.transition(state, act)
+            self.slowest_transition = max(self.slowest_transition, self.clock() - called)
             realization = Realization(t.state, t.utterance, t.reply, t.reply_act, t.terminal_value)
             child.realizations.append(realization)
         finally:
@@ -312,7 +321,10 @@ class _Search(Generic[State]):
     async def _expand(self, node: Node[State], state: State) -> float:
         node.expansion = asyncio.get_running_loop().create_future()
         try:
+            called = self.clock()
             evaluation = await self.model.evaluate(state)
+            self.slowest_evaluation = max(self.slowest_evaluation, self.clock() - called)
+            self.depth = max(self.depth, len(node.path))
             legal = self.model.legal_acts(state)
             prior = _normalise({a: evaluation.prior.get(a, 0.0) for a in legal})
             node.prior = prior
