@@ -155,8 +155,11 @@ class _Search(Generic[State]):
             halving_round.ended_s = self.clock() - self.started
             if self.out_of_time:
                 break
+        # The survivor: the best of the last round's acts that have a visit (a round cut at the
+        # deadline may have none of its own; its acts were visited in earlier rounds or turns).
+        last = tree.rounds[-1].acts if tree.rounds else tuple(survivors)
+        finalists = [act for act in last if root.child_visits[act]] or list(last)
         scores = halving_scores(root, tree.gumbel)
-        finalists = [a for a in tree.rounds[-1].acts if root.child_visits[a]] if tree.rounds else survivors
         tree.survivor = max(finalists, key=scores.__getitem__)
 
     def _round_size(self, planned: PlannedRound, rounds_left: list[PlannedRound]) -> int:
