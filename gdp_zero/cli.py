@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -15,6 +14,7 @@ from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.llm.errors import LLMError
 from gdp_zero.mcts.search import ROOT_RULES, SearchProgress
 from gdp_zero.planners import PLANNERS, GDPZeroConfig
+from gdp_zero.records import save_record
 from gdp_zero.session import ChatSession, MessageRejected
 from gdp_zero.validation import ConfigError
 
@@ -143,7 +143,7 @@ class TerminalChat:
             self.save(self.save_path)
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps(self.session.transcript(), indent=2, ensure_ascii=False))
+        save_record(path, self.session.record())
         self.out.write(f"Transcript saved to {path}\n")
 
 
