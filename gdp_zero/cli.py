@@ -16,7 +16,9 @@ from gdp_zero.mcts.search import ROOT_RULES, SearchProgress
 from gdp_zero.planners import PLANNERS, GDPZeroConfig
 from gdp_zero.records import save_record
 from gdp_zero.session import ChatSession, MessageRejected
+from gdp_zero.text import for_terminal
 from gdp_zero.validation import ConfigError
+from ui.limits import add_limit_arguments
 
 CHAT_HELP = "Commands: /undo  /restart  /retry  /save [FILE]  /quit"
 
@@ -103,7 +105,8 @@ class TerminalChat:
         note = ""
         if planned is not None and planned.simulations + planned.reused_simulations:
             note = f"  ({planned.simulations} simulations, {planned.reused_simulations} reused, {planned.seconds:.1f} s)"
-        self.out.write(f"Persuader [{turn.act}]: {turn.text}{note}\n")
+        # LLM text is cleaned where it enters; a terminal gets printable characters only, on one line.
+        self.out.write(f"Persuader [{for_terminal(turn.act)}]: {for_terminal(turn.text)}{note}\n")
 
     async def attempt(self, step) -> None:
         try:
@@ -196,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=7860)
     ui.add_argument("--share", action="store_true", help="ask Gradio for a public share link")
+    add_limit_arguments(ui)
     ui.set_defaults(run=ui_command)
     fake = commands.add_parser("fake-server", help="run the fake OpenAI-compatible server (canned replies)")
     fake.add_argument("rest", nargs=argparse.REMAINDER, help="its own options, e.g. --port 8001 --latency 0.5")
