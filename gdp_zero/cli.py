@@ -12,7 +12,7 @@ from typing import Sequence, TextIO
 from gdp_zero.backends import MODES, Backend, open_backend, suggested_search
 from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.llm.errors import LLMError
-from gdp_zero.mcts.search import SearchProgress
+from gdp_zero.mcts.search import ROOT_RULES, SearchProgress
 from gdp_zero.planners import PLANNERS, GDPZeroConfig
 from gdp_zero.records import save_record
 from gdp_zero.session import ChatSession, MessageRejected
@@ -51,6 +51,8 @@ def add_planner_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-reuse", action="store_true", help="do not keep the chosen subtree for the next turn")
     group.add_argument("--choose-by", choices=("visits", "value"),
                        help="final act: most visited (as published; the --sequential default) or highest Q (the concurrent default)")
+    group.add_argument("--root", choices=ROOT_RULES,
+                       help="root selection: PUCT (as published) or Gumbel-top-k with Sequential Halving (see the README)")
     group.add_argument("--closed-loop", action="store_true", help="ablation: closed-loop search (k = 1)")
     group.add_argument("--no-response-selection", action="store_true", help="ablation: write a fresh reply for the chosen act")
     group.add_argument("--seed", type=int, default=None)
@@ -68,6 +70,7 @@ def search_config(args: argparse.Namespace, suggested: GDPZeroConfig) -> GDPZero
         "time_budget_s": args.time_budget,
         "seed": args.seed,
         "choose_by": args.choose_by,
+        "root": args.root,
     }
     if not args.sequential:
         given |= {"concurrency": args.concurrency, "reuse_tree": False if args.no_reuse else None}

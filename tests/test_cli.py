@@ -71,6 +71,22 @@ def test_a_broken_config_file_names_the_field(tmp_path: Path):
     assert str(config) in result.stderr and "llm.roles.judge.temperature" in result.stderr
 
 
+def test_the_gumbel_root_is_chosen_from_the_command_line(tmp_path: Path):
+    saved = tmp_path / "transcript.json"
+    # No reuse: the greeting's search would otherwise carry all 6 simulations into the answer.
+    result = run_chat(["--llm", "fake", "--sims", "6", "--root", "gumbel", "--no-reuse", "--save", str(saved)],
+                      "Hi!\n/quit\n")
+    assert result.returncode == 0, result.stderr
+    transcript = json.loads(saved.read_text())
+    assert transcript["planner"]["root"] == "gumbel"
+    answer = transcript["turns"][-1]
+    assert answer["speaker"] == "system"
+    rounds = answer["planner_turn"]["tree"]["rounds"]
+    assert rounds and answer["act"] in rounds[-1]["acts"]
+    bad = run_chat(["--llm", "fake", "--root", "ucb"], "")
+    assert bad.returncode == 2 and "--root" in bad.stderr and "gumbel" in bad.stderr
+
+
 def test_hostile_llm_text_reaches_the_terminal_as_printable_text_and_prompts_stay_bounded(tmp_path: Path):
     """Every reply carries a lone surrogate, escape sequences, U+202E or 20,000 characters."""
     saved = tmp_path / "transcript.json"
