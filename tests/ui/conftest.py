@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, ContextManager, Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from gdp_zero.backends import DEMO_BANNER, Backend
 from gdp_zero.llm.fake_server import FAULT_KINDS, FakeLLMServer
@@ -33,6 +33,8 @@ SCREENSHOT_DIR = REPO / "test-artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 # A key the browser must never see: the fake server accepts any key, so it is safe to use one.
 SECRET_KEY = "sk-ui-test-secret-0123456789"
+# expect() has its own timeout (5 s), apart from the page's: on a loaded machine a turn can take longer.
+expect.set_options(timeout=20_000)
 SMALL_SEARCH = GDPZeroConfig(simulations=4, realizations=2, prior_samples=3, value_samples=3, concurrency=4)
 # Every test page comes from 127.0.0.1: per-address limits would soon refuse the suite itself.
 ONE_ADDRESS_FOR_ALL = LimitSettings(max_sessions_per_client=1000, turns_per_minute=10_000)
