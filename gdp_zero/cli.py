@@ -1,4 +1,4 @@
-"""`gdp-zero`: chat in the terminal, start the web app, or run the fake LLM server."""
+"""`gdp-zero`: chat in the terminal, start the web app, run the fake LLM server, or report strategy distributions."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence, TextIO
 
+from gdp_zero.analysis.cli import add_strategies_command
 from gdp_zero.backends import MODES, Backend, open_backend, suggested_search
 from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.llm.errors import LLMError
@@ -197,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     fake = commands.add_parser("fake-server", help="run the fake OpenAI-compatible server (canned replies)")
     fake.add_argument("rest", nargs=argparse.REMAINDER, help="its own options, e.g. --port 8001 --latency 0.5")
     fake.set_defaults(run=fake_server_command)
+    add_strategies_command(commands)
     return parser
 
 

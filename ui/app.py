@@ -1,4 +1,4 @@
-"""The GDP-Zero studio web app: chat with the planner as the persuadee and watch its search tree.
+"""The GDP-Zero studio web app: chat with the planner as the persuadee, watch its search tree, compare strategies.
 
 `build_app(backend)` makes the Gradio Blocks; `serve(demo, ...)` starts it with the app's CSS
 (Gradio 6 takes CSS and theme at launch); `launch(args)` is `gdp-zero ui`. Everything about the
@@ -16,7 +16,6 @@ import asyncio
 import html
 import json
 import math
-import shutil
 import time
 from dataclasses import replace
 from typing import Any, AsyncIterator, Callable
@@ -25,10 +24,11 @@ import gradio as gr
 import pandas as pd
 
 from gdp_zero.backends import Backend, suggested_search
+from gdp_zero.domain import load_domain
 from gdp_zero.factory import ChatOptions
 from gdp_zero.planners import PLANNERS, GDPZeroConfig
 from gdp_zero.session import MAX_MESSAGE_CHARS, MessageRejected
-from ui import chat_view, tree_view, usage_view
+from ui import chat_view, strategies_view, tree_view, usage_view
 from ui.sessions import SessionRegistry, UserChat
 
 POLL_S = 0.2  # how often a running turn reports its progress
@@ -168,6 +168,8 @@ def build_app(backend: Backend, *, search: GDPZeroConfig | None = None, planner:
                             "(a turn's row includes tagging the message before it).")
                 usage_table = gr.Dataframe(pd.DataFrame(columns=usage_view.USAGE_HEADERS), elem_id="usage-table",
                                            interactive=False, label="Usage")
+            with gr.Tab("Strategies", id="strategies-tab"):
+                strategies_view.build_tab(load_domain(), lambda request: registry.get(request.session_hash))
 
         controls = [planner_in, sims_in, k_in, q0_in, cpuct_in, budget_in]
         tree_outputs = [tree_plot, tree_summary, root_table, node_select, node_details, tree_dl]
@@ -400,21 +402,7 @@ def _turn_label(user: UserChat, index: int) -> str:
 
 
 def _write_json(user: UserChat, name: str, data: Any) -> str:
-    """A fresh folder per version (Gradio caches downloads by path), keeping a readable file name.
-
-    Gradio copies the file into its own cache when the button gets it, so only the latest
-    version of each file is kept here.
-    """
-    user.downloads += 1
-    folder = user.workdir / f"v{user.downloads}"
-    folder.mkdir(parents=True)
-    path = folder / name
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-    previous = user.latest_files.get(name)
-    if previous is not None:
-        shutil.rmtree(previous.parent, ignore_errors=True)
-    user.latest_files[name] = path
-    return str(path)
+    return user.write_download(name, json.dumps(data, indent=2, ensure_ascii=False))
 
 
 def serve(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = None, share: bool = False,

@@ -1,0 +1,111 @@
+"""The Strategies tab: pick sources of dialogues, see every strategy figure and the chi-square test, download the report.
+
+Sources: P4G files by a path on the server, uploaded transcripts (.json) or self-play runs files
+(.jsonl), and this page's own chat. The analysis is gdp_zero.analysis's; this module only wires it.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any, Callable
+
+import gradio as gr
+import pandas as pd
+
+from gdp_zero.analysis.figures import FIGURES, empty_figure
+from gdp_zero.analysis.report import report_html
+from gdp_zero.analysis.sources import SOURCE_COLUMNS, Source, SourceError, load_records_file, load_source, sources_table
+from gdp_zero.analysis.strategies import StrategyAnalysis, analyse
+from gdp_zero.domain import Domain
+from gdp_zero.p4g import P4GError
+from gdp_zero.records import DialogueRecord
+
+CHAT_LABEL = "this chat"
+REPORT_NAME = "gdp-zero-strategies.html"
+
+
+def collect_sources(
+    p4g_path: str | None, uploads: list[str] | None, chat: DialogueRecord | None, domain: Domain
+) -> tuple[list[Source], list[str]]:
+    """The sources asked for, and one line per source that could not be read (the others still are)."""
+    sources: list[Source] = []
+    problems: list[str] = []
+    if p4g_path and p4g_path.strip():
+        try:
+            sources.append(load_source(p4g_path.strip(), domain))
+        except (SourceError, P4GError) as error:
+            problems.append(f"P4G: {error}")
+    for upload in uploads or []:
+        path = Path(upload)
+        try:
+            # The upload's folder is Gradio's temporary one: the file name is what the person knows.
+            sources.append(Source(path.stem, tuple(load_records_file(path)), path.name))
+        except SourceError as error:
+            problems.append(str(error).replace(str(path.parent) + "/", ""))
+    if chat is not None:
+        sources.append(Source(CHAT_LABEL, (chat,), "the chat on this page"))
+    return sources, problems
+
+
+def messages_html(problems: list[str], analysis: StrategyAnalysis | None) -> str:
+    lines = [f'<div class="status-error">{html.escape(p)}</div>' for p in problems]
+    if analysis is not None:
+        for source in analysis.sources:
+            lines += [f'<div class="status-hint">{html.escape(source.label)}: {html.escape(n)}</div>' for n in source.notes]
+    return "".join(lines)
+
+
+def test_html(analysis: StrategyAnalysis) -> str:
+    return f'<div class="strategies-test">{html.escape(analysis.comparison_text())}</div>'
+
+
+def top_acts_table(analysis: StrategyAnalysis) -> pd.DataFrame:
+    return analysis.comparison.top_acts() if analysis.comparison is not None else pd.DataFrame()
+
+
+def build_tab(domain: Domain, current_chat: Callable[[gr.Request], Any]) -> None:
+    """The tab's components and events, inside the caller's `gr.Tab`.
+
+    `current_chat(request)` is the page's `UserChat` (or None when its session has ended): its
+    record is the "this chat" source and its folder holds the report download.
+    """
+    gr.Markdown("Compare how often each dialogue act is used: people in PersuasionForGood, saved chats, "
+                "self-play runs. The same figures and test as `gdp-zero strategies SOURCES --out report.html`.")
+    with gr.Row():
+        p4g_path = gr.Textbox(label="P4G files: a folder or file on this server (300_dialog.csv or .xlsx, full_dialog.csv)",
+                              placeholder="/path/to/p4g", elem_id="strategies-p4g", scale=3)
+        use_chat = gr.Checkbox(False, label="Include this page's chat", elem_id="strategies-chat", scale=1)
+    uploads = gr.File(label="Transcripts (.json) or self-play runs files (.jsonl)", file_count="multiple",
+                      file_types=[".json", ".jsonl"], type="filepath", elem_id="strategies-files")
+    with gr.Row():
+        run = gr.Button("Analyse", variant="primary", elem_id="strategies-run", scale=1)
+        report = gr.DownloadButton("Download report (HTML)", interactive=False, elem_id="strategies-download", scale=1)
+    messages = gr.HTML("", elem_id="strategies-messages")
+    test = gr.HTML("", elem_id="strategies-test")
+    source_rows = gr.Dataframe(pd.DataFrame(columns=SOURCE_COLUMNS), label="Sources", interactive=False,
+                                 wrap=True, elem_id="strategies-sources")
+    top_acts = gr.Dataframe(pd.DataFrame(), label="Acts that contribute most to χ² (adjusted residual per source)",
+                            interactive=False, elem_id="strategies-top-acts")
+    plots = [gr.Plot(label=title, elem_id=f"strategies-plot-{key}") for key, title, _, _ in FIGURES]
+
+    def on_analyse(path: str, files: list[str] | None, chat_wanted: bool, request: gr.Request) -> list[Any]:
+        user = current_chat(request)
+        chat = user.session.record() if chat_wanted and user is not None and user.session.log else None
+        sources, problems = collect_sources(path, files, chat, domain)
+        if chat_wanted and chat is None:
+            problems.append("This page's chat has no turns yet (or its session has ended): it is left out.")
+        if not sources:
+            problems.append("Nothing to analyse: give a P4G path, upload a transcript or runs file, or include the chat.")
+            return [messages_html(problems, None), "", pd.DataFrame(columns=SOURCE_COLUMNS), pd.DataFrame(),
+                    gr.DownloadButton(value=None, interactive=False)] + [empty_figure("No sources yet.") for _ in plots]
+        analysis = analyse(sources, domain)
+        download = gr.DownloadButton(value=user.write_download(REPORT_NAME, report_html(analysis)), interactive=True) \
+            if user is not None else gr.DownloadButton(value=None, interactive=False)
+        table = sources_table(list(analysis.sources))
+        return [messages_html(problems, analysis), test_html(analysis), table, top_acts_table(analysis), download] + [
+            figure for _, _, figure in analysis.figures
+        ]
+
+    run.click(on_analyse, inputs=[p4g_path, uploads, use_chat],
+              outputs=[messages, test, source_rows, top_acts, report, *plots], show_progress="minimal")
