@@ -6,11 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gdp_zero.analysis.report import write_report
-from gdp_zero.analysis.sources import SourceError, load_source
-from gdp_zero.analysis.strategies import analyse
-from gdp_zero.domain import DEFAULT_DOMAIN, load_domain
-from gdp_zero.p4g import P4GError
+from gdp_zero.domain import DEFAULT_DOMAIN
 
 SOURCES_HELP = ("P4G folder or file (300_dialog.csv/.xlsx, full_dialog.csv), saved transcript (.json) or self-play runs "
                 "file (.jsonl); LABEL=PATH names a source in the figures")
@@ -25,6 +21,13 @@ def add_strategies_command(commands: argparse._SubParsersAction) -> None:
 
 
 def strategies_command(args: argparse.Namespace) -> int:
+    # Here, not at the top: `gdp-zero chat` should not wait for scipy, statsmodels and Plotly.
+    from gdp_zero.analysis.report import write_report
+    from gdp_zero.analysis.sources import SourceError, load_source
+    from gdp_zero.analysis.strategies import analyse
+    from gdp_zero.domain import load_domain
+    from gdp_zero.p4g import P4GError
+
     domain = load_domain(args.domain)
     sources = []
     for spec in args.sources:

@@ -86,7 +86,7 @@ def compare_sources(table: pd.DataFrame, speaker: str = "system") -> ActComparis
         raise ComparisonUnavailable(f"a comparison needs two or more {speaker} acts; the sources use only {list(counts.columns)}")
     result = chi2_contingency(counts.to_numpy(), correction=False)
     expected = pd.DataFrame(result.expected_freq, index=counts.index, columns=counts.columns)
-    residuals = pd.DataFrame(Table(counts.to_numpy()).standardized_resids, index=counts.index, columns=counts.columns)
+    residuals = pd.DataFrame(Table(counts.to_numpy(), shift_zeros=False).standardized_resids, index=counts.index, columns=counts.columns)
     cells = (counts - expected) ** 2 / expected
     contributions = (cells.sum(axis=0) / result.statistic).sort_values(ascending=False)
     return ActComparison(
