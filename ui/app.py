@@ -60,6 +60,7 @@ CSS = """
 .node-details .who { color: #6b7280; }
 .node-details .real-stats { color: #6b7280; font-size: 0.85em; }
 .tree-summary { padding: 4px 0; }
+.strategies-test { background: #eff6ff; border: 1px solid #bfdbfe; padding: 8px 12px; border-radius: 8px; }
 #chat button[aria-label="Clear"] { display: none; }  /* it would only blank the view, not the session */
 """
 

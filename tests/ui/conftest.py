@@ -89,6 +89,23 @@ def docs_screenshot_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def publish_screenshots(docs_screenshot_dir: Path) -> Callable[..., None]:
+    """Copy screenshots to docs/screenshots/ (the README shows them) when missing or asked for
+    (GDP_ZERO_UPDATE_SCREENSHOTS=1), so that a test run does not leave the committed ones changed
+    (the fake replies differ from run to run)."""
+
+    def publish(folder: Path, *names: str) -> None:
+        refresh = os.environ.get("GDP_ZERO_UPDATE_SCREENSHOTS") == "1"
+        docs_screenshot_dir.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            if refresh or not (docs_screenshot_dir / name).exists():
+                shutil.copyfile(folder / name, docs_screenshot_dir / name)
+                print(f"copied to {docs_screenshot_dir / name}")
+
+    return publish
+
+
+@pytest.fixture(scope="session")
 def screenshot_dir() -> Path:
     shutil.rmtree(SCREENSHOT_DIR, ignore_errors=True)
     SCREENSHOT_DIR.mkdir(parents=True)

@@ -48,7 +48,7 @@ def figure_traces(page: Page, key: str) -> int:
 
 
 def test_strategies_tab_shows_p4g_people_next_to_a_saved_transcript(
-    page: Page, app: ServedApp, p4g_dir: Path, transcript: Path, screenshot_dir: Path
+    page: Page, app: ServedApp, p4g_dir: Path, transcript: Path, screenshot_dir: Path, publish_screenshots: Any
 ) -> None:
     expected = analyse([load_source(str(p4g_dir), DOMAIN), load_source(str(transcript), DOMAIN)], DOMAIN)
     page.set_default_timeout(TIMEOUT_MS)
@@ -72,7 +72,11 @@ def test_strategies_tab_shows_p4g_people_next_to_a_saved_transcript(
     expect(page.locator("#strategies-top-acts")).to_contain_text(expected.comparison.contributions.index[0])
     for key, _, _, _ in FIGURES:
         assert figure_traces(page, key) > 0, key
-    page.screenshot(path=str(screenshot_dir / "strategies.png"), full_page=True)
+    page.screenshot(path=str(screenshot_dir / "strategies-tab.png"), full_page=True)
+    page.locator("#strategies-messages").scroll_into_view_if_needed()
+    page.evaluate("() => window.scrollBy(0, document.getElementById('strategies-messages').getBoundingClientRect().top - 10)")
+    page.screenshot(path=str(screenshot_dir / "strategies.png"))
+    publish_screenshots(screenshot_dir, "strategies.png")
 
     with page.expect_download() as info:
         page.click("#strategies-download")
