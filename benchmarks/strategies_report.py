@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from gdp_zero.analysis.report import write_report
-from gdp_zero.analysis.sources import Source, load_source
+from gdp_zero.analysis.sources import Source, load_sources
 from gdp_zero.analysis.strategies import analyse
 from gdp_zero.domain import load_domain
 from gdp_zero.p4g import load_p4g_annotated, load_p4g_full
@@ -38,7 +38,7 @@ def main() -> None:
     rows.append(("load 300_dialog.xlsx + 300_info.csv", seconds, xlsx.summary()))
     full, seconds = timed(lambda: load_p4g_full(folder / "full_dialog.csv", domain))
     rows.append(("load full_dialog.csv + full_info.csv", seconds, full.summary()))
-    p4g = load_source(str(folder), domain)
+    p4g = load_sources(str(folder), domain)[0]
     by_outcome = [
         Source("donated", tuple(r for r in p4g.records if r.end_reason == "success"), "p4g"),
         Source("did not donate", tuple(r for r in p4g.records if r.end_reason != "success"), "p4g"),

@@ -16,7 +16,7 @@ from scipy.stats import chi2_contingency
 
 from gdp_zero.analysis.compare import ComparisonUnavailable, compare_sources
 from gdp_zero.analysis.figures import FIGURES, UNKNOWN_COLOR, act_style
-from gdp_zero.analysis.sources import Source, load_source
+from gdp_zero.analysis.sources import Source, load_sources
 from gdp_zero.analysis.strategies import analyse
 from gdp_zero.analysis.table import COLUMNS, records_table
 from gdp_zero.domain import load_domain
@@ -32,7 +32,7 @@ MESSAGES = ["Hi, what is this about?", "I have not heard of them.", "How would t
 
 @pytest.fixture(scope="module")
 def p4g(p4g_dir: Path) -> Source:
-    return load_source(str(p4g_dir), DOMAIN)
+    return load_sources(str(p4g_dir), DOMAIN)[0]
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def test_chi_square_equals_scipy_on_the_same_counts(p4g: Source, tmp_path: Path,
     runs = tmp_path / "runs.jsonl"
     for record in chats:
         append_record(runs, replace(record, source="selfplay"))
-    sources = split_by_outcome(p4g) + [load_source(f"planner={runs}", DOMAIN)]
+    sources = split_by_outcome(p4g) + [load_sources(f"planner={runs}", DOMAIN)[0]]
     result = compare_sources(records_table({s.label: s.records for s in sources}))
 
     # The same counts, independently: persuader acts per source straight from the records.
@@ -103,6 +103,18 @@ def test_chi_square_equals_scipy_on_the_same_counts(p4g: Source, tmp_path: Path,
     assert result.contributions.index[0] == acts[per_act.index(max(per_act))]
     assert result.contributions.sum() == pytest.approx(1.0)
     assert f"χ² = {expected.statistic:.2f}" in result.summary()
+
+
+def test_a_file_with_several_conditions_is_one_source_per_condition(tmp_path: Path, chats: list[DialogueRecord]) -> None:
+    runs = tmp_path / "runs.jsonl"
+    for record, condition in zip(chats, ["gdpzero", "prompting", "gdpzero"]):
+        append_record(runs, replace(record, source="selfplay", condition=condition))
+    sources = load_sources(str(runs), DOMAIN)
+    assert [(s.label, len(s.records)) for s in sources] == [("runs: gdpzero", 2), ("runs: prompting", 1)]
+    assert [r.id for r in sources[0].records] == [chats[0].id, chats[2].id]
+    single = tmp_path / "one.jsonl"
+    append_record(single, replace(chats[0], condition="gdpzero"))
+    assert [s.label for s in load_sources(f"mine={single}", DOMAIN)] == ["mine"]
 
 
 def test_no_test_without_two_sources(p4g: Source) -> None:

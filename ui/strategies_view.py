@@ -15,7 +15,9 @@ import pandas as pd
 
 from gdp_zero.analysis.figures import FIGURES, empty_figure
 from gdp_zero.analysis.report import report_html
-from gdp_zero.analysis.sources import SOURCE_COLUMNS, Source, SourceError, load_records_file, load_source, sources_table
+from gdp_zero.analysis.sources import (
+    SOURCE_COLUMNS, Source, SourceError, load_records_file, load_sources, records_sources, sources_table,
+)
 from gdp_zero.analysis.strategies import StrategyAnalysis, analyse
 from gdp_zero.domain import Domain
 from gdp_zero.p4g import P4GError
@@ -33,14 +35,14 @@ def collect_sources(
     problems: list[str] = []
     if p4g_path and p4g_path.strip():
         try:
-            sources.append(load_source(p4g_path.strip(), domain))
+            sources += load_sources(p4g_path.strip(), domain)
         except (SourceError, P4GError) as error:
             problems.append(f"P4G: {error}")
     for upload in uploads or []:
         path = Path(upload)
         try:
             # The upload's folder is Gradio's temporary one: the file name is what the person knows.
-            sources.append(Source(path.stem, tuple(load_records_file(path)), path.name))
+            sources += records_sources(load_records_file(path), path.stem, path.name)
         except SourceError as error:
             problems.append(str(error).replace(str(path.parent) + "/", ""))
     if chat is not None:

@@ -23,7 +23,7 @@ def add_strategies_command(commands: argparse._SubParsersAction) -> None:
 def strategies_command(args: argparse.Namespace) -> int:
     # Here, not at the top: `gdp-zero chat` should not wait for scipy, statsmodels and Plotly.
     from gdp_zero.analysis.report import write_report
-    from gdp_zero.analysis.sources import SourceError, load_source
+    from gdp_zero.analysis.sources import SourceError, load_sources
     from gdp_zero.analysis.strategies import analyse
     from gdp_zero.domain import load_domain
     from gdp_zero.p4g import P4GError
@@ -32,14 +32,15 @@ def strategies_command(args: argparse.Namespace) -> int:
     sources = []
     for spec in args.sources:
         try:
-            source = load_source(spec, domain)
+            found = load_sources(spec, domain)
         except (SourceError, P4GError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
-        print(f"{source.label}: {len(source.records)} dialogues from {source.origin}", file=sys.stderr)
-        for note in source.notes:
-            print(f"  note: {note}", file=sys.stderr)
-        sources.append(source)
+        for source in found:
+            print(f"{source.label}: {len(source.records)} dialogues from {source.origin}", file=sys.stderr)
+            for note in source.notes:
+                print(f"  note: {note}", file=sys.stderr)
+        sources += found
     analysis = analyse(sources, domain)
     print(analysis.comparison_text())
     path = write_report(args.out, analysis)

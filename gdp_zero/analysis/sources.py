@@ -2,7 +2,7 @@
 
 A source spec is a path, or `LABEL=PATH` to name it in the figures. P4G is recognised by its
 file names or columns (see gdp_zero.p4g); anything ending in .json or .jsonl is read as dialogue
-records (gdp_zero.records).
+records (gdp_zero.records), one source per condition when the file holds several.
 """
 
 from __future__ import annotations
@@ -42,16 +42,28 @@ def parse_spec(spec: str) -> tuple[str | None, Path]:
     return None, Path(spec)
 
 
-def load_source(spec: str, domain: Domain) -> Source:
+def load_sources(spec: str, domain: Domain) -> list[Source]:
+    """The sources a spec names: one for P4G, one per condition for a file of dialogue records."""
     label, path = parse_spec(spec)
     if not path.exists():
         raise SourceError(f"{path}: no such file or folder")
     if path.suffix.lower() in RECORD_SUFFIXES:
-        return Source(label or path.stem, tuple(load_records_file(path)), str(path))
+        return records_sources(load_records_file(path), label or path.stem, str(path))
     corpus = load_p4g(path, domain)
     notes = corpus.notes + ((corpus.unmapped_message(),) if corpus.unmapped else ())
     default = P4G_LABEL if corpus.annotated else "P4G (unlabelled)"
-    return Source(label or default, corpus.records, str(path), notes, corpus)
+    return [Source(label or default, corpus.records, str(path), notes, corpus)]
+
+
+def records_sources(records: list[DialogueRecord], label: str, origin: str) -> list[Source]:
+    """One source, or one per condition (a study's, or a run's name) when the records hold several."""
+    conditions = list(dict.fromkeys(r.condition for r in records))
+    if len(conditions) == 1:
+        return [Source(label, tuple(records), origin)]
+    return [
+        Source(f"{label}: {condition or 'no condition'}", tuple(r for r in records if r.condition == condition), origin)
+        for condition in conditions
+    ]
 
 
 def load_records_file(path: Path) -> list[DialogueRecord]:

@@ -13,14 +13,14 @@ from playwright.sync_api import Page, expect
 
 from gdp_zero.analysis.figures import FIGURES
 from gdp_zero.analysis.report import write_report
-from gdp_zero.analysis.sources import load_source
+from gdp_zero.analysis.sources import load_sources
 from gdp_zero.analysis.strategies import analyse
 from gdp_zero.domain import load_domain
 
 ServedApp = Any  # tests/ui/conftest.py
 REPO = Path(__file__).resolve().parents[2]
 DOMAIN = load_domain("p4g")
-TIMEOUT_MS = 60_000
+TIMEOUT_MS = 60_000  # for the page and for assertions that wait on the server
 
 pytestmark = [  # Gradio's own analytics DataFrame code warns under pandas 3; not ours.
     pytest.mark.filterwarnings("ignore:.*no_silent_downcasting.*"),
@@ -50,19 +50,19 @@ def figure_traces(page: Page, key: str) -> int:
 def test_strategies_tab_shows_p4g_people_next_to_a_saved_transcript(
     page: Page, app: ServedApp, p4g_dir: Path, transcript: Path, screenshot_dir: Path, publish_screenshots: Any
 ) -> None:
-    expected = analyse([load_source(str(p4g_dir), DOMAIN), load_source(str(transcript), DOMAIN)], DOMAIN)
+    expected = analyse([load_sources(str(p4g_dir), DOMAIN)[0], load_sources(str(transcript), DOMAIN)[0]], DOMAIN)
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(app.url)
-    expect(page.locator("#chat [data-testid='bot']")).to_have_count(1)
+    expect(page.locator("#chat [data-testid='bot']")).to_have_count(1, timeout=TIMEOUT_MS)
     page.get_by_role("tab", name="Strategies").click()
 
     page.fill("#strategies-p4g textarea", str(p4g_dir))
     page.locator("#strategies-files input[type=file]").set_input_files([str(transcript)])
-    expect(page.locator("#strategies-files tbody tr")).to_have_count(1)  # uploaded
+    expect(page.locator("#strategies-files tbody tr")).to_have_count(1, timeout=TIMEOUT_MS)  # uploaded
     page.click("#strategies-run")
 
     test = page.locator("#strategies-test")
-    expect(test).to_contain_text("χ² =")
+    expect(test).to_contain_text("χ² =", timeout=TIMEOUT_MS)  # loading P4G and drawing take seconds on a busy machine
     assert expected.comparison is not None
     expect(test).to_contain_text(expected.comparison.summary())  # the same numbers as scipy in-process
     sources = page.locator("#strategies-sources")
@@ -92,15 +92,15 @@ def test_a_bad_source_is_named_and_the_others_still_analysed(page: Page, app: Se
     broken.write_text("not json at all\n{}\n", encoding="utf-8")
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(app.url)
-    expect(page.locator("#chat [data-testid='bot']")).to_have_count(1)
+    expect(page.locator("#chat [data-testid='bot']")).to_have_count(1, timeout=TIMEOUT_MS)
     page.get_by_role("tab", name="Strategies").click()
     page.fill("#strategies-p4g textarea", str(tmp_path / "nowhere"))
     page.locator("#strategies-files input[type=file]").set_input_files([str(transcript), str(broken)])
-    expect(page.locator("#strategies-files tbody tr")).to_have_count(2)  # uploaded
+    expect(page.locator("#strategies-files tbody tr")).to_have_count(2, timeout=TIMEOUT_MS)  # uploaded
     page.get_by_label("Include this page's chat").check()
     page.click("#strategies-run")
     messages = page.locator("#strategies-messages")
-    expect(messages).to_contain_text("nowhere: no such file or folder")
+    expect(messages).to_contain_text("nowhere: no such file or folder", timeout=TIMEOUT_MS)
     expect(messages).to_contain_text("broken.jsonl:1: not a JSON line")
     expect(page.locator("#strategies-sources")).to_contain_text("this chat")  # the page's own greeting
     expect(page.locator("#strategies-test")).to_contain_text("χ² =")  # the transcript against this chat
@@ -109,7 +109,7 @@ def test_a_bad_source_is_named_and_the_others_still_analysed(page: Page, app: Se
 def test_the_report_opens_offline_and_shows_every_figure(
     new_context: Any, p4g_dir: Path, transcript: Path, tmp_path: Path, screenshot_dir: Path
 ) -> None:
-    analysis = analyse([load_source(str(p4g_dir), DOMAIN), load_source(f"saved chat={transcript}", DOMAIN)], DOMAIN)
+    analysis = analyse([load_sources(str(p4g_dir), DOMAIN)[0], load_sources(f"saved chat={transcript}", DOMAIN)[0]], DOMAIN)
     path = write_report(tmp_path / "report.html", analysis)
     context = new_context()
     context.set_offline(True)
@@ -119,7 +119,7 @@ def test_the_report_opens_offline_and_shows_every_figure(
     page.goto(path.as_uri())
     for key, title, _, _ in FIGURES:
         figure = page.locator(f"#figure-{key}")
-        expect(figure.locator(".main-svg").first).to_be_visible()
+        expect(figure.locator(".main-svg").first).to_be_visible(timeout=TIMEOUT_MS)
         assert page.evaluate(f"() => document.getElementById('figure-{key}').data.length") > 0, title
     expect(page.locator("#chi-square")).to_contain_text("χ² =")
     expect(page.locator("#unmapped")).to_contain_text("non-personal-Task-related-inquiry")
