@@ -6,6 +6,7 @@ Sources: P4G files by a path on the server, uploaded transcripts (.json) or self
 
 from __future__ import annotations
 
+import asyncio
 import html
 from pathlib import Path
 from typing import Any, Callable
@@ -91,23 +92,29 @@ def build_tab(domain: Domain, current_chat: Callable[[gr.Request], Any]) -> None
                             interactive=False, elem_id="strategies-top-acts")
     plots = [gr.Plot(label=title, elem_id=f"strategies-plot-{key}") for key, title, _, _ in FIGURES]
 
-    def on_analyse(path: str, files: list[str] | None, chat_wanted: bool, request: gr.Request) -> list[Any]:
-        user = current_chat(request)
-        chat = user.session.record() if chat_wanted and user is not None and user.session.log else None
+    def analysed(path: str, files: list[str] | None, chat: DialogueRecord | None) -> tuple[StrategyAnalysis | None, list[str], str]:
+        """Reading files, drawing and the report's HTML: seconds of work, so off the event loop."""
         sources, problems = collect_sources(path, files, chat, domain)
-        if chat_wanted and chat is None:
-            problems.append("This page's chat has no turns yet (or its session has ended): it is left out.")
         if not sources:
             problems.append("Nothing to analyse: give a P4G path, upload a transcript or runs file, or include the chat.")
+            return None, problems, ""
+        analysis = analyse(sources, domain)
+        return analysis, problems, report_html(analysis)
+
+    async def on_analyse(path: str, files: list[str] | None, chat_wanted: bool, request: gr.Request) -> list[Any]:
+        user = current_chat(request)
+        # The record is taken here, on the event loop, where the chat's turns are written.
+        chat = user.session.record() if chat_wanted and user is not None and user.session.log else None
+        analysis, problems, page = await asyncio.to_thread(analysed, path, files, chat)
+        if chat_wanted and chat is None:
+            problems.insert(0, "This page's chat has no turns yet (or its session has ended): it is left out.")
+        if analysis is None:
             return [messages_html(problems, None), "", pd.DataFrame(columns=SOURCE_COLUMNS), pd.DataFrame(),
                     gr.DownloadButton(value=None, interactive=False)] + [empty_figure("No sources yet.") for _ in plots]
-        analysis = analyse(sources, domain)
-        download = gr.DownloadButton(value=user.write_download(REPORT_NAME, report_html(analysis)), interactive=True) \
+        download = gr.DownloadButton(value=user.write_download(REPORT_NAME, page), interactive=True) \
             if user is not None else gr.DownloadButton(value=None, interactive=False)
-        table = sources_table(list(analysis.sources))
-        return [messages_html(problems, analysis), test_html(analysis), table, top_acts_table(analysis), download] + [
-            figure for _, _, figure in analysis.figures
-        ]
+        return [messages_html(problems, analysis), test_html(analysis), sources_table(list(analysis.sources)),
+                top_acts_table(analysis), download] + [figure for _, _, figure in analysis.figures]
 
     run.click(on_analyse, inputs=[p4g_path, uploads, use_chat],
               outputs=[messages, test, source_rows, top_acts, report, *plots], show_progress="minimal")
