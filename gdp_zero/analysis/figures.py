@@ -155,7 +155,7 @@ def transition_figure(table: pd.DataFrame, style: ActStyle, speaker: str = "syst
         ), row=1, col=column)
         fig.update_xaxes(title_text="next act", tickangle=45, row=1, col=column)
     fig.update_yaxes(title_text="act", autorange="reversed", row=1, col=1)
-    fig.update_layout(template=TEMPLATE, height=260 + 26 * len(order), width=None)
+    fig.update_layout(template=TEMPLATE, height=260 + 26 * len(order))
     return fig
 
 
@@ -180,10 +180,10 @@ def outcome_figure(table: pd.DataFrame, style: ActStyle, speaker: str = "system"
     return fig
 
 
-Figure = Callable[[pd.DataFrame, ActStyle, str], go.Figure]
+DrawFigure = Callable[[pd.DataFrame, ActStyle, str], go.Figure]
 
 # (key, title, function, speaker): what the Strategies tab and the report draw, in this order.
-FIGURES: tuple[tuple[str, str, Figure, str], ...] = (
+FIGURES: tuple[tuple[str, str, DrawFigure, str], ...] = (
     ("share", "Share of each persuader act", share_figure, "system"),
     ("side-by-side", "Persuader acts, sources side by side", side_by_side_figure, "system"),
     ("per-exchange", "Persuader acts by round of the dialogue", per_exchange_figure, "system"),
