@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import html
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import gradio as gr
 import pandas as pd
@@ -28,15 +28,29 @@ CHAT_LABEL = "this chat"
 REPORT_NAME = "gdp-zero-strategies.html"
 
 
+def allowed_path(text: str, data_dirs: Sequence[Path]) -> Path:
+    """The P4G path asked for, if it lies under one of the folders the server was started with.
+
+    A page may be open to strangers: it must not read (or say what is in) any other file.
+    """
+    path = Path(text).expanduser().resolve()
+    for folder in data_dirs:
+        if path.is_relative_to(Path(folder).expanduser().resolve()):
+            return path
+    where = ", ".join(str(d) for d in data_dirs) or "no folder (start it with gdp-zero ui --data-dir FOLDER)"
+    raise SourceError(f"this server reads P4G files only under {where}")
+
+
 def collect_sources(
-    p4g_path: str | None, uploads: list[str] | None, chat: DialogueRecord | None, domain: Domain
+    p4g_path: str | None, uploads: list[str] | None, chat: DialogueRecord | None, domain: Domain,
+    data_dirs: Sequence[Path] = (),
 ) -> tuple[list[Source], list[str]]:
     """The sources asked for, and one line per source that could not be read (the others still are)."""
     sources: list[Source] = []
     problems: list[str] = []
     if p4g_path and p4g_path.strip():
         try:
-            sources += load_sources(p4g_path.strip(), domain)
+            sources += load_sources(str(allowed_path(p4g_path.strip(), data_dirs)), domain)
         except (SourceError, P4GError) as error:
             problems.append(f"P4G: {error}")
     for upload in uploads or []:
@@ -67,17 +81,23 @@ def top_acts_table(analysis: StrategyAnalysis) -> pd.DataFrame:
     return analysis.comparison.top_acts() if analysis.comparison is not None else pd.DataFrame()
 
 
-def build_tab(domain: Domain, current_chat: Callable[[gr.Request], Any]) -> None:
+def build_tab(
+    domain: Domain, current_chat: Callable[[gr.Request], Any], data_dirs: Sequence[Path], event_options: dict[str, Any]
+) -> None:
     """The tab's components and events, inside the caller's `gr.Tab`.
 
     `current_chat(request)` is the page's `UserChat` (or None when its session has ended): its
-    record is the "this chat" source and its folder holds the report download.
+    record is the "this chat" source and its folder holds the report download. P4G paths are
+    read only under `data_dirs`; `event_options` are the app's options for its events.
     """
     gr.Markdown("Compare how often each dialogue act is used: people in PersuasionForGood, saved chats, "
                 "self-play runs. The same figures and test as `gdp-zero strategies SOURCES --out report.html`.")
     with gr.Row():
-        p4g_path = gr.Textbox(label="P4G files: a folder or file on this server (300_dialog.csv or .xlsx, full_dialog.csv)",
-                              placeholder="/path/to/p4g", elem_id="strategies-p4g", scale=3)
+        p4g_path = gr.Textbox(
+            label="P4G files: a folder or file on this server (300_dialog.csv or .xlsx, full_dialog.csv)",
+            value=str(data_dirs[0]) if data_dirs else "", interactive=bool(data_dirs), elem_id="strategies-p4g", scale=3,
+            placeholder="under " + ", ".join(map(str, data_dirs)) if data_dirs else "off: start the app with --data-dir FOLDER",
+        )
         use_chat = gr.Checkbox(False, label="Include this page's chat", elem_id="strategies-chat", scale=1)
     uploads = gr.File(label="Transcripts (.json) or self-play runs files (.jsonl)", file_count="multiple",
                       file_types=[".json", ".jsonl"], type="filepath", elem_id="strategies-files")
@@ -94,7 +114,7 @@ def build_tab(domain: Domain, current_chat: Callable[[gr.Request], Any]) -> None
 
     def analysed(path: str, files: list[str] | None, chat: DialogueRecord | None) -> tuple[StrategyAnalysis | None, list[str], str]:
         """Reading files, drawing and the report's HTML: seconds of work, so off the event loop."""
-        sources, problems = collect_sources(path, files, chat, domain)
+        sources, problems = collect_sources(path, files, chat, domain, data_dirs)
         if not sources:
             problems.append("Nothing to analyse: give a P4G path, upload a transcript or runs file, or include the chat.")
             return None, problems, ""
@@ -117,4 +137,4 @@ def build_tab(domain: Domain, current_chat: Callable[[gr.Request], Any]) -> None
                 top_acts_table(analysis), download] + [figure for _, _, figure in analysis.figures]
 
     run.click(on_analyse, inputs=[p4g_path, uploads, use_chat],
-              outputs=[messages, test, source_rows, top_acts, report, *plots], show_progress="minimal")
+              outputs=[messages, test, source_rows, top_acts, report, *plots], **event_options)

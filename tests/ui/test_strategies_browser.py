@@ -13,9 +13,10 @@ from playwright.sync_api import Page, expect
 
 from gdp_zero.analysis.figures import FIGURES
 from gdp_zero.analysis.report import write_report
-from gdp_zero.analysis.sources import load_sources
+from gdp_zero.analysis.sources import SourceError, load_sources
 from gdp_zero.analysis.strategies import analyse
 from gdp_zero.domain import load_domain
+from ui.strategies_view import allowed_path
 
 ServedApp = Any  # tests/ui/conftest.py
 REPO = Path(__file__).resolve().parents[2]
@@ -100,10 +101,19 @@ def test_a_bad_source_is_named_and_the_others_still_analysed(page: Page, app: Se
     page.get_by_label("Include this page's chat").check()
     page.click("#strategies-run")
     messages = page.locator("#strategies-messages")
-    expect(messages).to_contain_text("nowhere: no such file or folder", timeout=TIMEOUT_MS)
+    expect(messages).to_contain_text("P4G: this server reads P4G files only under", timeout=TIMEOUT_MS)
     expect(messages).to_contain_text("broken.jsonl:1: not a JSON line")
     expect(page.locator("#strategies-sources")).to_contain_text("this chat")  # the page's own greeting
     expect(page.locator("#strategies-test")).to_contain_text("χ² =")  # the transcript against this chat
+
+
+def test_p4g_paths_are_read_only_under_the_servers_data_folders(p4g_dir: Path, tmp_path: Path) -> None:
+    assert allowed_path(str(p4g_dir / "300_dialog.csv"), [p4g_dir]) == (p4g_dir / "300_dialog.csv").resolve()
+    for outside in ("/etc/passwd", str(p4g_dir / ".." / ".." / "secret.csv"), str(tmp_path)):
+        with pytest.raises(SourceError, match="reads P4G files only under"):
+            allowed_path(outside, [p4g_dir])
+    with pytest.raises(SourceError, match="start it with gdp-zero ui --data-dir FOLDER"):
+        allowed_path(str(p4g_dir), [])
 
 
 def test_the_report_opens_offline_and_shows_every_figure(
