@@ -181,8 +181,10 @@ def build_app(
                 usage_table = gr.Dataframe(pd.DataFrame(columns=usage_view.USAGE_HEADERS), elem_id="usage-table",
                                            interactive=False, label="Usage")
             with gr.Tab("Strategies", id="strategies-tab"):
-                strategies_view.build_tab(load_domain(), lambda request: registry.get(request.session_hash),
-                                          data_dirs, {**PAGE_ONLY, "show_progress": "minimal"})
+                wire_strategies = strategies_view.build_tab(
+                    load_domain(), lambda request: registry.get(request.session_hash), data_dirs,
+                    {**PAGE_ONLY, "show_progress": "minimal"},
+                )
 
         controls = [planner_in, sims_in, k_in, q0_in, cpuct_in, budget_in]
         tree_outputs = [tree_plot, tree_summary, root_table, node_select, node_details, tree_dl]
@@ -392,6 +394,7 @@ def build_app(
         turn_select.select(on_turn, inputs=[turn_select], outputs=tree_outputs, **PAGE_ONLY)
         node_select.select(on_node, inputs=[turn_select, node_select], outputs=[node_details], **PAGE_ONLY)
         demo.unload(on_unload)
+        wire_strategies()  # after the page's own events, which keep their places
 
     # api_open=False: no direct HTTP call skips the queue (and with it the concurrency limit).
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE, api_open=False)

@@ -83,12 +83,13 @@ def top_acts_table(analysis: StrategyAnalysis) -> pd.DataFrame:
 
 def build_tab(
     domain: Domain, current_chat: Callable[[gr.Request], Any], data_dirs: Sequence[Path], event_options: dict[str, Any]
-) -> None:
-    """The tab's components and events, inside the caller's `gr.Tab`.
+) -> Callable[[], None]:
+    """The tab's components, inside the caller's `gr.Tab`; returns the function that wires its event.
 
-    `current_chat(request)` is the page's `UserChat` (or None when its session has ended): its
-    record is the "this chat" source and its folder holds the report download. P4G paths are
-    read only under `data_dirs`; `event_options` are the app's options for its events.
+    The caller wires it after the page's own events, so theirs keep their places in the queue's
+    function list. `current_chat(request)` is the page's `UserChat` (or None when its session has
+    ended): its record is the "this chat" source and its folder holds the report download. P4G
+    paths are read only under `data_dirs`; `event_options` are the app's options for its events.
     """
     gr.Markdown("Compare how often each dialogue act is used: people in PersuasionForGood, saved chats, "
                 "self-play runs. The same figures and test as `gdp-zero strategies SOURCES --out report.html`.")
@@ -136,5 +137,8 @@ def build_tab(
         return [messages_html(problems, analysis), test_html(analysis), sources_table(list(analysis.sources)),
                 top_acts_table(analysis), download] + [figure for _, _, figure in analysis.figures]
 
-    run.click(on_analyse, inputs=[p4g_path, uploads, use_chat],
-              outputs=[messages, test, source_rows, top_acts, report, *plots], **event_options)
+    def wire_events() -> None:
+        run.click(on_analyse, inputs=[p4g_path, uploads, use_chat],
+                  outputs=[messages, test, source_rows, top_acts, report, *plots], **event_options)
+
+    return wire_events
