@@ -95,6 +95,23 @@ def docs_screenshot_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def publish_screenshots(docs_screenshot_dir: Path) -> Callable[..., None]:
+    """Copy screenshots to docs/screenshots/ (the README shows them) when missing or asked for
+    (GDP_ZERO_UPDATE_SCREENSHOTS=1), so that a test run does not leave the committed ones changed
+    (the fake replies differ from run to run)."""
+
+    def publish(folder: Path, *names: str) -> None:
+        refresh = os.environ.get("GDP_ZERO_UPDATE_SCREENSHOTS") == "1"
+        docs_screenshot_dir.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            if refresh or not (docs_screenshot_dir / name).exists():
+                shutil.copyfile(folder / name, docs_screenshot_dir / name)
+                print(f"copied to {docs_screenshot_dir / name}")
+
+    return publish
+
+
+@pytest.fixture(scope="session")
 def screenshot_dir() -> Path:
     shutil.rmtree(SCREENSHOT_DIR, ignore_errors=True)
     SCREENSHOT_DIR.mkdir(parents=True)
@@ -125,8 +142,11 @@ class ServedApp:
 
 
 @contextmanager
-def served_app(*, limits: LimitSettings = ONE_ADDRESS_FOR_ALL, userinfo: str = "") -> Iterator[ServedApp]:
-    """The app on its own fake LLM server; `userinfo` ("user:password") goes into the base URL."""
+def served_app(
+    *, limits: LimitSettings = ONE_ADDRESS_FOR_ALL, userinfo: str = "", data_dirs: tuple[Path, ...] = ()
+) -> Iterator[ServedApp]:
+    """The app on its own fake LLM server; `userinfo` ("user:password") goes into the base URL;
+    the Strategies tab may read P4G files under `data_dirs`."""
     from ui.app import build_app, serve
 
     llm = FakeLLMServer().start()
@@ -135,7 +155,7 @@ def served_app(*, limits: LimitSettings = ONE_ADDRESS_FOR_ALL, userinfo: str = "
     # One retry with tiny backoff: an injected endpoint failure surfaces in well under a second.
     settings = replace(settings, max_retries=1, backoff_base_s=0.01, backoff_max_s=0.02)
     backend = Backend("fake", settings, DEMO_BANNER)
-    demo = build_app(backend, search=SMALL_SEARCH, limits=limits)
+    demo = build_app(backend, search=SMALL_SEARCH, limits=limits, data_dirs=data_dirs)
     port = free_port()
     serve(demo, host="127.0.0.1", port=port, block=False, quiet=True)
     url = f"http://127.0.0.1:{port}/"
@@ -155,8 +175,8 @@ def start_app() -> Callable[..., ContextManager[ServedApp]]:
 
 
 @pytest.fixture(scope="session")
-def ui_app() -> Iterator[ServedApp]:
-    with served_app() as app:
+def ui_app(p4g_location: Path) -> Iterator[ServedApp]:
+    with served_app(data_dirs=(p4g_location,)) as app:
         yield app
 
 
