@@ -16,6 +16,7 @@ from gdp_zero.mcts.search import SearchProgress
 from gdp_zero.planners import PLANNERS, GDPZeroConfig
 from gdp_zero.records import save_record
 from gdp_zero.session import ChatSession, MessageRejected
+from gdp_zero.study.cli import add_study_commands
 from gdp_zero.validation import ConfigError
 
 CHAT_HELP = "Commands: /undo  /restart  /retry  /save [FILE]  /quit"
@@ -197,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     fake = commands.add_parser("fake-server", help="run the fake OpenAI-compatible server (canned replies)")
     fake.add_argument("rest", nargs=argparse.REMAINDER, help="its own options, e.g. --port 8001 --latency 0.5")
     fake.set_defaults(run=fake_server_command)
+    add_study_commands(commands)
     return parser
 
 
