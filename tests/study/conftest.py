@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -66,3 +67,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
         yield url
     finally:
         drop_postgres_database(url)
+
+
+SMALL_STUDY_FILE = Path(__file__).parent / "small_study.toml"
+
+
+@pytest.fixture
+def small_study_file() -> Path:
+    """A small study for tests: the shipped study's shape, a tiny search, chats of 1 to 3 turns."""
+    return SMALL_STUDY_FILE

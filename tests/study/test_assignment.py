@@ -22,7 +22,6 @@ from gdp_zero.study.models import ConditionRow, Participation, utcnow
 from gdp_zero.study.spec import load_study
 
 HERE = Path(__file__).parent
-SMALL_STUDY = HERE / "small_study.toml"
 IDLE = timedelta(minutes=10)
 
 
@@ -33,8 +32,10 @@ def database(db_url):
     database.dispose()
 
 
-def _study(database):
-    study = load_study(SMALL_STUDY)
+@pytest.fixture
+def stored_study(database, small_study_file):
+    """The small study, stored: (study, its row id)."""
+    study = load_study(small_study_file)
     with database.transaction() as session:
         return study, crud.sync_study(session, study).id
 
@@ -64,8 +65,8 @@ def _completed(database, study_id: int) -> dict[str, int]:
         return dict(rows.all())
 
 
-def test_forty_participants_over_two_conditions_end_twenty_each(database):
-    study, study_id = _study(database)
+def test_forty_participants_over_two_conditions_end_twenty_each(database, stored_study):
+    study, study_id = stored_study
     names = [c.name for c in study.conditions]
     now, rng = utcnow(), random.Random(1)
     assigned = Counter()
@@ -81,8 +82,8 @@ def test_forty_participants_over_two_conditions_end_twenty_each(database):
         assign(database, late, now, IDLE, names, rng)
 
 
-def test_the_slots_of_ten_dropouts_go_to_the_next_arrivals_and_the_study_ends_twenty_each(database):
-    study, study_id = _study(database)
+def test_the_slots_of_ten_dropouts_go_to_the_next_arrivals_and_the_study_ends_twenty_each(database, stored_study):
+    study, study_id = stored_study
     names = [c.name for c in study.conditions]
     start, rng = utcnow(), random.Random(2)
     condition_of = {}
@@ -116,8 +117,8 @@ def test_the_slots_of_ten_dropouts_go_to_the_next_arrivals_and_the_study_ends_tw
         assign(database, _arrive(database, study_id, "late", later), later, IDLE, names, rng)
 
 
-def test_screened_out_participants_and_previews_hold_no_slot(database):
-    study, study_id = _study(database)
+def test_screened_out_participants_and_previews_hold_no_slot(database, stored_study):
+    study, study_id = stored_study
     names = [c.name for c in study.conditions]
     now, rng = utcnow(), random.Random(3)
     first = _arrive(database, study_id, "a", now)
@@ -133,7 +134,7 @@ def test_screened_out_participants_and_previews_hold_no_slot(database):
 WORKER = HERE / "study_worker.py"
 
 
-def test_two_server_processes_on_one_database_assign_balanced_and_never_twice(db_url, tmp_path):
+def test_two_server_processes_on_one_database_assign_balanced_and_never_twice(db_url, tmp_path, small_study_file):
     open_database(db_url).dispose()  # create the schema before both start, as `study serve` would
     ids = [f"PID{n:03d}" for n in range(40)]
     go = tmp_path / "go"
@@ -143,7 +144,7 @@ def test_two_server_processes_on_one_database_assign_balanced_and_never_twice(db
         random.Random(seed).shuffle(order)  # both processes see every id, in different orders
         workers.append(
             subprocess.Popen(
-                [sys.executable, str(WORKER), "complete", db_url, str(SMALL_STUDY), str(go), *order],
+                [sys.executable, str(WORKER), "complete", db_url, str(small_study_file), str(go), *order],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", "")},
             )
         )
