@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import pytest
 
 from gdp_zero.llm import fake_server as fake_server_module
 from gdp_zero.records import load_records
-from gdp_zero.study.db import DatabaseError, open_database
+from gdp_zero.study.db import open_database
 from gdp_zero.study.export import ANSWER_COLUMNS, MESSAGE_COLUMNS, PARTICIPANT_COLUMNS, RATING_COLUMNS, export_study, pseudonym, study_data
 from gdp_zero.study.service import StudyService
 from gdp_zero.study.spec import load_study

@@ -15,7 +15,7 @@ from gdp_zero.session import MessageRejected
 from gdp_zero.study import crud
 from gdp_zero.study.db import open_database
 from gdp_zero.study.dialogues import participation_record
-from gdp_zero.study.models import Answer, Event, Message, Participation, Rating, utcnow
+from gdp_zero.study.models import Message, Participation, Rating, utcnow
 from gdp_zero.study.service import AccessDenied, StudyRefusal, StudyService, SurveyInvalid, token_hash
 from gdp_zero.study.spec import load_study
 
