@@ -244,7 +244,7 @@ class StudyService:
             crud.add_event(session, participation, "answers", now, survey=survey, items=[item for item, _, _ in checked])
             check = self.study.attention_check
             if check is not None and check.survey == survey:
-                given = next(value for item, value, _ in checked if item == check.item.id)
+                given = next((value for item, value, _ in checked if item == check.item.id), None)  # unanswered: failed
                 participation.attention_passed = given == check.item.check(check.correct)
                 crud.add_event(session, participation, "attention_check", now, passed=participation.attention_passed)
                 if not participation.attention_passed and check.on_failure == "screen_out":
