@@ -17,6 +17,7 @@ from gdp_zero.mcts.search import ROOT_RULES, SearchProgress
 from gdp_zero.planners import PLANNERS, GDPZeroConfig
 from gdp_zero.records import save_record
 from gdp_zero.session import ChatSession, MessageRejected
+from gdp_zero.study.cli import add_study_commands
 from gdp_zero.text import for_terminal
 from gdp_zero.validation import ConfigError
 from ui.limits import add_limit_arguments
@@ -208,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     fake.add_argument("rest", nargs=argparse.REMAINDER, help="its own options, e.g. --port 8001 --latency 0.5")
     fake.set_defaults(run=fake_server_command)
     add_strategies_command(commands)
+    add_study_commands(commands)
     return parser
 
 

@@ -38,15 +38,13 @@ class TurnLog:
     at: str = field(default_factory=now_iso)
 
 
-def check_message(text: str | None) -> str:
+def check_message(text: str | None, limit: int = MAX_MESSAGE_CHARS) -> str:
     """The message as it will be kept (gdp_zero.text.clean_text, stripped), or MessageRejected."""
     cleaned = clean_text(text or "").strip()
     if not cleaned:
         raise MessageRejected("Your message is empty: type something to reply to the persuader.")
-    if len(cleaned) > MAX_MESSAGE_CHARS:
-        raise MessageRejected(
-            f"Your message has {len(cleaned)} characters; the limit is {MAX_MESSAGE_CHARS}. Please shorten it."
-        )
+    if len(cleaned) > limit:
+        raise MessageRejected(f"Your message has {len(cleaned)} characters; the limit is {limit}. Please shorten it.")
     return cleaned
 
 

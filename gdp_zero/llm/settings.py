@@ -179,6 +179,26 @@ def load_llm_settings(
     return settings
 
 
+def validate_llm_table(table: Any, source: str, prefix: str = "llm.") -> dict[str, Any]:
+    """An [llm]-style table (top-level fields and `roles`) checked field by field; only the keys given."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{source}: {prefix.rstrip('.')}: expected a table, got {type(table).__name__}")
+    return _validate(table, source=source, prefix=prefix)
+
+
+def apply_llm_table(settings: LLMSettings, table: Mapping[str, Any]) -> LLMSettings:
+    """`settings` with a validated [llm]-style table on top: its endpoint fields apply to every role,
+    then its role tables to their roles (e.g. a study condition that runs on another model)."""
+    table = dict(table)
+    role_tables = table.pop("roles", {}) or {}
+    top = {name: table.pop(name) for name in _TOP_LEVEL_FIELDS if name in table}
+    default = replace(settings.default, **table)
+    roles = {
+        role: replace(replace(settings.for_role(role), **table), **role_tables.get(role, {}) or {}) for role in ROLES
+    }
+    return replace(settings, default=default, roles=MappingProxyType(roles), **top)
+
+
 def _read_llm_table(path: Path) -> dict[str, Any]:
     llm = read_toml(path).get("llm", {})
     if not isinstance(llm, dict):

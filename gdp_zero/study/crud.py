@@ -1,0 +1,211 @@
+"""The study database's queries, each behind a small function that takes an open Session.
+
+Callers own the transaction (`Database.transaction()`); nothing here commits. Functions that lock
+use SELECT ... FOR UPDATE, which PostgreSQL honours and SQLite ignores (there every transaction
+already holds the write lock: BEGIN IMMEDIATE, see db.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from gdp_zero.study.models import Answer, ConditionRow, Event, Message, Meta, Participation, Rating, StudyRow, utcnow
+from gdp_zero.study.spec import Study
+
+ACTIVE, COMPLETED, SCREENED_OUT, DECLINED, TIMED_OUT = "active", "completed", "screened_out", "declined", "timed_out"
+
+
+# --- studies and conditions --------------------------------------------------------------------
+
+
+def sync_study(session: Session, study: Study) -> StudyRow:
+    """The study's row, created on first use; its stored file and conditions follow the file served."""
+    row = session.scalar(select(StudyRow).where(StudyRow.name == study.id).with_for_update())
+    spec = study.public_dict()
+    if row is None:
+        row = StudyRow(name=study.id, title=study.title, spec=spec)
+        session.add(row)
+        session.flush()
+    elif row.spec != spec:
+        row.spec, row.title, row.updated_at = spec, study.title, utcnow()
+    existing = {c.name: c for c in row.conditions}
+    for condition in study.conditions:
+        fields = {"label": condition.label, "planner": condition.planner, "quota": condition.quota, "settings": condition.public_dict()}
+        current = existing.get(condition.name)
+        if current is None:
+            session.add(ConditionRow(study_id=row.id, name=condition.name, **fields))
+        else:
+            for key, value in fields.items():
+                setattr(current, key, value)
+    session.flush()
+    return row
+
+
+def study_row(session: Session, name: str | None = None) -> StudyRow | None:
+    """A study by its id; without one, the database's only study (None if there are several or none)."""
+    if name is not None:
+        return session.scalar(select(StudyRow).where(StudyRow.name == name))
+    rows = session.scalars(select(StudyRow).limit(2)).all()
+    return rows[0] if len(rows) == 1 else None
+
+
+def study_names(session: Session) -> list[str]:
+    return list(session.scalars(select(StudyRow.name).order_by(StudyRow.name)))
+
+
+def lock_study(session: Session, study_id: int) -> None:
+    """Hold the study's row until the transaction ends: assignments run one at a time."""
+    session.execute(select(StudyRow.id).where(StudyRow.id == study_id).with_for_update())
+
+
+def conditions_of(session: Session, study_id: int) -> list[ConditionRow]:
+    return list(session.scalars(select(ConditionRow).where(ConditionRow.study_id == study_id).order_by(ConditionRow.id)))
+
+
+def meta_value(session: Session, key: str) -> str | None:
+    return session.scalar(select(Meta.value).where(Meta.key == key))
+
+
+# --- participations --------------------------------------------------------------------------
+
+
+def participation_by_participant(session: Session, study_id: int, participant_id: str) -> Participation | None:
+    return session.scalar(
+        select(Participation).where(Participation.study_id == study_id, Participation.participant_id == participant_id)
+    )
+
+
+def participation_by_token(session: Session, token_hash: str, *, lock: bool = False) -> Participation | None:
+    query = select(Participation).where(Participation.token_hash == token_hash)
+    return session.scalar(query.with_for_update() if lock else query)
+
+
+def create_participation(session: Session, **fields: Any) -> Participation:
+    participation = Participation(**fields)
+    session.add(participation)
+    session.flush()
+    return participation
+
+
+def participations(session: Session, study_id: int, *, include_preview: bool = False) -> list[Participation]:
+    query = select(Participation).where(Participation.study_id == study_id)
+    if not include_preview:
+        query = query.where(Participation.preview.is_(False))
+    return list(session.scalars(query.order_by(Participation.id)))
+
+
+def expire_idle(session: Session, study_id: int, idle_since: datetime) -> list[int]:
+    """Mark active participations idle since before `idle_since` as timed out; their ids."""
+    idle = list(
+        session.scalars(
+            select(Participation.id).where(
+                Participation.study_id == study_id,
+                Participation.status == ACTIVE,
+                Participation.last_active_at < idle_since,
+            )
+        )
+    )
+    if idle:
+        session.execute(
+            update(Participation)
+            .where(Participation.id.in_(idle), Participation.status == ACTIVE)
+            .values(status=TIMED_OUT, phase=TIMED_OUT, ended_at=utcnow())
+        )
+        session.add_all(Event(participation_id=i, kind="timed_out", detail={"idle_since": idle_since.isoformat()}) for i in idle)
+    return idle
+
+
+def slots_used(session: Session, study_id: int) -> dict[int, int]:
+    """Per condition id: completed participations plus active ones holding a slot (previews never count)."""
+    rows = session.execute(
+        select(Participation.condition_id, func.count())
+        .where(
+            Participation.study_id == study_id,
+            Participation.preview.is_(False),
+            Participation.condition_id.is_not(None),
+            Participation.status.in_((ACTIVE, COMPLETED)),
+        )
+        .group_by(Participation.condition_id)
+    )
+    return {condition_id: count for condition_id, count in rows}
+
+
+def status_counts(session: Session, study_id: int) -> list[tuple[str | None, str, int]]:
+    """(condition name or None before assignment, status, count) for the non-preview participations."""
+    rows = session.execute(
+        select(ConditionRow.name, Participation.status, func.count())
+        .select_from(Participation)
+        .outerjoin(ConditionRow, Participation.condition_id == ConditionRow.id)
+        .where(Participation.study_id == study_id, Participation.preview.is_(False))
+        .group_by(ConditionRow.name, Participation.status)
+    )
+    return [(name, status, count) for name, status, count in rows]
+
+
+def add_event(session: Session, participation: Participation, kind: str, now: datetime, **detail: Any) -> None:
+    session.add(Event(participation_id=participation.id, kind=kind, at=now, detail=detail))
+    participation.last_active_at = now
+
+
+def events_of(session: Session, participation_id: int) -> list[Event]:
+    return list(session.scalars(select(Event).where(Event.participation_id == participation_id).order_by(Event.id)))
+
+
+# --- answers, messages, ratings ----------------------------------------------------------------
+
+
+def add_answers(session: Session, participation_id: int, survey: str, answers: Iterable[tuple[str, Any, float | None]], now: datetime) -> None:
+    session.add_all(
+        Answer(participation_id=participation_id, survey=survey, item=item, value=value, number=number, at=now)
+        for item, value, number in answers
+    )
+
+
+def answers_of(session: Session, participation_id: int) -> list[Answer]:
+    return list(session.scalars(select(Answer).where(Answer.participation_id == participation_id).order_by(Answer.id)))
+
+
+def messages_of(session: Session, participation_id: int) -> list[Message]:
+    return list(session.scalars(select(Message).where(Message.participation_id == participation_id).order_by(Message.position)))
+
+
+def message_count(session: Session, participation_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(Message).where(Message.participation_id == participation_id)) or 0
+
+
+def add_message(session: Session, participation_id: int, **fields: Any) -> Message:
+    message = Message(participation_id=participation_id, **fields)
+    session.add(message)
+    session.flush()
+    return message
+
+
+def add_ratings(session: Session, participation_id: int, message_id: int, ratings: Iterable[tuple[str, Any, float | None]], now: datetime) -> None:
+    session.add_all(
+        Rating(participation_id=participation_id, message_id=message_id, item=item, value=value, number=number, at=now)
+        for item, value, number in ratings
+    )
+
+
+def rated_message_ids(session: Session, participation_id: int) -> set[int]:
+    return set(session.scalars(select(Rating.message_id).where(Rating.participation_id == participation_id).distinct()))
+
+
+def ratings_of(session: Session, participation_ids: Sequence[int]) -> list[Rating]:
+    return list(session.scalars(select(Rating).where(Rating.participation_id.in_(participation_ids)).order_by(Rating.id)))
+
+
+def answers_for(session: Session, participation_ids: Sequence[int]) -> list[Answer]:
+    return list(session.scalars(select(Answer).where(Answer.participation_id.in_(participation_ids)).order_by(Answer.id)))
+
+
+def messages_for(session: Session, participation_ids: Sequence[int]) -> list[Message]:
+    return list(
+        session.scalars(
+            select(Message).where(Message.participation_id.in_(participation_ids)).order_by(Message.participation_id, Message.position)
+        )
+    )

@@ -1,0 +1,410 @@
+"""A crowd study in one TOML file: conditions, assignment, chat rules, surveys, ratings, completion.
+
+`load_study(path)` validates the whole file on load; every mistake is reported as
+`file: field.path: what was expected, got what was found`. The format is documented in the README
+(section "Crowd studies") and by the shipped `studies/gdpzero_vs_prompting.toml`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import fields, replace
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal, Mapping, Union, get_type_hints
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, create_model, field_validator, model_validator
+
+from gdp_zero.domain import DEFAULT_DOMAIN, load_domain
+from gdp_zero.llm.settings import LLMSettings, apply_llm_table, validate_llm_table
+from gdp_zero.planners import PLANNERS, GDPZeroConfig
+from gdp_zero.validation import ConfigError, describe_problem, describe_validation_error, read_toml
+
+STUDIES_DIR = Path(__file__).resolve().parents[2] / "studies"
+PROLIFIC_PARAMS = ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID")
+PROLIFIC_COMPLETE_URL = "https://app.prolific.com/submissions/complete?cc={code}"
+Survey = Literal["pre", "post"]
+SURVEYS: tuple[Survey, ...] = ("pre", "post")
+_ID = r"^[a-z][a-z0-9_]*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- items -----------------------------------------------------------------------------------
+
+
+class _Item(_Strict):
+    id: Annotated[str, Field(pattern=_ID, max_length=40)]
+    text: Annotated[str, Field(min_length=1)]
+    required: bool = True
+
+
+class LikertItem(_Item):
+    type: Literal["likert"]
+    min: int = 1
+    max: int = 5
+    # One label per point, or two: the ends of the scale.
+    labels: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _scale(self) -> LikertItem:
+        points = self.max - self.min + 1
+        if points < 2:
+            raise ValueError(f"max ({self.max}) must be greater than min ({self.min})")
+        if self.labels and len(self.labels) not in (2, points):
+            raise ValueError(f"labels: give {points} labels (one per point) or 2 (the ends), got {len(self.labels)}")
+        return self
+
+    def check(self, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+            raise ValueError(f"expected a whole number from {self.min} to {self.max}")
+        if not self.min <= value <= self.max:
+            raise ValueError(f"expected a whole number from {self.min} to {self.max}, got {value}")
+        return int(value)
+
+
+class CheckboxItem(_Item):
+    type: Literal["checkbox"]
+    required: bool = False  # unticked is an answer
+
+    def check(self, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ValueError("expected true or false")
+        return value
+
+
+class NumberItem(_Item):
+    type: Literal["number"]
+    min: float
+    max: float
+    step: Annotated[float, Field(gt=0)] | None = None
+    unit: str = ""  # shown beside the field, e.g. "$"
+
+    @model_validator(mode="after")
+    def _range(self) -> NumberItem:
+        if self.max <= self.min:
+            raise ValueError(f"max ({self.max}) must be greater than min ({self.min})")
+        return self
+
+    def check(self, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"expected a number from {self.min:g} to {self.max:g}")
+        if not self.min <= value <= self.max:
+            raise ValueError(f"expected a number from {self.min:g} to {self.max:g}, got {value:g}")
+        return float(value)
+
+
+class ChoiceItem(_Item):
+    type: Literal["choice"]
+    options: Annotated[tuple[Annotated[str, Field(min_length=1)], ...], Field(min_length=2)]
+
+    @field_validator("options")
+    @classmethod
+    def _unique(cls, options: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(options)) != len(options):
+            raise ValueError("options must be unique")
+        return options
+
+    def check(self, value: Any) -> str:
+        if value not in self.options:
+            raise ValueError(f"expected one of {', '.join(map(repr, self.options))}")
+        return value
+
+
+class TextItem(_Item):
+    type: Literal["text"]
+    required: bool = False
+    max_chars: Annotated[int, Field(ge=1, le=10000)] = 1000
+
+    def check(self, value: Any) -> str:
+        if not isinstance(value, str):
+            raise ValueError("expected text")
+        if len(value) > self.max_chars:
+            raise ValueError(f"expected at most {self.max_chars} characters, got {len(value)}")
+        return value
+
+
+_ITEM_TYPES = frozenset({"likert", "checkbox", "number", "choice", "text"})
+
+
+def _item_type(data: Any) -> str | None:
+    return data.get("type") if isinstance(data, dict) else getattr(data, "type", None)
+
+
+SurveyItem = Annotated[
+    Union[
+        Annotated[LikertItem, Tag("likert")],
+        Annotated[NumberItem, Tag("number")],
+        Annotated[ChoiceItem, Tag("choice")],
+        Annotated[TextItem, Tag("text")],
+    ],
+    Discriminator(_item_type, custom_error_type="item_type", custom_error_message="expected type = \"likert\", \"number\", \"choice\" or \"text\""),
+]
+RatingItem = Annotated[
+    Union[Annotated[LikertItem, Tag("likert")], Annotated[CheckboxItem, Tag("checkbox")]],
+    Discriminator(_item_type, custom_error_type="item_type", custom_error_message="expected type = \"likert\" or \"checkbox\""),
+]
+Item = LikertItem | CheckboxItem | NumberItem | ChoiceItem | TextItem
+
+
+def is_numeric(item: Item) -> bool:
+    """Items whose answers are numbers (checkbox: 0/1), so means, CIs and tests apply."""
+    return item.type in ("likert", "number", "checkbox")
+
+
+# --- conditions ------------------------------------------------------------------------------
+
+_SEARCH_BOUNDS = {
+    "simulations": Field(ge=1),
+    "realizations": Field(ge=1),
+    "prior_samples": Field(ge=1),
+    "value_samples": Field(ge=1),
+    "concurrency": Field(ge=1),
+    "c_puct": Field(ge=0),
+}
+# The time budget is a condition's own field (it applies to any search), not a search-table key.
+_SEARCH_FIELDS = [f.name for f in fields(GDPZeroConfig) if f.name != "time_budget_s"]
+_search_hints = get_type_hints(GDPZeroConfig)
+SearchTable = create_model(
+    "SearchTable",
+    __config__=ConfigDict(extra="forbid", strict=True, frozen=True),
+    **{
+        name: (Annotated[_search_hints[name], _SEARCH_BOUNDS.get(name, Field())] | None, None)  # type: ignore[valid-type]
+        for name in _SEARCH_FIELDS
+    },
+)
+
+
+class Condition(_Strict):
+    name: Annotated[str, Field(pattern=_ID, max_length=40)]
+    label: Annotated[str, Field(min_length=1, max_length=60)]  # what participants see
+    planner: str
+    search: SearchTable = Field(default_factory=SearchTable)  # type: ignore[valid-type]
+    time_budget_s: Annotated[float, Field(gt=0)] | None = None
+    quota: Annotated[int, Field(ge=1)] | None = None
+    llm: dict[str, Any] | None = None  # an [llm]-style table; never an api_key
+
+    @field_validator("planner")
+    @classmethod
+    def _known_planner(cls, planner: str) -> str:
+        if planner not in PLANNERS:
+            raise ValueError(f"expected one of {', '.join(PLANNERS)}")
+        return planner
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Condition:
+        given = self.search.model_dump(exclude_none=True)
+        if self.planner != "gdpzero" and set(given) - {"seed"}:
+            raise ValueError(f"search: only the gdpzero planner takes search parameters, got {', '.join(sorted(given))}")
+        if self.planner != "gdpzero" and self.time_budget_s is not None:
+            raise ValueError("time_budget_s: only the gdpzero planner has a time budget")
+        # Participants must not learn which system they talk to from its label.
+        for word in {self.name, self.planner, "gdp", "mcts", "prompting", "baseline"}:
+            if re.search(rf"\b{re.escape(word)}", self.label, re.IGNORECASE):
+                raise ValueError(f"label: a neutral label must not name the condition or planner ({word!r} in {self.label!r})")
+        return self
+
+    def search_config(self, base: GDPZeroConfig | None = None) -> GDPZeroConfig:
+        config = replace(base or GDPZeroConfig(), **self.search.model_dump(exclude_none=True))
+        return replace(config, time_budget_s=self.time_budget_s)
+
+    def llm_settings(self, base: LLMSettings) -> LLMSettings:
+        """The server's LLM settings with this condition's own table on top."""
+        return apply_llm_table(base, self.llm) if self.llm else base
+
+    def public_dict(self) -> dict[str, Any]:
+        """What the records and the admin pages show (never to participants)."""
+        return {
+            "name": self.name,
+            "label": self.label,
+            "planner": self.planner,
+            "search": self.search.model_dump(exclude_none=True),
+            "time_budget_s": self.time_budget_s,
+            "quota": self.quota,
+            "llm": self.llm,
+        }
+
+
+# --- the rest of the study -------------------------------------------------------------------
+
+
+class Consent(_Strict):
+    text: Annotated[str, Field(min_length=1)]
+    agree: str = "I agree to take part"
+    decline: str = "I do not agree"
+
+
+class Recruitment(_Strict):
+    # Which URL parameter carries the participant id, and which others are kept with it.
+    participant_param: Annotated[str, Field(min_length=1)] = "PROLIFIC_PID"
+    params: tuple[str, ...] = ("STUDY_ID", "SESSION_ID")
+    # Without the id parameter: a generated id (anonymous links), or a refusal.
+    generate_missing_id: bool = True
+
+
+class ChatRules(_Strict):
+    min_turns: Annotated[int, Field(ge=0)] = 3  # the person's messages before they may finish
+    max_turns: Annotated[int, Field(ge=1)] = 10  # the chat ends after the reply to this many
+    max_message_chars: Annotated[int, Field(ge=1, le=2000)] = 500
+    idle_timeout_minutes: Annotated[float, Field(gt=0)] = 20.0
+
+    @model_validator(mode="after")
+    def _order(self) -> ChatRules:
+        if self.max_turns < self.min_turns:
+            raise ValueError(f"max_turns ({self.max_turns}) must be at least min_turns ({self.min_turns})")
+        return self
+
+
+class AttentionCheck(_Strict):
+    """An instructed-response question (Prolific's rules: it tests the question itself, in plain words)."""
+
+    survey: Survey = "post"
+    position: Annotated[int, Field(ge=0)] | None = None  # index in that survey; default: the end
+    item: SurveyItem
+    correct: Any
+    on_failure: Literal["screen_out", "continue"] = "screen_out"
+
+    @model_validator(mode="after")
+    def _correct_is_an_answer(self) -> AttentionCheck:
+        if self.item.type == "text":
+            raise ValueError("item.type: an attention check needs a closed question (likert, number or choice), not text")
+        try:
+            self.item.check(self.correct)
+        except ValueError as error:
+            raise ValueError(f"correct: {error}, got {self.correct!r}") from None
+        return self
+
+
+class Completion(_Strict):
+    code: str | None = None
+    redirect_url: str | None = None  # "{code}" is replaced; default for a code: Prolific's form
+    screened_out_code: str | None = None
+    screened_out_redirect_url: str | None = None
+
+    @model_validator(mode="after")
+    def _something_to_show(self) -> Completion:
+        if not self.code and not self.redirect_url:
+            raise ValueError("give a completion code, a redirect_url, or both")
+        for name in ("redirect_url", "screened_out_redirect_url"):
+            url = getattr(self, name)
+            if url is not None and not url.startswith(("https://", "http://")):
+                raise ValueError(f"{name}: expected an http(s) URL, got {url!r}")
+        return self
+
+    def redirect(self, screened_out: bool = False) -> tuple[str | None, str | None]:
+        """(code, redirect URL) for a completed or a screened-out participant."""
+        code = self.screened_out_code if screened_out else self.code
+        url = self.screened_out_redirect_url if screened_out else self.redirect_url
+        if url is None and code:
+            url = PROLIFIC_COMPLETE_URL
+        return code, url.replace("{code}", code or "") if url else None
+
+
+class Study(_Strict):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=80)]
+    title: Annotated[str, Field(min_length=1)]
+    description: str = ""
+    domain: str = DEFAULT_DOMAIN
+    consent: Consent
+    recruitment: Recruitment = Recruitment()
+    conditions: Annotated[tuple[Condition, ...], Field(min_length=1)]
+    chat: ChatRules = ChatRules()
+    turn_ratings: tuple[RatingItem, ...] = ()
+    pre_survey: tuple[SurveyItem, ...] = ()
+    post_survey: tuple[SurveyItem, ...] = ()
+    attention_check: AttentionCheck | None = None
+    completion: Completion
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Study:
+        names = [c.name for c in self.conditions]
+        if len(set(names)) != len(names):
+            raise ValueError(f"conditions: names must be unique, got {names}")
+        quotas = [c.quota is not None for c in self.conditions]
+        if any(quotas) and not all(quotas):
+            raise ValueError("conditions: give every condition a quota, or none")
+        for label, items in (("turn_ratings", self.turn_ratings), ("pre_survey", self.pre_survey), ("post_survey", self.post_survey)):
+            ids = [i.id for i in items]
+            if len(set(ids)) != len(ids):
+                raise ValueError(f"{label}: item ids must be unique, got {ids}")
+        if self.attention_check is not None:
+            survey = self.survey_items(self.attention_check.survey, with_check=False)
+            if self.attention_check.item.id in {i.id for i in survey}:
+                raise ValueError(f"attention_check.item.id: {self.attention_check.item.id!r} is already an item of that survey")
+        return self
+
+    @cached_property
+    def condition_by_name(self) -> dict[str, Condition]:
+        return {c.name: c for c in self.conditions}
+
+    def survey_items(self, survey: Survey, with_check: bool = True) -> tuple[Item, ...]:
+        """A survey's items as shown, the attention check in its place."""
+        items = list(self.pre_survey if survey == "pre" else self.post_survey)
+        check = self.attention_check
+        if with_check and check is not None and check.survey == survey:
+            position = len(items) if check.position is None else min(check.position, len(items))
+            items.insert(position, check.item)
+        return tuple(items)
+
+    def public_dict(self) -> dict[str, Any]:
+        """The study as loaded (JSON-friendly), for the database and exports."""
+        return self.model_dump(mode="json")
+
+
+def load_study(path: Path | str) -> Study:
+    """Read and validate a study file; `id` defaults to the file's name without `.toml`."""
+    path = Path(path)
+    data = read_toml(path)
+    data.setdefault("id", path.stem.replace(".", "-").lower())
+    study = _validate_study(data, str(path))
+    for condition in study.conditions:
+        if condition.llm is not None:
+            _check_condition_llm(condition, str(path))
+    try:
+        load_domain(study.domain)
+    except (ConfigError, FileNotFoundError, ValueError) as error:
+        raise ConfigError(f"{path}: domain: cannot load {study.domain!r} ({error})") from None
+    return study
+
+
+def study_from_dict(data: Mapping[str, Any], source: str = "study") -> Study:
+    """A study stored in a database (`Study.public_dict`), validated again."""
+    return _validate_study(dict(data), source)
+
+
+def _validate_study(data: dict[str, Any], source: str) -> Study:
+    try:
+        return Study.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(describe_validation_error(error, source, describe=_describe)) from None
+
+
+def _describe(problem: Mapping[str, Any], source: str, prefix: str) -> str:
+    # A tagged union adds the tag to the path ("post_survey.0.likert.labels"): drop it.
+    loc = tuple(part for part in problem["loc"] if part not in _ITEM_TYPES)
+    found = problem.get("input")
+    if problem["type"] == "item_type" and isinstance(found, dict):
+        return f"{source}: {prefix}{'.'.join(map(str, loc))}.type: {problem['msg']}, got {found.get('type')!r}"
+    if problem["type"] == "value_error" and isinstance(found, dict):
+        # A check across fields: name the field it is about, and do not echo the whole table.
+        message = problem["msg"].removeprefix("Value error, ")
+        field, _, rest = message.partition(": ")
+        if rest and field.split(".")[0] in found:
+            loc, message = (*loc, field), rest
+        return f"{source}: {prefix}{'.'.join(map(str, loc)) or '(top level)'}: {message}"
+    return describe_problem({**problem, "loc": loc}, source, prefix)
+
+
+def _check_condition_llm(condition: Condition, source: str) -> None:
+    where = f"conditions.{condition.name}.llm."
+    table = condition.llm or {}
+    secrets = ["api_key"] if "api_key" in table else []
+    secrets += [f"roles.{r}.api_key" for r, t in (table.get("roles") or {}).items() if isinstance(t, dict) and "api_key" in t]
+    if secrets:
+        raise ConfigError(
+            f"{source}: {where}{secrets[0]}: API keys do not belong in a study file (it is shared and stored with the data); "
+            "set OPENAI_API_KEY in the server's environment"
+        )
+    validate_llm_table(table, source, prefix=where)

@@ -1,0 +1,78 @@
+"""Study fixtures: a fresh database per test on SQLite and on PostgreSQL.
+
+PostgreSQL comes from GDP_ZERO_TEST_POSTGRES_URL (`.ci/run` starts a server and sets it). Each test
+gets its own database with a random name, dropped afterwards, so engineers sharing a server do not
+see each other's rows. Without the variable the PostgreSQL cases skip, saying why; under CI
+(CI=true) they fail instead, because CI must run them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from gdp_zero.study.db import database_url
+
+POSTGRES_ENV = "GDP_ZERO_TEST_POSTGRES_URL"
+BACKENDS = ("sqlite", "postgresql")
+
+
+def postgres_server_url() -> str:
+    url = os.environ.get(POSTGRES_ENV)
+    if url:
+        return url
+    message = f"{POSTGRES_ENV} is not set: no PostgreSQL server to test against (.ci/run starts one and sets it)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def create_postgres_database() -> str:
+    """A new, empty database on the test server; its URL."""
+    server = make_url(database_url(postgres_server_url()))
+    name = f"gdpz_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return server.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres_database(url: str) -> None:
+    target = make_url(url)
+    admin = create_engine(target.set(database=make_url(database_url(postgres_server_url())).database), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """The URL of a fresh, empty study database: a SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'study.db'}"
+        return
+    url = create_postgres_database()
+    try:
+        yield url
+    finally:
+        drop_postgres_database(url)
+
+
+SMALL_STUDY_FILE = Path(__file__).parent / "small_study.toml"
+
+
+@pytest.fixture
+def small_study_file() -> Path:
+    """A small study for tests: the shipped study's shape, a tiny search, chats of 1 to 3 turns."""
+    return SMALL_STUDY_FILE
