@@ -1,7 +1,7 @@
 """The GDP-Zero studio web app: chat with the planner as the persuadee and watch its search tree.
 
 `build_app(backend)` makes the Gradio Blocks; `serve(demo, ...)` starts it with the app's CSS
-(Gradio 6 takes CSS and theme at launch); `launch(args)` is `gdp-zero ui`. Everything about the
+(Gradio 6 takes CSS and theme at launch); `launch(backend, ...)` is `gdp-zero ui`. Everything about the
 dialogue lives in `gdp_zero`; this module only wires components to a per-browser `UserChat`.
 """
 
@@ -11,11 +11,9 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-import argparse
 import asyncio
 import html
 import json
-import math
 import shutil
 import time
 from dataclasses import replace
@@ -27,14 +25,18 @@ import pandas as pd
 from gdp_zero.backends import Backend, suggested_search
 from gdp_zero.factory import ChatOptions
 from gdp_zero.planners import PLANNERS, GDPZeroConfig
+from gdp_zero.planners.checks import InvalidSetting, Limits, check_search
 from gdp_zero.session import MAX_MESSAGE_CHARS, MessageRejected
 from ui import chat_view, tree_view, usage_view
 from ui.sessions import SessionRegistry, UserChat
 
 POLL_S = 0.2  # how often a running turn reports its progress
 CONCURRENCY = 32  # turns of different people running at once
-MAX_SIMULATIONS = 200  # per turn, from the controls
-MAX_REALIZATIONS = 10
+# One server serves everyone: a person may not start an arbitrarily long search.
+SERVER_LIMITS = Limits(simulations=200, realizations=10, time_budget_s=300.0)
+# The control that sets each planner number, to name it when it is refused.
+CONTROL_LABELS = {"simulations": "Simulations", "realizations": "k", "q0": "Q0", "c_puct": "c_puct",
+                  "time_budget_s": "The time budget"}
 PLANNER_CHOICES = [("GDP-Zero (search)", "gdpzero"), ("Prompting (no search)", "prompting"), ("Random", "random")]
 
 CSS = """
@@ -71,7 +73,7 @@ class SettingsRejected(ValueError):
 def options_from_controls(
     defaults: GDPZeroConfig, planner: str, simulations: Any, realizations: Any, q0: Any, c_puct: Any, budget: Any
 ) -> ChatOptions:
-    """The planner options the controls describe; the search config is validated as the search would."""
+    """The planner options the controls describe, checked by the planner's rules and this server's limits."""
     try:
         sims, k = int(simulations), int(realizations)
         q0_f, c_f = float(q0), float(c_puct)
@@ -82,18 +84,11 @@ def options_from_controls(
         budget_s = float(text) if text else None
     except ValueError:
         raise SettingsRejected(f"Time budget {text!r} is not a number of seconds (leave it blank for none).") from None
-    if not all(math.isfinite(x) for x in (q0_f, c_f, budget_s or 1.0)):
-        raise SettingsRejected("Q0, c_puct and the time budget must be finite numbers.")
-    if c_f < 0:
-        raise SettingsRejected("c_puct must be zero or more.")
-    if sims > MAX_SIMULATIONS or k > MAX_REALIZATIONS:
-        # One server serves everyone: a person may not start an arbitrarily long search.
-        raise SettingsRejected(f"This server allows up to {MAX_SIMULATIONS} simulations and k up to {MAX_REALIZATIONS}.")
     search = replace(defaults, simulations=sims, realizations=k, q0=q0_f, c_puct=c_f, time_budget_s=budget_s)
     try:
-        search.search_config()  # the search's own checks: simulations >= 1, k >= 1, budget > 0
-    except ValueError as error:
-        raise SettingsRejected(f"Planner settings: {error}.") from None
+        check_search(search, SERVER_LIMITS)
+    except InvalidSetting as invalid:
+        raise SettingsRejected(f"{CONTROL_LABELS.get(invalid.setting, invalid.setting)} {invalid.problem}.") from None
     if planner not in PLANNERS:
         raise SettingsRejected(f"Unknown planner {planner!r}: choose one of {', '.join(PLANNERS)}.")
     return ChatOptions(planner=planner, search=search)
@@ -426,16 +421,11 @@ def serve(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = None, 
     )
 
 
-def launch(args: argparse.Namespace) -> None:
-    """`gdp-zero ui`: open the backend, serve the app until interrupted, then stop the backend."""
-    from gdp_zero.cli import backend_from_args
-
+def launch(backend: Backend, *, host: str = "127.0.0.1", port: int = 7860, share: bool = False) -> None:
+    """`gdp-zero ui`: serve the app on an open backend until interrupted (the caller stops the backend)."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-    backend = backend_from_args(args)
-    try:
-        if backend.banner:
-            print(backend.banner, flush=True)
-        demo = build_app(backend)
-        serve(demo, host=args.host, port=args.port, share=bool(getattr(args, "share", False)))
-    finally:
-        backend.stop()
+    demo = build_app(backend)
+    where = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}/"
+    # Gradio's own start-up lines would suggest share=True in launch(); the CLI has --share.
+    print(f"GDP-Zero studio: open {where} in a browser (Ctrl-C stops it).", flush=True)
+    serve(demo, host=host, port=port, share=share, quiet=True)

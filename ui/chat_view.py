@@ -14,6 +14,7 @@ from typing import Any, Iterable
 from gdp_zero.mcts.search import SearchProgress
 from gdp_zero.planners.base import PlannerTurn
 from gdp_zero.session import TurnLog
+from gdp_zero.wording import plural
 
 PLANNER_LABELS = {"gdpzero": "GDP-Zero", "prompting": "Prompting", "random": "Random"}
 
@@ -29,10 +30,6 @@ def literal(text: str) -> str:
     escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", escaped)
     # Keep the person's line breaks, but not runs of spaces that Markdown reads as code blocks.
     return "<br>".join(line.strip() for line in escaped.splitlines()) if "\n" in escaped else escaped
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def act_tag(act: str, *, user: bool = False, extra: str = "") -> str:

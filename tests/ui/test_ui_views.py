@@ -250,11 +250,14 @@ def test_options_from_controls() -> None:
     assert options.planner == "gdpzero"
     assert options.search == replace(base, simulations=12, realizations=2, q0=0.0, c_puct=1.5, time_budget_s=2.5)
     assert options_from_controls(base, "random", 10, 3, 0.25, 1, "").search.time_budget_s is None
-    for bad, says in [((0, 3, 0, 1, ""), "simulations"), ((5, 0, 0, 1, ""), "realizations"),
-                      ((5, 3, 0, 1, "-1"), "time_budget"), ((5, 3, 0, 1, "soon"), "Time budget"),
-                      ((5, 3, 0, -1, ""), "c_puct"), ((None, 3, 0, 1, ""), "whole numbers"),
-                      ((201, 3, 0, 1, ""), "up to 200"), ((5, 11, 0, 1, ""), "k up to 10"),
-                      ((5, 3, 0, 1, "nan"), "finite")]:
+    for bad, says in [((0, 3, 0, 1, ""), "Simulations must be at least 1"), ((5, 0, 0, 1, ""), "k must be at least 1"),
+                      ((5, 3, 0, 1, "-1"), "time budget must be more than 0"), ((5, 3, 0, 1, "soon"), "Time budget"),
+                      ((5, 3, 0, -1, ""), "c_puct must be at least 0"), ((None, 3, 0, 1, ""), "whole numbers"),
+                      ((201, 3, 0, 1, ""), "Simulations must be at most 200 on this server"),
+                      ((5, 11, 0, 1, ""), "k must be at most 10 on this server"),
+                      ((5, 3, 0, 1, "nan"), "finite"),
+                      ((5, 3, 5, 1, ""), "Q0 must be between -1 and 1, got 5"),
+                      ((5, 3, 0, 1, "1e9"), "time budget must be at most 300 on this server")]:
         with pytest.raises(SettingsRejected, match=re.escape(says)):
             options_from_controls(base, "gdpzero", *bad)
     with pytest.raises(SettingsRejected, match="planner"):
