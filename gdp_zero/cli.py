@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import time
 from dataclasses import replace
@@ -18,6 +17,7 @@ from gdp_zero.llm.fake_server import add_server_arguments, serve_from_args
 from gdp_zero.mcts.search import SearchProgress
 from gdp_zero.planners import PLANNERS, GDPZeroConfig
 from gdp_zero.planners.checks import InvalidSetting, check_search
+from gdp_zero.records import save_record
 from gdp_zero.session import ChatSession, MessageRejected
 from gdp_zero.validation import ConfigError
 from gdp_zero.wording import plural
@@ -197,7 +197,7 @@ class TerminalChat:
             self.out.flush()
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps(self.session.transcript(), indent=2, ensure_ascii=False), encoding="utf-8")
+        save_record(path, self.session.record())
         self.out.write(f"Transcript saved to {path}\n")
 
 

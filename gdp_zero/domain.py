@@ -113,11 +113,21 @@ class Domain(_Strict):
         Reaching the turn limit without success returns the value of the last user act, so a
         search path cut by the limit still backs up how close it got.
         """
+        if self.end_reason(dialogue) is None:
+            return None
+        last_user = dialogue.last("user")
+        return self.user_act_values.get(last_user.act, 0.0) if last_user is not None else 0.0
+
+    def end_reason(self, dialogue: Dialogue) -> str | None:
+        """Why the dialogue is over ("success" or "turn_limit"), or None while it goes on.
+
+        A refusal does not end it: as in the paper, the persuader may try again after a no.
+        """
         last_user = dialogue.last("user")
         if last_user is not None and last_user.act == self.success_act:
-            return self.user_act_values[self.success_act]
+            return "success"
         if dialogue.exchanges >= self.max_exchanges and last_user is not None:
-            return self.user_act_values.get(last_user.act, 0.0)
+            return "turn_limit"
         return None
 
 

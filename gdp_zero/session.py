@@ -7,7 +7,8 @@ before anything can fail: if tagging or planning fails (endpoint down), the mess
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import uuid
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gdp_zero.dialogue import Dialogue, Speaker
@@ -15,6 +16,7 @@ from gdp_zero.domain import Domain
 from gdp_zero.llm.client import LLMClient
 from gdp_zero.planners import GDPZeroConfig, build_planner
 from gdp_zero.planners.base import Planner, PlannerTurn, ProgressCallback
+from gdp_zero.records import DialogueRecord, TurnRecord, now_iso
 from gdp_zero.roles import Roles
 
 MAX_MESSAGE_CHARS = 2000
@@ -32,14 +34,7 @@ class TurnLog:
     ledger_turn: int
     tag_fallback: str | None = None  # the act tagger had to guess this user act
     planned: PlannerTurn | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        record: dict[str, Any] = {"speaker": self.speaker, "act": self.act, "text": self.text}
-        if self.speaker == "user":
-            record["tag_fallback"] = self.tag_fallback
-        if self.planned is not None:
-            record["planner_turn"] = self.planned.to_dict()
-        return record
+    at: str = field(default_factory=now_iso)
 
 
 def check_message(text: str | None) -> str:
@@ -61,6 +56,9 @@ class ChatSession:
     planner: Planner
     log: list[TurnLog] = field(default_factory=list)
     pending: str | None = None  # the person's last message while it has no reply yet
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    source: str = "chat"
+    started_at: str = field(default_factory=now_iso)
     _next_ledger_turn: int = 0
 
     @property
@@ -74,6 +72,10 @@ class ChatSession:
     def outcome(self) -> float | None:
         """Set once the person's act is the goal (or the turn limit passed); they may still go on."""
         return self.domain.outcome(self.dialogue)
+
+    @property
+    def end_reason(self) -> str | None:
+        return self.domain.end_reason(self.dialogue)
 
     async def open(self, on_progress: ProgressCallback | None = None) -> PlannerTurn:
         """The persuader speaks first."""
@@ -102,6 +104,7 @@ class ChatSession:
 
     async def _bot_turn(self, ledger_turn: int, on_progress: ProgressCallback | None) -> PlannerTurn:
         planned = await self.planner.plan(self.dialogue, on_progress)
+        planned = replace(planned, settings={**self.planner.describe(), "models": self.client.settings.models_by_role()})
         self.log.append(TurnLog("system", planned.act, planned.reply, ledger_turn, planned=planned))
         return planned
 
@@ -131,23 +134,40 @@ class ChatSession:
         self.pending = None
         self.planner.forget()
 
-    def transcript(self) -> dict[str, Any]:
+    def record(self) -> DialogueRecord:
+        """The dialogue so far as the project's one dialogue record (what a saved transcript holds)."""
         ledger = self.client.ledger
-        turns = []
-        for turn in self.log:
-            record = turn.to_dict()
-            if turn.speaker == "system":  # the turn's calls, the tagging of the message before it included
-                record["usage"] = {r: vars(u) for r, u in ledger.by_role(turn.ledger_turn).items()}
-            turns.append(record)
-        return {
-            "domain": self.domain.name,
-            "planner": self.planner.describe(),
-            "llm": self.client.settings.public_dict(),
-            "turns": turns,
-            "pending_message": self.pending,
-            "outcome": self.outcome,
-            "usage": ledger.to_dict(),
-        }
+        turns = tuple(
+            TurnRecord(
+                speaker=turn.speaker,
+                act=turn.act,
+                text=turn.text,
+                at=turn.at,
+                tag_fallback=turn.tag_fallback,
+                planned=turn.planned,
+                # the turn's calls, the tagging of the message before it included
+                usage={r: vars(u) for r, u in ledger.by_role(turn.ledger_turn).items()} if turn.speaker == "system" else None,
+            )
+            for turn in self.log
+        )
+        end_reason = self.end_reason
+        return DialogueRecord(
+            id=self.id,
+            source=self.source,
+            domain=self.domain.name,
+            turns=turns,
+            outcome=self.outcome,
+            end_reason=end_reason,
+            planner=self.planner.describe(),
+            llm=self.client.settings.public_dict(),
+            started_at=self.started_at,
+            ended_at=self.log[-1].at if end_reason and self.log else None,
+            usage=ledger.to_dict(),
+            meta={"pending_message": self.pending} if self.pending is not None else {},
+        )
+
+    def transcript(self) -> dict[str, Any]:
+        return self.record().to_dict()
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -243,7 +243,7 @@ def test_a_model_that_disappears_mid_chat_saves_the_dialogue_and_says_where(tmp_
     assert f"Transcript saved to {saved[0].name}" in out.getvalue()
     transcript = json.loads(saved[0].read_text(encoding="utf-8"))
     assert [t["speaker"] for t in transcript["turns"]] == ["system", "user", "system"]
-    assert transcript["pending_message"] == "Tell me more."  # the message that failed is kept too
+    assert transcript["meta"]["pending_message"] == "Tell me more."  # the message that failed is kept too
     assert "/retry" not in out.getvalue().split("Tell me more.")[-1]  # not offered as a passing failure
 
 

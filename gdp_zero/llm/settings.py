@@ -56,6 +56,9 @@ class LLMSettings:
     def for_role(self, role: str) -> EndpointSettings:
         return self.roles.get(role, self.default)
 
+    def models_by_role(self) -> dict[str, str]:
+        return {role: self.for_role(role).model for role in ROLES}
+
     def public_dict(self) -> dict[str, Any]:
         return {
             "default": self.default.public_dict(),

@@ -27,6 +27,7 @@ class PlannerTurn:
     simulations: int = 0
     reused_simulations: int = 0
     stopped_by: str | None = None  # "simulations", "time_budget" or "reused" for a search
+    settings: dict[str, Any] = field(default_factory=dict)  # what it ran with: the planner's parameters, models by role
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

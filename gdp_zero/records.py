@@ -1,0 +1,204 @@
+"""One record of a dialogue, whatever produced it: a chat, a study participation, self-play, the P4G corpus.
+
+A saved transcript is one `DialogueRecord` as JSON; a self-play runs file is one per line (JSONL);
+the study store keeps the same fields per participation; the strategy views read all of them into
+one table through `DialogueRecord.turns`. A persuader turn written by a planner carries its whole
+`PlannerTurn` (act, reply, search tree, usage, timings, the settings it ran with).
+
+Files carry `schema_version`: a reader refuses a newer version with a message instead of
+misreading it. Speakers are "system" (the persuader) and "user" (the persuadee) everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timezone
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterable
+
+from gdp_zero.dialogue import Dialogue, Speaker
+from gdp_zero.planners.base import PlannerTurn
+
+SCHEMA_VERSION = 1
+SPEAKERS: tuple[Speaker, ...] = ("system", "user")
+
+
+class RecordError(ValueError):
+    """A dialogue file or record that cannot be read; the text names the file, line or field."""
+
+
+def now_iso() -> str:
+    """The current time in UTC, ISO 8601 with milliseconds: what every record's timestamps use."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+@cache
+def app_version() -> str:
+    try:
+        return metadata.version("gdp-zero")
+    except metadata.PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+unknown"
+
+
+@dataclass(frozen=True)
+class TurnRecord:
+    speaker: Speaker
+    act: str
+    text: str
+    at: str | None = None  # when the turn was complete (UTC, ISO 8601)
+    tag_fallback: str | None = None  # user turns: why the act tagger had to guess, if it did
+    planned: PlannerTurn | None = None  # system turns written by a planner
+    usage: dict[str, dict[str, Any]] | None = None  # the turn's LLM calls by role, tagging the message before it included
+    meta: dict[str, Any] = field(default_factory=dict)  # source-specific extras, e.g. P4G's raw labels
+
+    def to_dict(self) -> dict[str, Any]:
+        record: dict[str, Any] = {"speaker": self.speaker, "act": self.act, "text": self.text, "at": self.at}
+        if self.speaker == "user":
+            record["tag_fallback"] = self.tag_fallback
+        if self.planned is not None:
+            record["planner_turn"] = self.planned.to_dict()
+        if self.usage is not None:
+            record["usage"] = self.usage
+        if self.meta:
+            record["meta"] = self.meta
+        return record
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "turn") -> TurnRecord:
+        if not isinstance(data, dict):
+            raise RecordError(f"{where}: expected an object, got {type(data).__name__}")
+        for name in ("speaker", "act", "text"):
+            if not isinstance(data.get(name), str):
+                raise RecordError(f"{where}.{name}: expected a string, got {data.get(name)!r}")
+        if data["speaker"] not in SPEAKERS:
+            raise RecordError(f"{where}.speaker: expected one of {', '.join(SPEAKERS)}, got {data['speaker']!r}")
+        planned = data.get("planner_turn")
+        if planned is not None:
+            try:
+                planned = PlannerTurn(**planned)
+            except TypeError as error:
+                raise RecordError(f"{where}.planner_turn: {error}") from None
+        return cls(
+            speaker=data["speaker"],
+            act=data["act"],
+            text=data["text"],
+            at=data.get("at"),
+            tag_fallback=data.get("tag_fallback"),
+            planned=planned,
+            usage=data.get("usage"),
+            meta=data.get("meta") or {},
+        )
+
+
+@dataclass(frozen=True)
+class DialogueRecord:
+    id: str
+    source: str  # "chat", "study", "selfplay", "p4g", ...
+    domain: str
+    turns: tuple[TurnRecord, ...] = ()
+    outcome: float | None = None  # the domain's value of the finished dialogue; None while it goes on
+    end_reason: str | None = None  # Domain.end_reason: "success", "turn_limit"; or what stopped it early
+    planner: dict[str, Any] | None = None  # at the start; each planned turn carries the settings it ran with
+    llm: dict[str, Any] | None = None  # public LLM settings: never a key
+    persona: dict[str, Any] | None = None  # the simulated persuadee's persona (self-play)
+    condition: str | None = None  # a study's condition, or a run's name
+    started_at: str | None = None
+    ended_at: str | None = None
+    usage: dict[str, Any] | None = None  # the whole dialogue's LLM usage
+    meta: dict[str, Any] = field(default_factory=dict)  # source-specific: P4G donations, study ids, ...
+    app_version: str = field(default_factory=app_version)
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def dialogue(self) -> Dialogue:
+        dialogue = Dialogue()
+        for turn in self.turns:
+            dialogue = dialogue.add(turn.speaker, turn.act, turn.text)
+        return dialogue
+
+    def to_dict(self) -> dict[str, Any]:
+        record = {f.name: getattr(self, f.name) for f in fields(self)}
+        record["turns"] = [turn.to_dict() for turn in self.turns]
+        return record
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "record") -> DialogueRecord:
+        if not isinstance(data, dict):
+            raise RecordError(f"{where}: expected a dialogue record (an object), got {type(data).__name__}")
+        version = data.get("schema_version")
+        if not isinstance(version, int):
+            raise RecordError(f"{where}.schema_version: expected a whole number, got {version!r} (not a dialogue record?)")
+        if version > SCHEMA_VERSION:
+            raise RecordError(
+                f"{where}: schema version {version} is newer than this gdp-zero reads ({SCHEMA_VERSION}); upgrade gdp-zero"
+            )
+        for name in ("id", "source", "domain"):
+            if not isinstance(data.get(name), str):
+                raise RecordError(f"{where}.{name}: expected a string, got {data.get(name)!r}")
+        turns = data.get("turns")
+        if not isinstance(turns, list):
+            raise RecordError(f"{where}.turns: expected a list of turns, got {type(turns).__name__}")
+        known = {f.name for f in fields(cls)} - {"turns"}
+        return cls(
+            **{k: v for k, v in data.items() if k in known},
+            turns=tuple(TurnRecord.from_dict(t, f"{where}.turns[{i}]") for i, t in enumerate(turns)),
+        )
+
+
+def save_record(path: Path, record: DialogueRecord) -> None:
+    """Write one record as an indented JSON file (a saved transcript)."""
+    Path(path).write_text(record.to_json(indent=2), encoding="utf-8")
+
+
+def append_record(path: Path, record: DialogueRecord) -> None:
+    """Append one record as a line of a JSONL runs file, on disk before this returns.
+
+    One write of one whole line: a process killed mid-write leaves at most a torn last line,
+    which `load_records` skips, so a resumed run redoes that dialogue instead of reading half of it.
+    """
+    line = (record.to_json() + "\n").encode("utf-8")
+    with open(path, "ab") as out:
+        out.write(line)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def load_records(path: Path) -> list[DialogueRecord]:
+    """The records of a transcript (.json: one record or a list) or a runs file (.jsonl: one per line)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RecordError(f"{path}: no such file") from None
+    except UnicodeDecodeError as error:
+        raise RecordError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    if path.suffix == ".jsonl":
+        return list(_jsonl_records(path, text))
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise RecordError(f"{path}: not JSON ({error.msg} at line {error.lineno})") from None
+    items = data if isinstance(data, list) else [data]
+    return [DialogueRecord.from_dict(item, f"{path}[{i}]" if isinstance(data, list) else str(path)) for i, item in enumerate(items)]
+
+
+def _jsonl_records(path: Path, text: str) -> Iterable[DialogueRecord]:
+    lines = text.split("\n")
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as error:
+            if number == len(lines):  # no newline after it: a write cut short by a kill
+                return
+            raise RecordError(f"{path}:{number}: not a JSON line ({error.msg})") from None
+        yield DialogueRecord.from_dict(data, f"{path}:{number}")
+
