@@ -149,11 +149,14 @@ class TerminalChat:
         except LLMError as error:
             self.out.write(f"error: {error}\n(Your message is kept: type /retry to try again.)\n")
             return
-        if self.session.log and self.session.log[-1].speaker == "system":
-            user = self.session.log[-2] if len(self.session.log) > 1 else None
-            if user is not None and user.speaker == "user":
-                self.out.write(f"  (your message was labelled [{user.act}])\n")
+        log = self.session.log
+        answered = log[-2] if len(log) > 1 and log[-1].speaker == "system" else log[-1] if log else None
+        if answered is not None and answered.speaker == "user":
+            self.out.write(f"  (your message was labelled [{answered.act}])\n")
+        if log and log[-1].speaker == "system":
             self.show_bot()
+        if self.session.ending is not None:
+            self.out.write(f"{self.session.ending} Type /restart for a new dialogue, /save FILE or /quit.\n")
 
     async def run(self, lines: TextIO) -> None:
         """The chat until /quit or the end of input; on a wrong setup the dialogue is saved, then the error raised."""

@@ -83,7 +83,7 @@ def chat_messages(log: Iterable[TurnLog], pending: str | None, *, waiting: str =
 
 
 def status_html(text: str, kind: str = "info") -> str:
-    """kind: info, busy, hint (a message was refused or ignored), done."""
+    """kind: info, busy, hint (a message was refused or ignored), done, ended (the dialogue is over), error."""
     return f'<div class="status status-{kind}">{html.escape(text)}</div>'
 
 
@@ -109,11 +109,12 @@ def done_text(planned: PlannerTurn | None) -> str:
     )
 
 
-def error_html(message: str | None) -> str:
+def error_html(message: str | None, *, has_message: bool = False) -> str:
+    """The endpoint's error; Undo is offered only when there is a message of the person's to take back."""
     if not message:
         return ""
+    undo = " (or Undo to take your message back)" if has_message else ""
     return (
         '<div class="chat-error" role="alert"><b>The LLM endpoint failed:</b> '
-        f"{html.escape(message)}<br>Nothing said so far is lost: press <b>Retry</b> to complete the turn"
-        " (or Undo to take your message back).</div>"
+        f"{html.escape(message)}<br>Nothing said so far is lost: press <b>Retry</b> to complete the turn{undo}.</div>"
     )

@@ -302,6 +302,21 @@ def tree_figure(tree: dict[str, Any], *, max_depth: int | None = None, min_visit
 
 
 
+@dataclass(frozen=True)
+class ViewChoice:
+    """How a person chose to see trees: which figure, and the node-link figure's filter."""
+
+    kind: str = VIEWS[0]
+    max_depth: int | None = None
+    min_visits: int = 1
+
+
+def draw(tree: dict[str, Any], choice: ViewChoice) -> go.Figure:
+    if choice.kind == "node-link":
+        return tree_figure(tree, max_depth=choice.max_depth, min_visits=choice.min_visits)
+    return hierarchy_figure(tree, choice.kind)
+
+
 def _filter_note(shown: int, every: int, max_depth: int | None, floor: int) -> str:
     if shown == every:
         return ""
@@ -507,3 +522,11 @@ def tree_summary_html(tree: dict[str, Any] | None, planner: str, simulations: in
         f" · {simulations} simulation{'' if simulations == 1 else 's'} this turn, {reused} reused"
         f" · {seconds:.1f} s · Q0 = {tree.get('q0')}{note}</div>"
     )
+
+
+def live_summary_html(tree: dict[str, Any], done: int, total: int) -> str:
+    """The summary line of a tree still being searched: its best act so far."""
+    best = tree.get("chosen_act")
+    lead = f' · best so far <span class="act-tag">{html.escape(str(best))}</span>' if best else ""
+    return (f'<div class="tree-summary live">Searching now: {done} of {total} simulation{"" if total == 1 else "s"} '
+            f"done{lead} · the tree grows as simulations end</div>")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Generic
 
 from gdp_zero.mcts.model import SearchModel, State
@@ -56,6 +56,8 @@ class SearchProgress:
     total: int
     in_flight: int
     elapsed_s: float
+    # The tree being searched, for views that draw it as it grows; it changes after this report.
+    tree: SearchTree | None = field(default=None, compare=False, repr=False)
 
 
 ProgressCallback = Callable[[SearchProgress], None]
@@ -82,6 +84,7 @@ class _Search(Generic[State]):
         root = self.tree.root
         if not root.expanded:
             await self._expand(root, root.realizations[0].state)
+        self._report()  # the root's acts and prior are known before any simulation ends
         if self.target == 0:
             self.tree.stopped_by = "reused"
         workers = [asyncio.create_task(self._worker()) for _ in range(min(self.config.concurrency, self.target))]
@@ -150,6 +153,7 @@ class _Search(Generic[State]):
                     total=self.target,
                     in_flight=self.in_flight,
                     elapsed_s=time.monotonic() - self.started,
+                    tree=self.tree,
                 )
             )
 
