@@ -275,3 +275,20 @@ def test_the_web_app_does_not_import_the_cli():
     code = "import sys, ui.app; assert 'gdp_zero.cli' not in sys.modules, 'ui.app imports the CLI'"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_dialogue_that_ended_says_why_and_refuses_messages_until_restart(tmp_path: Path):
+    saved = tmp_path / "t.json"
+    script = "Sure, I'll give $1.\nAre you still there?\n/retry\n/restart\nHello again.\n/quit\n"
+    result = run_chat(["--llm", "fake", "--sims", "2", "--save", str(saved)], script)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    ended = "The dialogue has ended: success, the persuadee's last act was [donate]. Outcome +1.0."
+    assert f"{ended} Type /restart for a new dialogue" in out
+    after = out.split("Are you still there?", 1)[1]
+    assert after.startswith(f"\n{ended} Restart to begin a new dialogue.")  # refused, not sent
+    assert "nothing to retry" in after
+    bots = [line for line in out.splitlines() if line.startswith("Persuader [")]
+    assert len(bots) == 3  # greeting; no reply to the donation; greeting after /restart, reply to "Hello again."
+    record = json.loads(saved.read_text(encoding="utf-8"))
+    assert record["end_reason"] is None and [t["text"] for t in record["turns"]][1] == "Hello again."

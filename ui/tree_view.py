@@ -320,7 +320,7 @@ def draw(tree: dict[str, Any], choice: ViewChoice) -> go.Figure:
 def _filter_note(shown: int, every: int, max_depth: int | None, floor: int) -> str:
     if shown == every:
         return ""
-    limits = ([f"depth ≤ {max_depth}"] if max_depth is not None else []) + ([f"N ≥ {floor}"] if floor > 1 else [])
+    limits = ([f"depth ≤ {max_depth}"] if max_depth is not None else []) + [f"N ≥ {floor}"]
     return f"<br>showing {shown} of {every} nodes ({', '.join(limits)}; the icicle view shows all)"
 
 

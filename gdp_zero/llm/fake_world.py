@@ -125,7 +125,7 @@ REACTIONS: dict[str, tuple[float, float, float, float, float]] = {
     "other": (0.03, 0.1, 0.7, 0.17, 0.0),
 }
 # A greeting after the opening is odd: the persuadee wonders what is going on.
-LATE_GREETING = (0.05, 0.45, 0.45, 0.05, 0.0)
+LATE_GREETING = (0.1, 0.6, 0.3, 0.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -225,7 +225,7 @@ def _mood(conversation: list[Line], persuader: str) -> float:
     recent = leanings[-3:]
     mood = sum(recent) / len(recent) if recent else 0.0
     mood += 0.15 * min(len(APPEALS & set(acts)), 3)
-    mood -= 0.4 * sum(1 for act in acts[1:] if act == "greeting")
+    mood -= 0.8 * sum(1 for act in acts[1:] if act == "greeting")
     mood -= 0.2 * sum(1 for before, after in zip(acts, acts[1:]) if before == after)
     return max(-1.0, min(1.0, mood))
 
