@@ -295,7 +295,7 @@ def tree_figure(tree: dict[str, Any], *, max_depth: int | None = None, min_visit
         hovermode="closest",
         legend={"orientation": "h", "x": 0, "y": -0.02, "yanchor": "top"},
         xaxis={"visible": False, "range": [-0.3, depth + 0.9]},
-        yaxis={"visible": False, "range": [-leaves - 0.7, 0.7]},
+        yaxis={"visible": False, "range": [-leaves - 0.7, 1.1]},
     )
     return fig
 
