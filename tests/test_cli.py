@@ -27,10 +27,7 @@ ENV = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AZUR
 
 
 def run_chat(args: list[str], stdin: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "gdp_zero.cli", "chat", *args],
-        input=stdin, capture_output=True, text=True, timeout=timeout, env=ENV,
-    )
+    return run_cli(["chat", *args], stdin, timeout)
 
 
 def test_fake_chat_from_a_script_completes_three_turns_and_prints_acts(tmp_path: Path):
