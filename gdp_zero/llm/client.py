@@ -7,6 +7,7 @@ import logging
 import random
 import re
 import time
+from dataclasses import replace
 from typing import Any, Awaitable, Callable, TypeVar
 from urllib.parse import urlsplit
 
@@ -157,7 +158,7 @@ class LLMClient:
             served = await self.list_models(role)
             # Azure lists base models, not deployments.
             if served and ep.model not in served and ep.provider == "openai":
-                probe = self._sender(ep, Prompt("", "Hi", "Hi"), n=1, temperature=0.0, max_tokens=1, seed=None)
+                probe = self._sender(replace(ep, max_tokens=1), Prompt("", "Hi", "Hi"), n=1, temperature=0.0, seed=None)
                 try:
                     await self._request(role, ep, probe, n_requested=1, to_ledger=False)
                 except ModelNotFoundError:

@@ -479,9 +479,7 @@ def test_the_tree_grows_live_beside_the_chat(page: Page, app: ServedApp, new_con
     expect(page.locator("#status .status-done")).to_be_visible(timeout=60_000)
     assert root_count(page) >= 40
 
-    narrow = new_context()
-    narrow.pages  # noqa: B018 - a context of its own, with a phone-sized window
-    small = narrow.new_page()
+    small = new_context().new_page()  # another person, on a phone-sized window
     small.set_viewport_size({"width": 480, "height": 900})
     open_app(small, app)
     chat, panel = small.locator("#chat").bounding_box(), small.locator("#tree-plot").bounding_box()
