@@ -102,6 +102,8 @@ async def selfplay_reuse(base_url: str, config: GDPZeroConfig, turns: int = 5) -
         (reply,) = await session.roles.user_simulator.reply(session.dialogue)
         started = time.monotonic()
         planned = await session.send(reply.text or "ok")
+        if planned is None:  # the simulated persuadee's reply ended the dialogue
+            break
         walls.append(time.monotonic() - started)
         saved.append(planned.reused_simulations)
     await session.aclose()

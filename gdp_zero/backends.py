@@ -7,11 +7,13 @@ started here (a fake server thread, a llama.cpp child process) is stopped by `Ba
 
 from __future__ import annotations
 
+import asyncio
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal, Mapping
 
+from gdp_zero.llm.client import LLMClient
 from gdp_zero.llm.fake_server import FakeLLMServer
 from gdp_zero.llm.settings import LLMSettings, load_llm_settings
 from gdp_zero.planners import GDPZeroConfig
@@ -90,3 +92,13 @@ def suggested_search(mode: Mode) -> GDPZeroConfig:
     if mode == "local":
         return GDPZeroConfig(simulations=3, realizations=1, prior_samples=3, value_samples=2, concurrency=2)
     return GDPZeroConfig()
+
+
+def check_backend(backend: Backend) -> None:
+    """Stop at start-up, with one line, on a wrong key, a dead address or a model the endpoint lacks."""
+    asyncio.run(_check(backend.settings))
+
+
+async def _check(settings: LLMSettings) -> None:
+    async with LLMClient(settings) as client:
+        await client.check()

@@ -5,24 +5,48 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import Awaitable, NoReturn, Sequence, TextIO
 
 from gdp_zero.analysis.cli import add_strategies_command
-from gdp_zero.backends import MODES, Backend, open_backend, suggested_search
+from gdp_zero.backends import MODES, Backend, check_backend, open_backend, suggested_search
 from gdp_zero.factory import ChatOptions, build_session
-from gdp_zero.llm.errors import LLMError
+from gdp_zero.llm.errors import EndpointSetupError, LLMError
+from gdp_zero.llm.fake_server import add_server_arguments, serve_from_args
 from gdp_zero.mcts.search import ROOT_RULES, SearchProgress
 from gdp_zero.planners import PLANNERS, GDPZeroConfig
+from gdp_zero.planners.checks import InvalidSetting, check_search
 from gdp_zero.records import save_record
 from gdp_zero.session import ChatSession, MessageRejected
 from gdp_zero.study.cli import add_study_commands
 from gdp_zero.text import for_terminal
 from gdp_zero.validation import ConfigError
-from ui.limits import add_limit_arguments
+from gdp_zero.wording import plural
+from ui.limits import LimitSettings, add_limit_arguments
 
-CHAT_HELP = "Commands: /undo  /restart  /retry  /save [FILE]  /quit"
+COMMANDS = ("/undo", "/restart", "/retry", "/save [FILE]", "/quit")
+CHAT_HELP = "Commands: " + "  ".join(COMMANDS)
+PROMPT = "You: "
+# The flag that sets each planner number, to name it in an error.
+PLANNER_FLAGS = {
+    "simulations": "--sims",
+    "realizations": "--realizations",
+    "q0": "--q0",
+    "c_puct": "--cpuct",
+    "prior_samples": "--prior-samples",
+    "value_samples": "--value-samples",
+    "concurrency": "--concurrency",
+    "time_budget_s": "--time-budget",
+}
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with every usage error on one line (the usage is one `--help` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def add_llm_arguments(parser: argparse.ArgumentParser) -> None:
@@ -80,6 +104,15 @@ def search_config(args: argparse.Namespace, suggested: GDPZeroConfig) -> GDPZero
     return replace(config, open_loop=not args.closed_loop, response_selection=not args.no_response_selection)
 
 
+def checked_search_config(args: argparse.Namespace, parser: argparse.ArgumentParser,
+                          suggested: GDPZeroConfig) -> GDPZeroConfig:
+    """The search the flags describe, checked by the planner's own rules; a bad number ends in `parser.error`."""
+    try:
+        return check_search(search_config(args, suggested))
+    except InvalidSetting as invalid:
+        parser.error(f"argument {PLANNER_FLAGS.get(invalid.setting, invalid.setting)}: {invalid.problem}")
+
+
 def _numbers(config: GDPZeroConfig) -> dict[str, object]:
     fields = ("simulations", "realizations", "q0", "c_puct", "prior_samples", "value_samples")
     return {f: getattr(config, f) for f in fields}
@@ -94,6 +127,8 @@ class TerminalChat:
         self.session, self.out, self.err, self.save_path = session, out, err, save_path
 
     def progress(self, p: SearchProgress) -> None:
+        if not self.err.isatty():  # in a log, redrawn frames would make one endless line
+            return
         width = 20
         filled = width * p.done // max(p.total, 1)
         self.err.write(f"\r  searching [{'#' * filled}{'.' * (width - filled)}] {p.done}/{p.total} simulations, {p.elapsed_s:.1f} s")
@@ -106,29 +141,57 @@ class TerminalChat:
         planned = turn.planned
         note = ""
         if planned is not None and planned.simulations + planned.reused_simulations:
-            note = f"  ({planned.simulations} simulations, {planned.reused_simulations} reused, {planned.seconds:.1f} s)"
+            note = f"  ({plural(planned.simulations, 'simulation')}, {planned.reused_simulations} reused, {planned.seconds:.1f} s)"
         # LLM text is cleaned where it enters; a terminal gets printable characters only, on one line.
         self.out.write(f"Persuader [{for_terminal(turn.act)}]: {for_terminal(turn.text)}{note}\n")
 
-    async def attempt(self, step) -> None:
+    async def attempt(self, step: Awaitable[object]) -> None:
+        """Run one turn; a refusal or a passing endpoint failure is a hint, a wrong setup ends the chat."""
         try:
             await step
+        except MessageRejected as rejected:
+            self.out.write(f"{rejected}\n")
+            return
+        except EndpointSetupError:
+            raise
         except LLMError as error:
             self.out.write(f"error: {error}\n(Your message is kept: type /retry to try again.)\n")
             return
-        if self.session.log and self.session.log[-1].speaker == "system":
-            user = self.session.log[-2] if len(self.session.log) > 1 else None
-            if user is not None and user.speaker == "user":
-                self.out.write(f"  (your message was labelled [{user.act}])\n")
+        log = self.session.log
+        answered = log[-2] if len(log) > 1 and log[-1].speaker == "system" else log[-1] if log else None
+        if answered is not None and answered.speaker == "user":
+            self.out.write(f"  (your message was labelled [{answered.act}])\n")
+        if log and log[-1].speaker == "system":
             self.show_bot()
+        if self.session.ending is not None:
+            self.out.write(f"{self.session.ending} Type /restart for a new dialogue, /save FILE or /quit.\n")
 
     async def run(self, lines: TextIO) -> None:
+        """The chat until /quit or the end of input; on a wrong setup the dialogue is saved, then the error raised."""
+        try:
+            await self._converse(lines)
+        except EndpointSetupError:
+            if self.session.log or self.session.pending is not None:
+                self.save(self.save_path or Path(time.strftime("gdp-zero-transcript-%Y%m%d-%H%M%S.json")))
+            raise
+        if self.save_path is not None:
+            self.save(self.save_path)
+
+    async def _converse(self, lines: TextIO) -> None:
         self.out.write(CHAT_HELP + "\n")
         await self.attempt(self.session.open(self.progress))
-        for raw in lines:
+        while True:
+            self.out.write(PROMPT)
+            self.out.flush()
+            raw = lines.readline()
+            if not raw:
+                self.out.write("\n")
+                return
+            if not lines.isatty():  # piped input is not echoed: show it, so the log reads as a dialogue
+                self.out.write(raw if raw.endswith("\n") else raw + "\n")
             text = raw.strip()
             if text in ("/quit", "/exit"):
-                break
+                return
             if text == "/undo":
                 self.out.write("Undone.\n" if self.session.undo() else "Nothing to undo.\n")
             elif text == "/restart":
@@ -136,39 +199,37 @@ class TerminalChat:
                 await self.attempt(self.session.open(self.progress))
             elif text == "/retry":
                 await self.attempt(self.session.retry(self.progress))
-            elif text.startswith("/save"):
+            elif text == "/save" or text.startswith("/save "):
                 self.save(Path(text[5:].strip() or "transcript.json"))
+            elif text.startswith("/") and " " not in text:
+                self.out.write(f"Unknown command {text}. {CHAT_HELP}\n")
             else:
-                try:
-                    await self.attempt(self.session.send(text, self.progress))
-                except MessageRejected as rejected:
-                    self.out.write(f"{rejected}\n")
+                await self.attempt(self.session.send(text, self.progress))
             self.out.flush()
-        if self.save_path is not None:
-            self.save(self.save_path)
 
     def save(self, path: Path) -> None:
         save_record(path, self.session.record())
         self.out.write(f"Transcript saved to {path}\n")
 
 
-async def run_chat(args: argparse.Namespace, backend: Backend) -> None:
-    options = ChatOptions(planner=args.planner, search=search_config(args, suggested_search(backend.mode)))
-    session = build_session(backend.settings, options)
+async def run_chat(args: argparse.Namespace, backend: Backend, search: GDPZeroConfig) -> None:
+    session = build_session(backend.settings, ChatOptions(planner=args.planner, search=search))
     try:
-        await session.client.check()  # a wrong key or a dead endpoint: one line now, not mid-chat
         await TerminalChat(session, sys.stdout, sys.stderr, args.save).run(sys.stdin)
     finally:
         await session.aclose()
 
 
 def chat_command(args: argparse.Namespace) -> int:
+    checked_search_config(args, args.parser, GDPZeroConfig())  # bad flags fail before a backend starts
     backend = backend_from_args(args)
     try:
+        search = checked_search_config(args, args.parser, suggested_search(backend.mode))
         if backend.banner:
             print(backend.banner)
+        check_backend(backend)  # a wrong key, model or address: one line now, not mid-chat
         print(f"You are the persuadee. Planner: {args.planner}.")
-        asyncio.run(run_chat(args, backend))
+        asyncio.run(run_chat(args, backend, search))
     finally:
         backend.stop()
     return 0
@@ -177,36 +238,44 @@ def chat_command(args: argparse.Namespace) -> int:
 def ui_command(args: argparse.Namespace) -> int:
     from ui.app import launch
 
-    launch(args)
+    limits = LimitSettings.from_args(args)
+    backend = backend_from_args(args)
+    try:
+        if backend.banner:
+            print(backend.banner, flush=True)
+        check_backend(backend)
+        launch(backend, host=args.host, port=args.port, share=args.share, limits=limits, data_dirs=args.data_dir)
+    finally:
+        backend.stop()
     return 0
 
 
 def fake_server_command(args: argparse.Namespace) -> int:
-    from gdp_zero.llm.fake_server import main as fake_main
-
-    fake_main(args.rest)
+    serve_from_args(args)
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gdp-zero", description=__doc__)
+    parser = Parser(prog="gdp-zero", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     chat = commands.add_parser("chat", help="chat with the planner in the terminal (you are the persuadee)")
     add_llm_arguments(chat)
     add_planner_arguments(chat)
-    chat.add_argument("--save", type=Path, help="write the transcript (acts, trees, usage) as JSON on exit")
-    chat.set_defaults(run=chat_command)
+    chat.add_argument("--save", type=Path,
+                      help="write the transcript (acts, trees, usage) as JSON on exit, or when the endpoint's setup fails")
+    chat.set_defaults(run=chat_command, parser=chat)
     ui = commands.add_parser("ui", help="start the web app")
     add_llm_arguments(ui)
-    ui.add_argument("--host", default="127.0.0.1")
-    ui.add_argument("--port", type=int, default=7860)
+    ui.add_argument("--host", default="127.0.0.1", help="address to serve on (default: %(default)s)")
+    ui.add_argument("--port", type=int, default=7860, help="port to serve on (default: %(default)s)")
     ui.add_argument("--share", action="store_true", help="ask Gradio for a public share link")
     ui.add_argument("--data-dir", type=Path, action="append", default=[], metavar="FOLDER",
                     help="a folder whose P4G files the Strategies tab may read (repeatable; none: the tab takes uploads only)")
     add_limit_arguments(ui)
     ui.set_defaults(run=ui_command)
-    fake = commands.add_parser("fake-server", help="run the fake OpenAI-compatible server (canned replies)")
-    fake.add_argument("rest", nargs=argparse.REMAINDER, help="its own options, e.g. --port 8001 --latency 0.5")
+    fake = commands.add_parser("fake-server", help="run the fake OpenAI-compatible server (canned replies)",
+                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_server_arguments(fake)
     fake.set_defaults(run=fake_server_command)
     add_strategies_command(commands)
     add_study_commands(commands)

@@ -77,29 +77,55 @@ class ChatSession:
     def end_reason(self) -> str | None:
         return self.domain.end_reason(self.dialogue)
 
+    @property
+    def ending(self) -> str | None:
+        """How the dialogue ended, in words (why, and its outcome), or None while it goes on."""
+        reason, outcome = self.end_reason, self.outcome
+        if reason is None or outcome is None:
+            return None
+        last = self.dialogue.last("user")
+        said = f"the {self.domain.user_role.lower()}'s last act was [{last.act}]" if last else ""
+        why = {
+            "success": f"success, {said}",
+            "turn_limit": f"the turn limit of {self.domain.max_exchanges} exchanges was reached and {said}",
+        }.get(reason, reason)
+        return f"The dialogue has ended: {why}. Outcome {outcome:+.1f}."
+
+    def check_send(self, text: str | None) -> str:
+        """The message as it will be sent, or MessageRejected saying why it cannot be sent now."""
+        if self.ending is not None:
+            raise MessageRejected(f"{self.ending} Restart to begin a new dialogue.")
+        if self.pending is not None or (self.log and self.log[-1].speaker == "user"):
+            raise MessageRejected("Your previous message has no reply yet: retry it, or undo it first.")
+        return check_message(text)
+
     async def open(self, on_progress: ProgressCallback | None = None) -> PlannerTurn:
         """The persuader speaks first."""
         if self.log:
             raise RuntimeError("the conversation has already started")
         return await self._bot_turn(self._new_ledger_turn(), on_progress)
 
-    async def send(self, text: str | None, on_progress: ProgressCallback | None = None) -> PlannerTurn:
-        if self.pending is not None or (self.log and self.log[-1].speaker == "user"):
-            raise MessageRejected("Your previous message has no reply yet: retry it, or undo it first.")
-        self.pending = check_message(text)
+    async def send(self, text: str | None, on_progress: ProgressCallback | None = None) -> PlannerTurn | None:
+        """Tag the person's message and plan the reply; None when the message ended the dialogue."""
+        self.pending = self.check_send(text)
         return await self.retry(on_progress)
 
-    async def retry(self, on_progress: ProgressCallback | None = None) -> PlannerTurn:
-        """Complete the turn of the pending message (or the opening turn): tag it, then plan."""
+    async def retry(self, on_progress: ProgressCallback | None = None) -> PlannerTurn | None:
+        """Complete the turn of the pending message (or the opening turn): tag it, then plan.
+
+        A message that ends the dialogue (the goal reached, the turn limit) gets no reply: None.
+        """
         if not self.log:
             return await self.open(on_progress)
-        if self.log[-1].speaker == "system" and self.pending is None:
+        if self.ending is not None or (self.log[-1].speaker == "system" and self.pending is None):
             raise MessageRejected("There is nothing to retry: the last turn has its reply.")
         ledger_turn = self._new_ledger_turn()
         if self.pending is not None:
             tagged = await self.roles.tagger.tag(self.dialogue, self.pending)
             self.log.append(TurnLog("user", tagged.act, self.pending, ledger_turn, tag_fallback=tagged.fallback))
             self.pending = None
+            if self.end_reason is not None:
+                return None
         return await self._bot_turn(ledger_turn, on_progress)
 
     async def _bot_turn(self, ledger_turn: int, on_progress: ProgressCallback | None) -> PlannerTurn:

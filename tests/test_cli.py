@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
+import pytest
+
+from gdp_zero.cli import PROMPT, TerminalChat
+from gdp_zero.factory import ChatOptions, build_session
+from gdp_zero.llm.errors import ModelNotFoundError
 from gdp_zero.llm.fake_server import TEXT_FAULTS, FakeLLMServer
+from gdp_zero.llm.settings import load_llm_settings
+from gdp_zero.mcts.search import SearchProgress
+from gdp_zero.planners import GDPZeroConfig
 from gdp_zero.text import MAX_LLM_TEXT_CHARS
 
 ENV = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AZURE_OPENAI_"))}
 
 
 def run_chat(args: list[str], stdin: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "gdp_zero.cli", "chat", *args],
-        input=stdin, capture_output=True, text=True, timeout=timeout, env=ENV,
-    )
+    return run_cli(["chat", *args], stdin, timeout)
 
 
 def test_fake_chat_from_a_script_completes_three_turns_and_prints_acts(tmp_path: Path):
@@ -34,7 +43,8 @@ def test_fake_chat_from_a_script_completes_three_turns_and_prints_acts(tmp_path:
     assert bot_lines[0].startswith("Persuader [greeting]")
     assert out.count("your message was labelled [") == 4
     assert "Undone." in out
-    assert "simulations" in result.stderr  # the progress bar
+    assert "\r" not in result.stderr  # no progress bar frames when stderr is not a terminal
+    assert out.count(PROMPT) == script.count("\n")  # a prompt before every line read, echoed in a log
     transcript = json.loads(saved.read_text())
     assert [t["speaker"] for t in transcript["turns"]] == ["system"] + ["user", "system"] * 3
     assert all(t["act"] for t in transcript["turns"])
@@ -69,6 +79,217 @@ def test_a_broken_config_file_names_the_field(tmp_path: Path):
     result = run_chat(["--llm", "openai", "--config", str(config)], "")
     assert result.returncode == 2
     assert str(config) in result.stderr and "llm.roles.judge.temperature" in result.stderr
+
+
+def run_cli(args: list[str], stdin: str = "", timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gdp_zero.cli", *args], input=stdin, capture_output=True,
+                          text=True, timeout=timeout, env=ENV)
+
+
+def one_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    assert len(lines) == 1, text
+    return lines[0]
+
+
+# --- /retry, unknown commands, the prompt, the progress bar ---------------------------------------
+
+
+def test_retry_with_nothing_to_retry_is_a_hint_and_the_chat_goes_on():
+    result = run_chat(["--llm", "fake", "--sims", "2"], "/retry\nHello\n/quit\n")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "nothing to retry" in result.stdout
+    assert "your message was labelled [" in result.stdout  # the message after it was answered
+
+
+def test_an_unknown_command_lists_the_commands_and_is_not_sent():
+    result = run_chat(["--llm", "fake", "--sims", "1"], "/foo\n/quit\n")
+    assert result.returncode == 0, result.stderr
+    assert "Unknown command /foo. Commands: /undo  /restart  /retry  /save [FILE]  /quit" in result.stdout
+    assert "labelled" not in result.stdout  # nothing went to the persuader
+    assert "(1 simulation, 0 reused" in result.stdout  # the greeting, counted in good English
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_progress_bar_is_drawn_on_a_terminal_only():
+    progress = SearchProgress(done=3, total=4, in_flight=1, elapsed_s=0.5)
+    shown, logged = Terminal(), io.StringIO()
+    TerminalChat(None, io.StringIO(), shown, None).progress(progress)  # type: ignore[arg-type]
+    TerminalChat(None, io.StringIO(), logged, None).progress(progress)  # type: ignore[arg-type]
+    assert shown.getvalue().startswith("\r  searching [") and "3/4 simulations" in shown.getvalue()
+    assert logged.getvalue() == ""
+
+
+# --- invalid numbers, files and endpoints: one line, exit 2 -----------------------------------------
+
+
+@pytest.mark.parametrize("flag, value, problem", [
+    ("--sims", "0", "must be at least 1"),
+    ("--sims", "-5", "must be at least 1"),
+    ("--realizations", "0", "must be at least 1"),
+    ("--time-budget", "0", "must be more than 0"),
+    ("--concurrency", "0", "must be at least 1"),
+    ("--prior-samples", "0", "must be at least 1"),
+    ("--value-samples", "0", "must be at least 1"),
+    ("--q0", "nan", "must be a finite number"),
+    ("--q0", "5", "must be between -1 and 1"),
+    ("--cpuct", "-1", "must be at least 0"),
+    ("--sims", "many", "invalid int value"),
+])
+def test_an_invalid_planner_number_is_one_argparse_line_and_exit_2(flag: str, value: str, problem: str):
+    result = run_chat(["--llm", "fake", flag, value], "")
+    assert result.returncode == 2
+    line = one_line(result.stderr)
+    assert line.startswith(f"gdp-zero chat: error: argument {flag}: ") and problem in line
+    assert result.stdout == ""  # refused before any backend started
+
+
+def test_a_config_file_that_is_not_utf8_is_one_line(tmp_path: Path):
+    config = tmp_path / "llm.toml"
+    config.write_bytes('[llm]\nmodel = "caf\u00e9"\n'.encode("latin-1"))
+    result = run_chat(["--llm", "openai", "--config", str(config)], "")
+    assert result.returncode == 2
+    line = one_line(result.stderr)
+    assert str(config) in line and "UTF-8" in line
+
+
+def test_an_endpoint_that_answers_with_a_login_page_is_one_line():
+    with FakeLLMServer(login_page=True) as server:
+        result = run_chat(["--llm", "openai", "--base-url", server.base_url, "--api-key", "k"], "Hi\n")
+    assert result.returncode == 2
+    line = one_line(result.stderr)
+    assert server.base_url in line and "web page" in line
+
+
+# --- the model: checked at start-up, and a setup error mid-chat ends it -----------------------------
+
+
+def test_a_model_the_endpoint_does_not_list_stops_the_chat_naming_the_served_ones():
+    with FakeLLMServer(models=("fake-model", "other-model")) as server:
+        result = run_chat(["--llm", "openai", "--base-url", server.base_url, "--api-key", "k",
+                           "--model", "nope-model"], "Hi\n")
+    assert result.returncode == 2
+    line = one_line(result.stderr)
+    assert "'nope-model'" in line and "fake-model, other-model" in line
+    assert "Persuader [" not in result.stdout
+
+
+def test_a_model_the_endpoint_does_not_list_stops_the_web_app_before_it_serves():
+    with FakeLLMServer() as server:  # no --model: the default, gpt-4o-mini, is not served here
+        result = run_cli(["ui", "--llm", "openai", "--base-url", server.base_url, "--api-key", "k", "--port", "1"],
+                         timeout=60)
+    assert result.returncode == 2
+    line = one_line(result.stderr)
+    assert "'gpt-4o-mini'" in line and "fake-model" in line
+
+
+def test_a_server_that_serves_any_model_name_is_accepted():
+    # llama.cpp lists its one model but answers under any name: the probe request succeeds.
+    with FakeLLMServer(models=("fake-model", "served-under-any-name")) as server:
+        server.models = ("fake-model",)  # what GET /models lists ...
+        server.any_model = True  # ... and what it answers
+        result = run_chat(["--llm", "openai", "--base-url", server.base_url, "--api-key", "k",
+                           "--model", "served-under-any-name", "--sims", "1"], "/quit\n")
+    assert result.returncode == 0, result.stderr
+    assert "Persuader [greeting]" in result.stdout
+
+
+def test_a_rejected_key_first_seen_mid_chat_ends_the_chat_with_one_line_and_exit_2():
+    # Some servers do not check the key on GET /models: the first 401 comes with the first turn.
+    with FakeLLMServer(api_key="sk-right", check_key_on_models=False) as server:
+        result = run_chat(["--llm", "openai", "--base-url", server.base_url, "--api-key", "sk-wrong",
+                           "--sims", "1"], "Hi\n/quit\n")
+    assert result.returncode == 2
+    assert "API key" in one_line(result.stderr)
+    assert "sk-wrong" not in result.stderr + result.stdout
+
+
+def test_a_model_that_disappears_mid_chat_saves_the_dialogue_and_says_where(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    class Lines(io.StringIO):
+        """The person's lines; before the second, the endpoint stops serving the model."""
+
+        def __init__(self, server: FakeLLMServer) -> None:
+            super().__init__("I'm fine, what is this about?\nTell me more.\n")
+            self.server, self.reads = server, 0
+
+        def readline(self, *args: object) -> str:
+            self.reads += 1
+            if self.reads == 2:
+                self.server.models = ("replacement-model",)
+            return super().readline(*args)
+
+    async def chat(server: FakeLLMServer, out: io.StringIO) -> None:
+        settings = load_llm_settings(None, {}, base_url=server.base_url, api_key="k", model="fake-model")
+        search = GDPZeroConfig(simulations=2, realizations=1, prior_samples=2, value_samples=2, concurrency=2)
+        session = build_session(settings, ChatOptions(search=search))
+        try:
+            await TerminalChat(session, out, io.StringIO(), None).run(Lines(server))
+        finally:
+            await session.aclose()
+
+    monkeypatch.chdir(tmp_path)  # the dialogue is saved in the working directory when --save was not given
+    out = io.StringIO()
+    with FakeLLMServer() as server, pytest.raises(ModelNotFoundError):
+        asyncio.run(chat(server, out))
+    saved = list(tmp_path.glob("gdp-zero-transcript-*.json"))
+    assert len(saved) == 1
+    assert f"Transcript saved to {saved[0].name}" in out.getvalue()
+    transcript = json.loads(saved[0].read_text(encoding="utf-8"))
+    assert [t["speaker"] for t in transcript["turns"]] == ["system", "user", "system"]
+    assert transcript["meta"]["pending_message"] == "Tell me more."  # the message that failed is kept too
+    assert "/retry" not in out.getvalue().split("Tell me more.")[-1]  # not offered as a passing failure
+
+
+# --- the other commands -----------------------------------------------------------------------------
+
+
+def test_fake_server_command_takes_its_options():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert "--latency" in run_cli(["fake-server", "--help"]).stdout
+    proc = subprocess.Popen([sys.executable, "-m", "gdp_zero.cli", "fake-server", "--port", str(port),
+                             "--models", "m1,m2"], stdout=subprocess.PIPE, text=True, env=ENV)
+    try:
+        assert f"127.0.0.1:{port}/v1" in proc.stdout.readline()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=5) as response:
+            assert [m["id"] for m in json.load(response)["data"]] == ["m1", "m2"]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=10)
+
+
+def test_ui_help_shows_the_address_defaults():
+    out = run_cli(["ui", "--help"]).stdout
+    assert "default: 127.0.0.1" in out and "default: 7860" in out
+
+
+def test_the_web_app_does_not_import_the_cli():
+    code = "import sys, ui.app; assert 'gdp_zero.cli' not in sys.modules, 'ui.app imports the CLI'"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_dialogue_that_ended_says_why_and_refuses_messages_until_restart(tmp_path: Path):
+    saved = tmp_path / "t.json"
+    script = "Sure, I'll give $1.\nAre you still there?\n/retry\n/restart\nHello again.\n/quit\n"
+    result = run_chat(["--llm", "fake", "--sims", "2", "--save", str(saved)], script)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    ended = "The dialogue has ended: success, the persuadee's last act was [donate]. Outcome +1.0."
+    assert f"{ended} Type /restart for a new dialogue" in out
+    after = out.split("Are you still there?", 1)[1]
+    assert after.startswith(f"\n{ended} Restart to begin a new dialogue.")  # refused, not sent
+    assert "nothing to retry" in after
+    bots = [line for line in out.splitlines() if line.startswith("Persuader [")]
+    assert len(bots) == 3  # greeting; no reply to the donation; greeting after /restart, reply to "Hello again."
+    record = json.loads(saved.read_text(encoding="utf-8"))
+    assert record["end_reason"] is None and [t["text"] for t in record["turns"]][1] == "Hello again."
 
 
 def test_the_gumbel_root_is_chosen_from_the_command_line(tmp_path: Path):

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from gdp_zero.llm.fake_server import NO_MARKER_REPLY, FakeLLMServer, canned_reply
+from gdp_zero.llm.fake_server import FakeLLMServer
+from gdp_zero.llm.fake_world import NO_MARKER_REPLY, canned_reply
 
 UTTERANCE_PROMPT = "Allowed acts: [greeting] [logical appeal]\nReply format: [act] utterance"
 

@@ -35,7 +35,10 @@ def test_a_two_turn_terminal_chat_on_the_local_model(tmp_path: Path, planner_arg
     assert result.returncode == 0, result.stderr[-2000:]
     transcript = json.loads(saved.read_text())
     bot_turns = [t for t in transcript["turns"] if t["speaker"] == "system"]
-    assert len(bot_turns) == 3  # the greeting and two replies
+    if transcript["end_reason"] is None:
+        assert len(bot_turns) == 3  # the greeting and two replies
+    else:  # the tiny model tagged a message as the goal act: the dialogue ended there, unanswered
+        assert transcript["turns"][-1]["speaker"] == "user" and len(bot_turns) in (1, 2)
     for turn in bot_turns:
         assert turn["act"] in DOMAIN.system_act_names
         assert turn["text"].strip()

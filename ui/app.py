@@ -1,7 +1,7 @@
 """The GDP-Zero studio web app: chat with the planner as the persuadee, watch its search tree, compare strategies.
 
 `build_app(backend)` makes the Gradio Blocks; `serve(demo, ...)` starts it with the app's CSS
-(Gradio 6 takes CSS and theme at launch); `launch(args)` is `gdp-zero ui`. Everything about the
+(Gradio 6 takes CSS and theme at launch); `launch(backend, ...)` is `gdp-zero ui`. Everything about the
 dialogue lives in `gdp_zero`; this module only wires components to a per-browser `UserChat`.
 """
 
@@ -11,11 +11,9 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-import argparse
 import asyncio
 import html
 import json
-import math
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -28,6 +26,7 @@ from gdp_zero.backends import Backend, suggested_search
 from gdp_zero.domain import load_domain
 from gdp_zero.factory import ChatOptions
 from gdp_zero.planners import PLANNERS, GDPZeroConfig
+from gdp_zero.planners.checks import InvalidSetting, Limits, check_search
 from gdp_zero.session import MAX_MESSAGE_CHARS, MessageRejected
 from ui import chat_view, strategies_view, tree_view, usage_view
 from ui.limits import ClientLimits, LimitExceeded, LimitSettings, client_address
@@ -35,13 +34,52 @@ from ui.sessions import SessionRegistry, UserChat
 
 POLL_S = 0.2  # how often a running turn reports its progress
 CONCURRENCY = 32  # turns of different people running at once
+# One server serves everyone: a person may not start an arbitrarily long search.
+SERVER_LIMITS = Limits(simulations=200, realizations=10, time_budget_s=300.0)
+# The control that sets each planner number, to name it when it is refused.
+CONTROL_LABELS = {"simulations": "Simulations", "realizations": "k", "q0": "Q0", "c_puct": "c_puct",
+                  "time_budget_s": "The time budget"}
+MESSAGE_PLACEHOLDER = (f"Your reply to the persuader (up to {MAX_MESSAGE_CHARS} characters); "
+                       "Enter sends, Shift+Enter for a new line")
+MAX_DEPTH_SHOWN = 10  # the depth slider's top: "all"
+CLICK_SEP = "\u241f"  # between a clicked node's label and the click's nonce
+
+# Empty the message box in the browser as the message is sent; the server gets the text as typed.
+CLEAR_MESSAGE_JS = """(...values) => {
+  const box = document.querySelector('#message textarea');
+  if (box) { box.value = ''; box.dispatchEvent(new Event('input', {bubbles: true})); }
+  return values;
+}"""
+
+# Runs once per page. Plotly clicks open a node's details through the hidden #clicked-node box;
+# chat messages get aria-labels of their text (Gradio labels them with the message's markup).
+PAGE_JS = """() => {
+  const onClick = (event) => {
+    const point = event.points && event.points[0];
+    const label = point && (point.customdata ?? point.id);
+    const box = document.querySelector('#clicked-node textarea');
+    if (label == null || !box) return;
+    box.value = label + '\u241f' + Date.now();
+    box.dispatchEvent(new Event('input', {bubbles: true}));
+  };
+  const update = () => {
+    const plot = document.querySelector('#tree-plot .js-plotly-plot');
+    if (plot && plot.on) { plot.removeListener && plot.removeListener('plotly_click', onClick); plot.on('plotly_click', onClick); }
+    document.querySelectorAll('#chat [data-testid=bot], #chat [data-testid=user]').forEach((m) => {
+      const who = m.dataset.testid === 'bot' ? "Persuader's message: " : 'Your message: ';
+      const label = who + (m.innerText || '').replace(/\\s+/g, ' ').trim();
+      if (m.getAttribute('aria-label') !== label) m.setAttribute('aria-label', label);
+    });
+  };
+  new MutationObserver(update).observe(document.body, {subtree: true, childList: true, attributes: true,
+                                                        attributeFilter: ['aria-label']});
+  update();
+}"""
 QUEUE_SIZE = 512  # events waiting for a worker; beyond it Gradio answers "queue full"
 # Every event is for this page only: hidden from the API page and gradio_client (ui/limits.py
 # bounds what a client calling the queue directly can do).
 PAGE_ONLY = dict(api_visibility="private", show_progress="hidden")
 MAX_UPLOAD = "20mb"  # the Strategies tab's transcripts and runs files; nothing else is uploaded
-MAX_SIMULATIONS = 200  # per turn, from the controls
-MAX_REALIZATIONS = 10
 PLANNER_CHOICES = [("GDP-Zero (search)", "gdpzero"), ("Prompting (no search)", "prompting"), ("Random", "random")]
 
 CSS = """
@@ -60,6 +98,8 @@ CSS = """
 .status-hint { color: #b45309; font-weight: 600; }
 .status-error { color: #b91c1c; font-weight: 600; }
 .status-done { color: #166534; }
+.status-ended { color: #1e3a8a; font-weight: 700; border-left: 4px solid #1d4ed8; padding-left: 8px; }
+.offscreen { position: absolute !important; left: -10000px; width: 1px; height: 1px; overflow: hidden; }
 .node-details { font-size: 0.9em; }
 .node-details .node-path { font-weight: 700; margin-bottom: 4px; }
 .node-details table.node-stats th { text-align: left; padding-right: 12px; font-weight: 500; }
@@ -79,7 +119,7 @@ class SettingsRejected(ValueError):
 def options_from_controls(
     defaults: GDPZeroConfig, planner: str, simulations: Any, realizations: Any, q0: Any, c_puct: Any, budget: Any
 ) -> ChatOptions:
-    """The planner options the controls describe; the search config is validated as the search would."""
+    """The planner options the controls describe, checked by the planner's rules and this server's limits."""
     try:
         sims, k = _whole_number(simulations), _whole_number(realizations)
         q0_f, c_f = float(q0), float(c_puct)
@@ -90,18 +130,11 @@ def options_from_controls(
         budget_s = float(text) if text else None
     except ValueError:
         raise SettingsRejected(f"Time budget {text!r} is not a number of seconds (leave it blank for none).") from None
-    if not all(math.isfinite(x) for x in (q0_f, c_f, budget_s or 1.0)):
-        raise SettingsRejected("Q0, c_puct and the time budget must be finite numbers.")
-    if c_f < 0:
-        raise SettingsRejected("c_puct must be zero or more.")
-    if sims > MAX_SIMULATIONS or k > MAX_REALIZATIONS:
-        # One server serves everyone: a person may not start an arbitrarily long search.
-        raise SettingsRejected(f"This server allows up to {MAX_SIMULATIONS} simulations and k up to {MAX_REALIZATIONS}.")
     search = replace(defaults, simulations=sims, realizations=k, q0=q0_f, c_puct=c_f, time_budget_s=budget_s)
     try:
-        search.search_config()  # the search's own checks: simulations >= 1, k >= 1, budget > 0
-    except ValueError as error:
-        raise SettingsRejected(f"Planner settings: {error}.") from None
+        check_search(search, SERVER_LIMITS)
+    except InvalidSetting as invalid:
+        raise SettingsRejected(f"{CONTROL_LABELS.get(invalid.setting, invalid.setting)} {invalid.problem}.") from None
     if planner not in PLANNERS:
         raise SettingsRejected(f"Unknown planner {planner!r}: choose one of {', '.join(PLANNERS)}.")
     return ChatOptions(planner=planner, search=search)
@@ -123,10 +156,12 @@ def build_app(
             gr.HTML(f'<div class="demo-banner">{html.escape(backend.banner)}</div>', elem_id="banner")
         with gr.Tabs():
             with gr.Tab("Chat", id="chat-tab"):
-                with gr.Row():
-                    with gr.Column(scale=3):
+                # Side by side on a wide screen (the tree grows beside the chat), stacked on a narrow one.
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=5, min_width=420):
                         chatbot = gr.Chatbot(
-                            elem_id="chat", label="Dialogue", height=None, min_height=420, max_height=760,
+                            # A fixed height makes the message list the scrolling box that Gradio autoscrolls.
+                            elem_id="chat", label="Dialogue", height=600,
                             # Messages are escaped by chat_view; only its own tags are HTML.
                             sanitize_html=True, render_markdown=True, latex_delimiters=[], allow_tags=False,
                             group_consecutive_messages=False,
@@ -137,8 +172,7 @@ def build_app(
                         with gr.Row():
                             message = gr.Textbox(
                                 elem_id="message", show_label=False, scale=5, lines=1, max_lines=8,
-                                placeholder=f"Your reply to the persuader (up to {MAX_MESSAGE_CHARS} characters); "
-                                "Enter sends, Shift+Enter for a new line",
+                                placeholder=MESSAGE_PLACEHOLDER,
                             )
                             send = gr.Button("Send", elem_id="send", variant="primary", scale=1)
                         with gr.Row():
@@ -147,34 +181,48 @@ def build_app(
                             restart = gr.Button("Restart", elem_id="restart", size="sm")
                             transcript_dl = gr.DownloadButton("Download transcript (JSON)", elem_id="download-transcript",
                                                               size="sm", interactive=False)
-                    with gr.Column(scale=1, min_width=260):
-                        gr.Markdown("### Planner\nChanges apply from the persuader's **next turn**; the dialogue so far is kept.")
-                        planner_in = gr.Radio(PLANNER_CHOICES, value=planner, label="Planner", elem_id="planner")
-                        sims_in = gr.Number(defaults.simulations, precision=0, label="Simulations per turn", elem_id="simulations")
-                        k_in = gr.Number(defaults.realizations, precision=0, label="Realizations per node (k)", elem_id="realizations")
-                        q0_in = gr.Number(defaults.q0, label="Q0 (initial Q of untried acts)", elem_id="q0")
-                        cpuct_in = gr.Number(defaults.c_puct, label="c_puct (exploration)", elem_id="c-puct")
-                        budget_in = gr.Textbox("" if defaults.time_budget_s is None else str(defaults.time_budget_s),
-                                               label="Time budget, seconds (blank = none)", placeholder="none", elem_id="time-budget")
-                        gr.Textbox(settings.default.model, label="Model (set when the server starts)", interactive=False, elem_id="model")
-                        with gr.Accordion("LLM settings (no secrets)", open=False):
-                            gr.JSON(settings.public_dict(), elem_id="llm-settings")
-            with gr.Tab("Search tree", id="tree-tab"):
-                with gr.Row():
-                    turn_select = gr.Dropdown([], label="Turn", elem_id="turn-select", scale=3, interactive=True)
-                    tree_dl = gr.DownloadButton("Download tree (JSON)", elem_id="download-tree", size="sm", interactive=False, scale=1)
-                tree_summary = gr.HTML("", elem_id="tree-summary")
-                tree_plot = gr.Plot(elem_id="tree-plot", label="Search tree: size = visits N, colour = Q, "
-                                    "blue = chosen act and its most visited continuation")
-                with gr.Row():
-                    with gr.Column(scale=1):
+                        with gr.Accordion("Planner: changes apply from the persuader's next turn", open=True):
+                            planner_in = gr.Radio(PLANNER_CHOICES, value=planner, label="Planner", elem_id="planner")
+                            with gr.Row():
+                                sims_in = gr.Number(defaults.simulations, precision=0, label="Simulations per turn",
+                                                    elem_id="simulations", min_width=120)
+                                k_in = gr.Number(defaults.realizations, precision=0, label="Realizations per node (k)",
+                                                 elem_id="realizations", min_width=120)
+                                q0_in = gr.Number(defaults.q0, label="Q0 (initial Q of untried acts)", elem_id="q0", min_width=120)
+                            with gr.Row():
+                                cpuct_in = gr.Number(defaults.c_puct, label="c_puct (exploration)", elem_id="c-puct", min_width=120)
+                                budget_in = gr.Textbox("" if defaults.time_budget_s is None else str(defaults.time_budget_s),
+                                                       label="Time budget, seconds (blank = none)", placeholder="none",
+                                                       elem_id="time-budget", min_width=120)
+                                gr.Textbox(settings.default.model, label="Model (set when the server starts)",
+                                           interactive=False, elem_id="model", min_width=120)
+                            with gr.Accordion("LLM settings (no secrets)", open=False):
+                                gr.JSON(settings.public_dict(), elem_id="llm-settings")
+                    with gr.Column(scale=6, min_width=420, elem_id="tree-panel"):
+                        gr.Markdown("### Search tree")
+                        with gr.Row():
+                            turn_select = gr.Dropdown([], label="Turn", elem_id="turn-select", scale=3, interactive=True)
+                            tree_dl = gr.DownloadButton("Download tree (JSON)", elem_id="download-tree", size="sm",
+                                                        interactive=False, scale=1)
+                        tree_summary = gr.HTML("", elem_id="tree-summary")
+                        with gr.Row():
+                            view_in = gr.Radio(list(tree_view.VIEWS), value=tree_view.VIEWS[0], label="View",
+                                               elem_id="tree-view", scale=2)
+                            depth_in = gr.Slider(1, MAX_DEPTH_SHOWN, value=MAX_DEPTH_SHOWN, step=1, label="Depth shown",
+                                                 elem_id="tree-depth", scale=1)
+                            min_visits_in = gr.Slider(1, 50, value=1, step=1, label="Hide acts visited fewer times",
+                                                      elem_id="tree-min-visits", scale=1)
+                        tree_plot = gr.Plot(elem_id="tree-plot", label="Size = visits N, colour = Q; click a node for its "
+                                            "details (in the icicle and sunburst, a click also zooms in)")
                         root_table = gr.Dataframe(
-                            pd.DataFrame(columns=tree_view.ROOT_TABLE_HEADERS), label="Root acts",
-                            elem_id="root-table", interactive=False, wrap=True,
+                            pd.DataFrame(columns=tree_view.ROOT_TABLE_HEADERS), label="Root acts (the chosen one first)",
+                            elem_id="root-table", interactive=False, wrap=True, max_height=320,
                         )
-                    with gr.Column(scale=1):
                         node_select = gr.Dropdown([], label="Node (act path from the root)", elem_id="node-select", interactive=True)
                         node_details = gr.HTML(tree_view.node_details_html(None), elem_id="node-details")
+                        # Written by the page's script when a node of the figure is clicked (Plotly has no Gradio event).
+                        clicked_node = gr.Textbox("", elem_id="clicked-node", elem_classes=["offscreen"], show_label=False,
+                                                  container=False)
             with gr.Tab("Usage", id="usage-tab"):
                 gr.Markdown("LLM calls, tokens and seconds on the wire, by role: for the whole session and per turn "
                             "(a turn's row includes tagging the message before it).")
@@ -188,7 +236,7 @@ def build_app(
 
         controls = [planner_in, sims_in, k_in, q0_in, cpuct_in, budget_in]
         tree_outputs = [tree_plot, tree_summary, root_table, node_select, node_details, tree_dl]
-        outputs = [chatbot, status, error_box, message, transcript_dl, turn_select, usage_table, retry, *tree_outputs]
+        outputs = [chatbot, status, error_box, message, send, transcript_dl, turn_select, usage_table, retry, *tree_outputs]
 
         # -- views ------------------------------------------------------------------------
 
@@ -212,13 +260,29 @@ def build_app(
             selected = chosen if chosen in choices else tree_view.ROOT_LABEL
             number = _turn_number(user, index)
             return {
-                tree_plot: tree_view.tree_figure(tree),
+                tree_plot: tree_view.draw(tree, user.view),
                 tree_summary: tree_view.tree_summary_html(tree, planned.planner, planned.simulations,
                                                           planned.reused_simulations, planned.seconds),
                 root_table: pd.DataFrame(tree_view.root_table(tree), columns=tree_view.ROOT_TABLE_HEADERS),
                 node_select: gr.Dropdown(choices=choices, value=selected),
-                node_details: tree_view.node_details_html(tree_view.find_node(tree, selected)),
+                node_details: tree_view.node_details_html(tree_view.find_node(tree, selected), tree),
                 tree_dl: gr.DownloadButton(value=_write_json(user, f"gdp-zero-tree-turn-{number}.json", tree), interactive=True),
+            }
+
+        async def live_tree_updates(user: UserChat) -> dict[Any, Any]:
+            """The tree of the turn being searched, as it stands: redrawn whenever a simulation ends.
+
+            The snapshot is taken here, between the search's steps; the figure is built in a thread,
+            so that other people's requests are not kept waiting while it is.
+            """
+            progress = user.progress
+            if progress is None or progress.tree is None:
+                return {}
+            tree = progress.tree.to_dict()
+            return {
+                tree_plot: await asyncio.to_thread(tree_view.draw, tree, user.view),
+                tree_summary: tree_view.live_summary_html(tree, progress.done, progress.total),
+                root_table: pd.DataFrame(tree_view.root_table(tree), columns=tree_view.ROOT_TABLE_HEADERS),
             }
 
         def full_view(user: UserChat, status_text: str, kind: str = "done") -> dict[Any, Any]:
@@ -228,11 +292,20 @@ def build_app(
             latest = bot_turns[-1] if bot_turns else None
             labels = {log[i].ledger_turn: _turn_label(user, i) for i in bot_turns}
             has_content = bool(log) or user.session.pending is not None
+            ending = user.session.ending
+            if ending is not None and not user.error:
+                status_text, kind = f"{ending} Press Restart for a new dialogue.", "ended"
             view = {
                 chatbot: chat_view.chat_messages(log, user.session.pending,
                                                  waiting="waiting for a reply" if user.error else "reading…"),
                 status: chat_view.status_html(status_text, kind),
-                error_box: gr.HTML(chat_view.error_html(user.error), visible=bool(user.error)),
+                error_box: gr.HTML(chat_view.error_html(user.error, has_message=user.session.pending is not None
+                                                        or bool(log and log[-1].speaker == "user")),
+                                   visible=bool(user.error)),
+                message: gr.Textbox(interactive=ending is None,
+                                    placeholder="The dialogue has ended: press Restart for a new one." if ending
+                                    else MESSAGE_PLACEHOLDER),
+                send: gr.Button(interactive=ending is None),
                 transcript_dl: gr.DownloadButton(
                     value=_write_json(user, "gdp-zero-transcript.json", user.session.transcript()) if has_content else None,
                     interactive=has_content,
@@ -262,20 +335,26 @@ def build_app(
         async def run_turn(
             user: UserChat, start: Callable[[], asyncio.Task], first: dict[Any, Any] | None = None
         ) -> AsyncIterator[dict[Any, Any]]:
-            """Start a turn and report its progress every POLL_S seconds until it ends."""
+            """Start a turn and report its progress, and its tree as it grows, every POLL_S seconds until it ends."""
             try:
                 task = start()
             except (MessageRejected, LimitExceeded) as rejected:
-                yield {status: chat_view.status_html(str(rejected), "hint"),
+                yield {status: chat_view.status_html(str(rejected), "hint"), **(first or {}),
                        retry: gr.Button(interactive=user.can_retry, variant="primary" if user.can_retry else "secondary")}
                 return
             await asyncio.sleep(0)  # let the turn start: a sent message is then pending, shown at once
-            yield {**busy_view(user), **(first or {})}
+            yield busy_view(user)
+            drawn = None  # simulations done when the tree was last drawn
             while not task.done():
                 # asyncio.wait never cancels the task: a page closed mid-turn leaves a whole turn behind.
                 await asyncio.wait({task}, timeout=POLL_S)
                 if not task.done():
-                    yield busy_view(user)
+                    update = busy_view(user)
+                    done = user.progress.done if user.progress is not None else None
+                    if done is not None and done != drawn:
+                        update.update(await live_tree_updates(user))
+                        drawn = done
+                    yield update
             planned = user.finish()
             if user.error:
                 yield full_view(user, "The turn failed: see the error above the status line, then press Retry.", "error")
@@ -314,9 +393,12 @@ def build_app(
                 yield update
 
         async def configured_turn(
-            request: gr.Request, controls: tuple[Any, ...], begin: Callable[[UserChat], Any], first: dict | None = None
+            request: gr.Request, controls: tuple[Any, ...], begin: Callable[[UserChat], Any], refused: dict | None = None
         ) -> AsyncIterator[dict[Any, Any]]:
-            """Apply the controls, then run the turn that `begin(user)` returns; refusals become hints."""
+            """Apply the controls, then run the turn that `begin(user)` returns; refusals become hints.
+
+            `refused` is shown with a refusal: a sent message, cleared from the box as it was sent, goes back.
+            """
             user, problem = configured(request, controls)
             if user is not None:
                 try:
@@ -324,9 +406,9 @@ def build_app(
                 except MessageRejected as rejected:
                     user, problem = None, str(rejected)
             if user is None:
-                yield {status: chat_view.status_html(problem or "", "hint")}
+                yield {status: chat_view.status_html(problem or "", "hint"), **(refused or {})}
                 return
-            async for update in run_turn(user, start, first=first):
+            async for update in run_turn(user, start, first=refused):
                 yield update
 
         def restart_then_open(user: UserChat) -> Any:
@@ -337,7 +419,7 @@ def build_app(
             text: str, planner_v: str, sims: Any, k: Any, q0: Any, cpuct: Any, budget: Any, request: gr.Request
         ) -> AsyncIterator[dict[Any, Any]]:
             controls = (planner_v, sims, k, q0, cpuct, budget)
-            async for update in configured_turn(request, controls, lambda user: lambda: user.send(text), {message: ""}):
+            async for update in configured_turn(request, controls, lambda user: lambda: user.send(text), {message: text}):
                 yield update
 
         async def on_retry(
@@ -370,14 +452,27 @@ def build_app(
                 return {}
             return tree_updates(user, _as_index(index))
 
-        async def on_node(index: Any, label: str | None, request: gr.Request) -> str:
+        async def on_view(kind: str, depth: Any, min_visits: Any, index: Any, request: gr.Request) -> dict[Any, Any]:
             user = registry.get(request.session_hash)
-            log = user.session.log if user is not None else []
-            i = _as_index(index)
-            planned = log[i].planned if i is not None and 0 <= i < len(log) else None
-            if planned is None or planned.tree is None:
-                return tree_view.node_details_html(None)
-            return tree_view.node_details_html(tree_view.find_node(planned.tree, label))
+            if user is None:
+                return {}
+            shown = int(depth or MAX_DEPTH_SHOWN)
+            user.view = tree_view.ViewChoice(kind if kind in tree_view.VIEWS else tree_view.VIEWS[0],
+                                             None if shown >= MAX_DEPTH_SHOWN else shown, int(min_visits or 1))
+            if user.busy:
+                return await live_tree_updates(user)
+            tree = _tree_of(user, _as_index(index))
+            return {tree_plot: tree_view.draw(tree, user.view)} if tree is not None else {}
+
+        async def on_node(index: Any, label: str | None, request: gr.Request) -> dict[Any, Any]:
+            user = registry.get(request.session_hash)
+            tree = _tree_of(user, _as_index(index)) if user is not None else None
+            if tree is None:
+                return {node_details: tree_view.node_details_html(None)}
+            label = (label or "").split(CLICK_SEP)[0]  # a click carries a nonce, so clicking a node again counts
+            found = tree_view.find_node(tree, label)
+            return {node_details: tree_view.node_details_html(found, tree),
+                    node_select: gr.Dropdown(value=found.label) if found is not None else gr.Dropdown()}
 
         async def on_unload(request: gr.Request) -> None:
             await registry.close(request.session_hash)
@@ -385,14 +480,21 @@ def build_app(
         # The controls reach the handlers as sent (preprocess=False), so a value from the page and
         # one sent to the queue directly are checked by the same options_from_controls.
         demo.load(on_load, inputs=controls, outputs=outputs, preprocess=False, **PAGE_ONLY)
-        send_args = dict(inputs=[message, *controls], outputs=outputs, preprocess=False, **PAGE_ONLY)
+        # The box is emptied in the browser as the message leaves, so text typed meanwhile is never wiped;
+        # a message sent while the last turn's event is still closing runs after it instead of being dropped.
+        send_args = dict(inputs=[message, *controls], outputs=outputs, preprocess=False, js=CLEAR_MESSAGE_JS,
+                         trigger_mode="always_last", **PAGE_ONLY)
         send.click(on_send, **send_args)
         message.submit(on_send, **send_args)
         retry.click(on_retry, inputs=controls, outputs=outputs, preprocess=False, **PAGE_ONLY)
         restart.click(on_restart, inputs=controls, outputs=outputs, preprocess=False, **PAGE_ONLY)
         undo.click(on_undo, outputs=outputs, **PAGE_ONLY)
         turn_select.select(on_turn, inputs=[turn_select], outputs=tree_outputs, **PAGE_ONLY)
-        node_select.select(on_node, inputs=[turn_select, node_select], outputs=[node_details], **PAGE_ONLY)
+        for view_control in (view_in, depth_in, min_visits_in):
+            view_control.change(on_view, inputs=[view_in, depth_in, min_visits_in, turn_select],
+                                outputs=[tree_plot, tree_summary, root_table], **PAGE_ONLY)
+        node_select.select(on_node, inputs=[turn_select, node_select], outputs=[node_details, node_select], **PAGE_ONLY)
+        clicked_node.change(on_node, inputs=[turn_select, clicked_node], outputs=[node_details, node_select], **PAGE_ONLY)
         demo.unload(on_unload)
         wire_strategies()  # after the page's own events, which keep their places
 
@@ -400,6 +502,12 @@ def build_app(
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE, api_open=False)
     demo.gdp_registry = registry  # type: ignore[attr-defined]  # for tests and monitoring
     return demo
+
+
+def _tree_of(user: UserChat, index: int | None) -> dict[str, Any] | None:
+    log = user.session.log
+    planned = log[index].planned if index is not None and 0 <= index < len(log) else None
+    return planned.tree if planned is not None else None
 
 
 def _planner_label(name: str) -> str:
@@ -445,7 +553,7 @@ def serve(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = None, 
     registry: SessionRegistry = demo.gdp_registry  # type: ignore[attr-defined]
     return demo.launch(
         server_name=host, server_port=port, share=share, prevent_thread_lock=not block, quiet=quiet,
-        css=CSS, theme=gr.themes.Soft(primary_hue="blue"), footer_links=[],
+        css=CSS, js=PAGE_JS, theme=gr.themes.Soft(primary_hue="blue"), footer_links=[],
         mcp_server=False, enable_monitoring=False, run_history=False, pwa=False, ssr_mode=False,
         max_file_size=MAX_UPLOAD,
         # Gradio keeps a little state per session id, also for ids our limits refused: bound it.
@@ -454,20 +562,15 @@ def serve(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = None, 
     )
 
 
-def launch(args: argparse.Namespace) -> None:
-    """`gdp-zero ui`: open the backend, serve the app until interrupted, then stop the backend."""
-    from gdp_zero.cli import backend_from_args
-
+def launch(backend: Backend, *, host: str = "127.0.0.1", port: int = 7860, share: bool = False,
+           limits: LimitSettings | None = None, data_dirs: Sequence[Path] = ()) -> None:
+    """`gdp-zero ui`: serve the app on an open backend until interrupted (the caller stops the backend)."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-    limits = LimitSettings.from_args(args)
-    backend = backend_from_args(args)
+    demo = build_app(backend, limits=limits, data_dirs=data_dirs)
+    where = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}/"
+    # Gradio's own start-up lines would suggest share=True in launch(); the CLI has --share.
+    print(f"GDP-Zero studio: open {where} in a browser (Ctrl-C stops it).", flush=True)
     try:
-        if backend.banner:
-            print(backend.banner, flush=True)
-        demo = build_app(backend, limits=limits, data_dirs=args.data_dir)
-        try:
-            serve(demo, host=args.host, port=args.port, share=bool(getattr(args, "share", False)))
-        finally:
-            demo.gdp_registry.remove_files()  # type: ignore[attr-defined]  # sessions still open at Ctrl-C
+        serve(demo, host=host, port=port, share=share, quiet=True)
     finally:
-        backend.stop()
+        demo.gdp_registry.remove_files()  # type: ignore[attr-defined]  # sessions still open at Ctrl-C

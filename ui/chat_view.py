@@ -14,6 +14,7 @@ from typing import Any, Iterable
 from gdp_zero.mcts.search import SearchProgress
 from gdp_zero.planners.base import PlannerTurn
 from gdp_zero.session import TurnLog
+from gdp_zero.wording import plural
 
 PLANNER_LABELS = {"gdpzero": "GDP-Zero", "prompting": "Prompting", "random": "Random"}
 
@@ -35,10 +36,6 @@ def message_text(text: str) -> str:
     """A message's text, literal, in its own direction isolate: a right-to-left message reads
     right to left, and nothing in it can reorder the act tag or the note around it."""
     return f'<span class="message-text" dir="auto">{literal(text)}</span>'
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def act_tag(act: str, *, user: bool = False, extra: str = "") -> str:
@@ -92,7 +89,7 @@ def chat_messages(log: Iterable[TurnLog], pending: str | None, *, waiting: str =
 
 
 def status_html(text: str, kind: str = "info") -> str:
-    """kind: info, busy, hint (a message was refused or ignored), done."""
+    """kind: info, busy, hint (a message was refused or ignored), done, ended (the dialogue is over), error."""
     return f'<div class="status status-{kind}">{html.escape(text)}</div>'
 
 
@@ -118,11 +115,12 @@ def done_text(planned: PlannerTurn | None) -> str:
     )
 
 
-def error_html(message: str | None) -> str:
+def error_html(message: str | None, *, has_message: bool = False) -> str:
+    """The endpoint's error; Undo is offered only when there is a message of the person's to take back."""
     if not message:
         return ""
+    undo = " (or Undo to take your message back)" if has_message else ""
     return (
         '<div class="chat-error" role="alert"><b>The LLM endpoint failed:</b> '
-        f"{html.escape(message)}<br>Nothing said so far is lost: press <b>Retry</b> to complete the turn"
-        " (or Undo to take your message back).</div>"
+        f"{html.escape(message)}<br>Nothing said so far is lost: press <b>Retry</b> to complete the turn{undo}.</div>"
     )

@@ -26,8 +26,9 @@ from gdp_zero.llm.errors import LLMError
 from gdp_zero.llm.settings import LLMSettings
 from gdp_zero.mcts.search import SearchProgress
 from gdp_zero.planners.base import PlannerTurn
-from gdp_zero.session import ChatSession, MessageRejected, check_message
+from gdp_zero.session import ChatSession, MessageRejected
 from ui.limits import ClientLimits
+from ui.tree_view import ViewChoice
 
 logger = logging.getLogger(__name__)
 
@@ -43,11 +44,12 @@ class UserChat:
     ) -> None:
         self.session: ChatSession = build_session(settings, options)
         self.options = options
-        self.task: asyncio.Task[PlannerTurn] | None = None
+        self.task: asyncio.Task[PlannerTurn | None] | None = None
         self.progress: SearchProgress | None = None
         self.phase = ""
         self.started = 0.0
         self.error: str | None = None
+        self.view = ViewChoice()  # how this page draws trees
         self.workdir = workdir  # transcript and tree downloads, made with the first one
         self._admit_turn = admit_turn
         self._closing: asyncio.Future[None] | None = None  # connections being closed after a turn
@@ -93,7 +95,7 @@ class UserChat:
     def _on_progress(self, progress: SearchProgress) -> None:
         self.progress = progress
 
-    def _start(self, phase: str, make: Callable[[], Awaitable[PlannerTurn]]) -> asyncio.Task[PlannerTurn]:
+    def _start(self, phase: str, make: Callable[[], Awaitable[PlannerTurn | None]]) -> asyncio.Task[PlannerTurn | None]:
         if self.busy:
             raise MessageRejected("The persuader is still replying: wait for the reply first.")
         release = self._admit_turn() if self._admit_turn is not None else None  # may raise LimitExceeded
@@ -104,28 +106,24 @@ class UserChat:
             self.task.add_done_callback(lambda _: release())
         return self.task
 
-    def _turn_ended(self, task: asyncio.Task[PlannerTurn]) -> None:
+    def _turn_ended(self, task: asyncio.Task[PlannerTurn | None]) -> None:
         # Between turns a chat holds no connection: a server with hundreds of open chats would
         # otherwise keep a pool of sockets (and an SSL context) per chat. The next turn reconnects.
         if not self.busy:
             self._closing = asyncio.ensure_future(self.session.client.aclose())
 
-    def open(self) -> asyncio.Task[PlannerTurn]:
+    def open(self) -> asyncio.Task[PlannerTurn | None]:
         return self._start("The persuader is opening the conversation", lambda: self.session.open(self._on_progress))
 
-    def send(self, text: str | None) -> asyncio.Task[PlannerTurn]:
+    def send(self, text: str | None) -> asyncio.Task[PlannerTurn | None]:
         if self.busy:
             raise MessageRejected("The persuader is still replying: wait for the reply first.")
-        log = self.session.log
-        if not log:
+        if not self.session.log:
             raise MessageRejected("The persuader has not opened the conversation yet: press Retry.")
-        if self.session.pending is not None or log[-1].speaker == "user":
-            # (a failure after tagging leaves the message in the log, not pending)
-            raise MessageRejected("Your previous message has no reply yet: press Retry, or Undo it first.")
-        check_message(text)  # refuse empty or too long messages before anything runs
+        self.session.check_send(text)  # refuse before anything runs: the dialogue is over, a reply is missing, ...
         return self._start("Reading your message", lambda: self.session.send(text, self._on_progress))
 
-    def retry(self) -> asyncio.Task[PlannerTurn]:
+    def retry(self) -> asyncio.Task[PlannerTurn | None]:
         if not self.can_retry:
             raise MessageRejected("There is nothing to retry: the last turn has its reply.")
         return self._start("Retrying the turn", lambda: self.session.retry(self._on_progress))
@@ -133,7 +131,9 @@ class UserChat:
     @property
     def can_retry(self) -> bool:
         log = self.session.log
-        return not self.busy and (not log or self.session.pending is not None or log[-1].speaker == "user")
+        if self.busy or self.session.ending is not None:
+            return False
+        return not log or self.session.pending is not None or log[-1].speaker == "user"
 
     def finish(self) -> PlannerTurn | None:
         """After the task ended: its turn, or None with `error` set to one line saying what failed."""

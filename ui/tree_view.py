@@ -27,6 +27,8 @@ HOVER_REALIZATIONS = 3
 MIN_MARKER = 10.0
 MAX_MARKER = 36.0
 ROW_PX = 34  # vertical room per leaf
+MAX_ROWS = 20  # leaves the node-link figure shows at most: it stays within one screen
+VIEWS = ("node-link", "icicle", "sunburst")
 CHOSEN_COLOR = "#1d4ed8"
 EDGE_COLOR = "#9ca3af"
 
@@ -184,16 +186,48 @@ def hover_text(node: NodeView) -> str:
     return "<br>".join(lines)
 
 
-def tree_figure(tree: dict[str, Any]) -> go.Figure:
-    """The search tree as a Plotly figure.
+def visible_nodes(tree: dict[str, Any], max_depth: int | None = None, min_visits: int = 1) -> tuple[list[NodeView], int]:
+    """The nodes the node-link figure draws, and the visit floor it used.
+
+    Acts deeper than `max_depth` or visited fewer than `min_visits` times are hidden with their
+    subtrees; the floor is raised further until at most MAX_ROWS leaves remain, so the figure fits
+    one screen. The root and the chosen line (to `max_depth`) are always drawn.
+    """
+    nodes = list(iter_nodes(tree))
+    line = set(chosen_path(tree))
+    floor = max(min_visits, 0)
+    while True:
+        kept = _kept(nodes, line, max_depth, floor)
+        parents = {n.path[:-1] for n in kept if n.path}
+        leaves = sum(1 for n in kept if n.path not in parents)
+        if leaves <= MAX_ROWS or floor >= max((n.size_visits for n in nodes), default=0):
+            return kept, floor
+        floor += 1
+
+
+def _kept(nodes: list[NodeView], line: set[tuple[str, ...]], max_depth: int | None, floor: int) -> list[NodeView]:
+    kept: list[NodeView] = []
+    shown: set[tuple[str, ...]] = set()
+    for n in nodes:  # depth first: a parent comes before its children
+        on_line = n.path in line
+        deep = max_depth is not None and len(n.path) > max_depth
+        if not n.path or (not deep and (on_line or (n.path[:-1] in shown and n.size_visits >= floor))):
+            kept.append(n)
+            shown.add(n.path)
+    return kept
+
+
+def tree_figure(tree: dict[str, Any], *, max_depth: int | None = None, min_visits: int = 1) -> go.Figure:
+    """The search tree as a node-link Plotly figure, filtered to fit one screen (see `visible_nodes`).
 
     Traces, by name: "edges" (all parent-child links), "chosen path" (the chosen act and its most
     visited continuation, drawn thick), "nodes" (one marker per node: size by visits, colour by Q,
     a thick outline on the chosen path; `customdata` holds the node's path label).
     """
-    nodes = list(iter_nodes(tree))
+    every = sum(1 for _ in iter_nodes(tree))
+    nodes, floor = visible_nodes(tree, max_depth, min_visits)
     pos = tree_layout(nodes)
-    line = chosen_path(tree)
+    line = [path for path in chosen_path(tree) if path in pos]
     on_line = set(line)
     max_visits = max((n.size_visits for n in nodes), default=0)
     parents = {n.path[:-1] for n in nodes if n.path}
@@ -212,9 +246,7 @@ def tree_figure(tree: dict[str, Any]) -> go.Figure:
         chosen_x += [x0, x1, None]
         chosen_y += [y0, y1, None]
 
-    # Colour: Q(s,a) for an act; the root has no Q, so it shows its value V(s).
-    colours = [(n.q if n.path else n.value) for n in nodes]
-    colours = [0.0 if c is None else float(c) for c in colours]
+    colours = [_colour(n) for n in nodes]
     fig = go.Figure()
     fig.add_trace(go.Scatter(
         x=edge_x, y=edge_y, mode="lines", name="edges", hoverinfo="skip", showlegend=False,
@@ -230,7 +262,7 @@ def tree_figure(tree: dict[str, Any]) -> go.Figure:
         mode="markers+text",
         name="nodes",
         showlegend=False,
-        text=[n.act for n in nodes],
+        text=[f"{n.act} ({n.size_visits})" for n in nodes],
         # Leaves are labelled to their right; inner nodes above, clear of their outgoing edges.
         textposition=["middle right" if n.path not in parents else "top center" for n in nodes],
         textfont={"size": 11},
@@ -256,7 +288,7 @@ def tree_figure(tree: dict[str, Any]) -> go.Figure:
     depth = max((len(n.path) for n in nodes), default=0)
     leaves = max((-y for _, y in pos.values()), default=0.0)
     fig.update_layout(
-        title={"text": _title(tree), "font": {"size": 14}},
+        title={"text": _title(tree) + _filter_note(len(nodes), every, max_depth, floor), "font": {"size": 14}},
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         height=max(420, int(ROW_PX * (leaves + 1)) + 90),
         plot_bgcolor="white",
@@ -264,9 +296,84 @@ def tree_figure(tree: dict[str, Any]) -> go.Figure:
         hovermode="closest",
         legend={"orientation": "h", "x": 0, "y": -0.02, "yanchor": "top"},
         xaxis={"visible": False, "range": [-0.3, depth + 0.9]},
-        yaxis={"visible": False, "range": [-leaves - 0.7, 0.7]},
+        yaxis={"visible": False, "range": [-leaves - 0.7, 1.1]},
     )
     return fig
+
+
+
+
+@dataclass(frozen=True)
+class ViewChoice:
+    """How a person chose to see trees: which figure, and the node-link figure's filter."""
+
+    kind: str = VIEWS[0]
+    max_depth: int | None = None
+    min_visits: int = 1
+
+
+def draw(tree: dict[str, Any], choice: ViewChoice) -> go.Figure:
+    if choice.kind == "node-link":
+        return tree_figure(tree, max_depth=choice.max_depth, min_visits=choice.min_visits)
+    return hierarchy_figure(tree, choice.kind)
+
+
+def _filter_note(shown: int, every: int, max_depth: int | None, floor: int) -> str:
+    if shown == every:
+        return ""
+    limits = ([f"depth ≤ {max_depth}"] if max_depth is not None else []) + [f"N ≥ {floor}"]
+    return f"<br>showing {shown} of {every} nodes ({', '.join(limits)}; the icicle view shows all)"
+
+
+def hierarchy_figure(tree: dict[str, Any], kind: str = "icicle") -> go.Figure:
+    """Every node as a nested rectangle (icicle) or ring segment (sunburst): area = visits, colour = Q.
+
+    A segment's size is N(s,a) (the root's N(s)); clicking one zooms into its subtree. `ids` and
+    `customdata` hold the node's path label, as in the node-link figure.
+    """
+    nodes = list(iter_nodes(tree))
+    sizes = _nested_sizes(nodes)
+    common = dict(
+        ids=[n.label for n in nodes],
+        labels=[n.act for n in nodes],
+        parents=["" if not n.path else path_label(n.path[:-1]) for n in nodes],
+        values=[sizes[n.path] for n in nodes],
+        branchvalues="total",
+        customdata=[n.label for n in nodes],
+        hovertext=[hover_text(n) for n in nodes],
+        hoverinfo="text",
+        hoverlabel={"align": "left"},
+        marker={"colors": [_colour(n) for n in nodes], "colorscale": VALUE_COLORSCALE, "cmin": -1.0, "cmax": 1.0,
+                "showscale": True, "colorbar": {"title": {"text": "Q"}, "thickness": 12, "len": 0.8}},
+        name="nodes",
+    )
+    trace = go.Sunburst(**common) if kind == "sunburst" else go.Icicle(**common, tiling={"orientation": "h"})
+    fig = go.Figure(trace)
+    fig.update_layout(title={"text": _title(tree), "font": {"size": 14}}, height=620,
+                      margin={"l": 10, "r": 10, "t": 40, "b": 10}, paper_bgcolor="white")
+    return fig
+
+
+def _nested_sizes(nodes: list[NodeView]) -> dict[tuple[str, ...], int]:
+    """Each node's N, raised where needed so that a parent is never smaller than its children together.
+
+    N(s,a) >= N(s') always holds once simulations finish; a search still running has visits in
+    flight, and Plotly draws nothing at all for a "total" hierarchy that breaks the rule.
+    """
+    sizes = {n.path: max(n.size_visits, 0) for n in nodes}
+    for n in sorted(nodes, key=lambda n: -len(n.path)):
+        if n.path:
+            children = sum(sizes[c.path] for c in nodes if len(c.path) == len(n.path) + 1 and c.path[:-1] == n.path)
+            sizes[n.path] = max(sizes[n.path], children)
+    root_children = sum(sizes[n.path] for n in nodes if len(n.path) == 1)
+    sizes[()] = max(sizes[()], root_children)
+    return sizes
+
+
+def _colour(node: NodeView) -> float:
+    """Q(s,a) for an act; the root has no Q, so it shows its value V(s)."""
+    value = node.q if node.path else node.value
+    return 0.0 if value is None else float(value)
 
 
 def _title(tree: dict[str, Any]) -> str:
@@ -285,14 +392,17 @@ ROOT_TABLE_HEADERS = ["act", "P", "N", "Q", "chosen"]
 
 
 def root_table(tree: dict[str, Any]) -> list[list[Any]]:
-    """The root's acts: prior P, visits N, Q (blank while unvisited: it is still Q0), ✓ for the chosen one."""
+    """The root's acts: prior P, visits N, Q (blank while unvisited: it is still Q0), ✓ for the chosen one.
+
+    The chosen act comes first, so it is never lost in the table's scroll; then by N and P.
+    """
     root = tree["root"]
     priors: dict[str, float] = root.get("prior") or {}
     visits: dict[str, int] = root.get("child_visits") or {}
     qs: dict[str, float] = root.get("q") or {}
-    acts = list(dict.fromkeys([*priors, *visits, *qs]))
-    acts.sort(key=lambda a: (-visits.get(a, 0), -priors.get(a, 0.0), a))
     chosen = tree.get("chosen_act")
+    acts = list(dict.fromkeys([*priors, *visits, *qs]))
+    acts.sort(key=lambda a: (a != chosen, -visits.get(a, 0), -priors.get(a, 0.0), a))
     rows = []
     for act in acts:
         n = int(visits.get(act, 0))
@@ -316,20 +426,34 @@ def find_node(tree: dict[str, Any], label: str | None) -> NodeView | None:
     return next((n for n in iter_nodes(tree) if n.path == wanted), None)
 
 
-def node_details_html(node: NodeView | None) -> str:
-    """N, Q, P, V and every realization of one node, in full (escaped)."""
+def node_details_html(node: NodeView | None, tree: dict[str, Any] | None = None) -> str:
+    """N, Q, P, V and every realization of one node, in full (escaped), each statistic said in words.
+
+    `tree` (the node's tree) lets the chosen act say where the reply came from.
+    """
     if node is None:
-        return '<div class="node-details empty">Pick a node to see its statistics and realizations.</div>'
+        return '<div class="node-details empty">Pick a node (or click one in the figure) to see its statistics and realizations.</div>'
     e = html.escape
-    stats = [("N(s) visits", str(node.visits)), ("V(s) value", _fmt(node.value, 3))]
+    terminal = _terminal_value(node)
+    if node.value is not None:
+        value = (_fmt(node.value, 3), "V(s), this node's value when it was evaluated")
+    elif terminal is not None:
+        value = (_fmt(terminal, 3), "V(s), the dialogue ended here: the value of how it ended")
+    else:
+        value = ("—", "V(s): not evaluated yet")
+    stats = [(str(node.visits), "N(s), simulations that went on below this node"
+              + (" (none yet: each visit so far stopped here)" if node.visits == 0 and node.path else "")),
+             (value[0], value[1])]
     if node.path:
-        stats = [("N(s,a) visits of this act", str(node.edge_visits)), ("Q(s,a)", _fmt(node.q, 3)),
-                 ("P(a|s) prior", _fmt(node.prior, 3))] + stats
-    rows = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in stats)
+        stats = [(str(node.edge_visits), "N(s,a), times the search took this act from the node before"),
+                 (_fmt(node.q, 3), "Q(s,a), the mean value backed up through this act"),
+                 (_fmt(node.prior, 3), "P(a|s), the policy prior of this act")] + stats
+    rows = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for v, k in stats)
     parts = [f'<div class="node-details"><div class="node-path">{e(node.label)}</div>',
              f'<table class="node-stats">{rows}</table>']
     if node.raw is None:
         parts.append("<p>This act was visited but no node was stored for it (the dialogue ended there).</p>")
+    parts.append(_reply_source(node, tree))
     reals = node.realizations
     parts.append(f"<p><b>{len(reals)} realization{'s' if len(reals) != 1 else ''}</b></p>")
     if reals:
@@ -348,12 +472,34 @@ def node_details_html(node: NodeView | None) -> str:
                 )
             parts.append(
                 f'<div class="real-stats">mean value {e(_fmt(value, 3))} · visits {e(str(r.get("visits", 0)))}'
-                + (f" · terminal value {e(_fmt(terminal, 3))}" if terminal is not None else "")
+                + (f" · V = {e(_fmt(terminal, 3))}: the dialogue ended here" if terminal is not None else "")
                 + "</div></li>"
             )
         parts.append("</ol>")
     parts.append("</div>")
     return "".join(parts)
+
+
+def _terminal_value(node: NodeView) -> float | None:
+    """The value of how the dialogue ended at this node, if every stored realization ended it."""
+    ends = [r.get("terminal_value") for r in node.realizations]
+    if not ends or any(v is None for v in ends):
+        return None
+    return sum(ends) / len(ends)
+
+
+def _reply_source(node: NodeView, tree: dict[str, Any] | None) -> str:
+    """For the chosen act: which text was sent, and why it may not be among the realizations."""
+    if tree is None or len(node.path) != 1 or node.act != tree.get("chosen_act"):
+        return ""
+    reply = tree.get("chosen_reply")
+    if reply is not None and any(r.get("utterance") == reply for r in node.realizations):
+        return "<p>The reply sent is the realization with the highest mean value (response selection).</p>"
+    if tree.get("reused_simulations") and not node.realizations:
+        return ("<p>This turn reused the last turn's tree: the texts stored below the act taken were dropped "
+                "(they answered simulated replies the person never gave), and no simulation this turn wrote a new "
+                "one for this act, so the reply was written fresh for it.</p>")
+    return "<p>The reply was written fresh for this act (not one of its realizations).</p>"
 
 
 def tree_summary_html(tree: dict[str, Any] | None, planner: str, simulations: int = 0,
@@ -368,3 +514,11 @@ def tree_summary_html(tree: dict[str, Any] | None, planner: str, simulations: in
         f" · {simulations} simulation{'' if simulations == 1 else 's'} this turn, {reused} reused"
         f" · {seconds:.1f} s · Q0 = {tree.get('q0')}{note}</div>"
     )
+
+
+def live_summary_html(tree: dict[str, Any], done: int, total: int) -> str:
+    """The summary line of a tree still being searched: its best act so far."""
+    best = tree.get("chosen_act")
+    lead = f' · best so far <span class="act-tag">{html.escape(str(best))}</span>' if best else ""
+    return (f'<div class="tree-summary live">Searching now: {done} of {total} simulation{"" if total == 1 else "s"} '
+            f"done{lead} · the tree grows as simulations end</div>")

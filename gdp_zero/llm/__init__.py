@@ -7,12 +7,15 @@ The fake OpenAI-compatible server lives in `gdp_zero.llm.fake_server` (not re-ex
 from .client import LLMClient
 from .errors import (
     AuthenticationError,
+    EndpointSetupError,
     EndpointUnreachableError,
     LLMError,
     LLMUnavailableError,
     LogprobsUnsupportedError,
     ModelNotFoundError,
+    QuotaExceededError,
     RequestRejectedError,
+    WrongEndpointError,
 )
 from .ledger import CallRecord, RoleUsage, UsageLedger
 from .prompt import Prompt
@@ -24,6 +27,7 @@ __all__ = [
     "CallRecord",
     "ConfigError",
     "EndpointSettings",
+    "EndpointSetupError",
     "EndpointUnreachableError",
     "LLMClient",
     "LLMError",
@@ -32,8 +36,10 @@ __all__ = [
     "LogprobsUnsupportedError",
     "ModelNotFoundError",
     "Prompt",
+    "QuotaExceededError",
     "RequestRejectedError",
     "RoleUsage",
     "UsageLedger",
+    "WrongEndpointError",
     "load_llm_settings",
 ]

@@ -7,6 +7,7 @@ import logging
 import random
 import re
 import time
+from dataclasses import replace
 from typing import Any, Awaitable, Callable, TypeVar
 from urllib.parse import urlsplit
 
@@ -21,7 +22,9 @@ from .errors import (
     LLMUnavailableError,
     LogprobsUnsupportedError,
     ModelNotFoundError,
+    QuotaExceededError,
     RequestRejectedError,
+    WrongEndpointError,
 )
 from .ledger import CallRecord, UsageLedger
 from .prompt import Prompt
@@ -143,15 +146,23 @@ class LLMClient:
         return sorted(model.id for model in page.data)
 
     async def check(self) -> None:
-        """Validate each distinct endpoint's key and address early with one cheap GET /models."""
+        """Validate each distinct endpoint's key, address and model early: one line now, not mid-chat.
+
+        One cheap GET /models each; a model the endpoint does not list is then tried with a
+        one-token request, because llama.cpp serves its one model under any name.
+        """
         endpoints: dict[tuple[Any, ...], tuple[str, EndpointSettings]] = {}
         for role, ep in (self.settings.roles or {"policy": self.settings.default}).items():
-            endpoints.setdefault(_endpoint_key(ep), (role, ep))
+            endpoints.setdefault(_endpoint_key(ep) + (ep.model,), (role, ep))
         for role, ep in endpoints.values():
             served = await self.list_models(role)
-            # Azure lists base models, not deployments; llama.cpp serves one model under any name.
+            # Azure lists base models, not deployments.
             if served and ep.model not in served and ep.provider == "openai":
-                logger.warning("%s does not list model %r (it serves %s)", ep.url, ep.model, ", ".join(served[:10]))
+                probe = self._sender(replace(ep, max_tokens=1), Prompt("", "Hi", "Hi"), n=1, temperature=0.0, seed=None)
+                try:
+                    await self._request(role, ep, probe, n_requested=1, to_ledger=False)
+                except ModelNotFoundError:
+                    raise ModelNotFoundError.not_listed(ep.url, ep.model, served) from None
 
     async def aclose(self) -> None:
         """Close the HTTP clients and their connections. The client stays usable: the next
@@ -185,8 +196,12 @@ class LLMClient:
                         started = time.perf_counter()
                         try:
                             response = await send(sdk)
+                        except AttributeError:  # the SDK cannot build its page of models from an HTML body
+                            raise WrongEndpointError.not_json(ep.url) from None
                         finally:
                             seconds += time.perf_counter() - started
+                    if isinstance(response, str):  # the SDK hands back a body that is not JSON as text
+                        raise WrongEndpointError.not_json(ep.url)
                     return response
                 except openai.APIError as exc:
                     final = _fatal_error(exc, role, ep)
@@ -360,12 +375,9 @@ def _fatal_error(exc: openai.APIError, role: str, ep: EndpointSettings) -> LLMEr
     if status == 404:
         if exc.code == "model_not_found" or ("model" in message and "url" not in message):
             return ModelNotFoundError.for_model(ep.url, ep.model)
-        return LLMError(
-            f"The LLM endpoint {ep.url} answered 404 Not Found; check --base-url "
-            "(OpenAI-compatible servers usually end in /v1)."
-        )
+        return WrongEndpointError.not_found(ep.url)
     if status == 429 and exc.code == "insufficient_quota":
-        return LLMError(f"The LLM endpoint {ep.url} says the account's quota is used up (429); check billing.")
+        return QuotaExceededError(f"The LLM endpoint {ep.url} says the account's quota is used up (429); check billing.")
     if status in _RETRYABLE_STATUS or status >= 500:
         return None
     return RequestRejectedError.for_request(ep.url, role, status, _server_detail(exc, ep))

@@ -7,7 +7,11 @@ class LLMError(Exception):
     """Any failure talking to an LLM endpoint that the caller cannot fix by retrying."""
 
 
-class AuthenticationError(LLMError):
+class EndpointSetupError(LLMError):
+    """The endpoint's settings are wrong (key, model, address, quota): no retry helps until they change."""
+
+
+class AuthenticationError(EndpointSetupError):
     """The endpoint rejected (or we lack) the API key."""
 
     @classmethod
@@ -22,7 +26,7 @@ class AuthenticationError(LLMError):
         return cls(f"No API key for the LLM endpoint {url}. Set {key_hint} or pass --api-key.")
 
 
-class ModelNotFoundError(LLMError):
+class ModelNotFoundError(EndpointSetupError):
     """The endpoint does not serve the configured model."""
 
     @classmethod
@@ -31,6 +35,33 @@ class ModelNotFoundError(LLMError):
             f"The LLM endpoint {url} has no model {model!r} (404). "
             f"Pass --model with a served model; list them with GET {url}/models."
         )
+
+    @classmethod
+    def not_listed(cls, url: str, model: str, served: list[str], most: int = 10) -> ModelNotFoundError:
+        listed = ", ".join(served[:most]) + (f" and {len(served) - most} more" if len(served) > most else "")
+        return cls(f"The LLM endpoint {url} has no model {model!r}; it serves: {listed}. Pass --model with one of them.")
+
+
+class WrongEndpointError(EndpointSetupError):
+    """The address answers, but not as an OpenAI-compatible API (a wrong path, a login page)."""
+
+    @classmethod
+    def not_found(cls, url: str) -> WrongEndpointError:
+        return cls(
+            f"The LLM endpoint {url} answered 404 Not Found; check --base-url "
+            "(OpenAI-compatible servers usually end in /v1)."
+        )
+
+    @classmethod
+    def not_json(cls, url: str) -> WrongEndpointError:
+        return cls(
+            f"The LLM endpoint {url} answered with a web page, not an OpenAI-compatible JSON reply "
+            "(a login page or a wrong path?); check --base-url."
+        )
+
+
+class QuotaExceededError(EndpointSetupError):
+    """The account behind the key has no quota left."""
 
 
 class EndpointUnreachableError(LLMError):

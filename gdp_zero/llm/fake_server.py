@@ -2,7 +2,8 @@
 
 Tests, the demo mode and the benchmarks all use it, so the real `openai` client runs over real
 sockets without a model. Replies follow the marker lines our prompts contain (`Allowed acts: [a] [b]`
-and `Reply format: ...`), so the whole pipeline runs end to end on canned text.
+and `Reply format: ...`), so the whole pipeline runs end to end on canned text; what the canned
+world says and how its persuadee reacts lives in `gdp_zero.llm.fake_world`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
 
+from gdp_zero.llm.fake_world import allowed_acts, base_weight, canned_reply
+
 logger = logging.getLogger(__name__)
 
 FAULT_KINDS = ("429", "500", "timeout", "malformed", "empty")
@@ -34,56 +37,11 @@ TEXT_FAULT_PAYLOADS = {
     "bidi": "\u202eReversed from here on.",
     "long": "This sentence goes on and on. " * 667,  # 20,010 characters, whatever max_tokens says
 }
-NO_MARKER_REPLY = "(canned reply) OK."
-# Simulated users would end dialogues at once if "donate" were as likely as any other act.
-DONATE_WEIGHT = 0.15
-
-_SENTENCES: dict[str, tuple[str, ...]] = {
-    "greeting": ("Hello! How are you doing today?", "Hi there, nice to meet you."),
-    "logical appeal": (
-        "Even a small donation buys food and medicine for a child who would otherwise go without.",
-        "Every dollar given to Save the Children goes a long way where it is needed most.",
-    ),
-    "emotion appeal": (
-        "Imagine how it feels to be a child with nothing to eat tonight.",
-        "Millions of children are suffering, and it breaks my heart to think about it.",
-    ),
-    "credibility appeal": (
-        "Save the Children has been helping kids for over a hundred years.",
-        "The charity is well rated and reports clearly how it spends donations.",
-    ),
-    "foot in the door": (
-        "Would you be open to giving just a few cents to start?",
-        "Even a tiny amount would be a great first step.",
-    ),
-    "self-modeling": ("I am going to donate part of my own earnings today.", "I give to them myself."),
-    "personal story": (
-        "I once met a family whose children were helped by a program like this.",
-        "A friend of mine volunteered with them and saw the difference it makes.",
-    ),
-    "donation information": (
-        "Your donation would be taken directly from your task payment.",
-        "You can give any amount from zero up to your full payment.",
-    ),
-    "source-related inquiry": ("Have you heard of Save the Children before?", "Do you know what this charity does?"),
-    "task-related inquiry": ("Have you ever donated to a charity like this?", "What do you think about this task?"),
-    "personal-related inquiry": ("Do you have any children yourself?", "What kinds of causes do you care about?"),
-    "proposition of donation": (
-        "Would you like to donate part of your payment to Save the Children?",
-        "How much would you like to donate today?",
-    ),
-    "other": ("Thank you for chatting with me.", "I appreciate your time."),
-    "no donation": ("I don't think I will donate anything today.", "Sorry, I'd rather keep my money."),
-    "negative reaction": ("I'm not convinced these charities really help.", "That sounds a bit pushy to me."),
-    "neutral": ("Okay, I see.", "Hmm, tell me more."),
-    "positive reaction": ("That sounds like a really good cause.", "Wow, I didn't know that, it's great."),
-    "donate": ("Alright, I'll donate some of my payment.", "Okay, count me in for a donation."),
-}
-_GENERIC = ("I see what you mean.", "That is an interesting point.")
 _MALFORMED = (
     "(canned reply) Honestly I am not sure what you are asking me to do here.",
     "(canned reply) Let me think about that for a while before answering.",
 )
+LOGIN_PAGE = "<!doctype html><html><head><title>Sign in</title></head><body><form>Sign in</form></body></html>"
 _FILLER_TOKENS = (" the", " a", " and", ".", " to")
 
 
@@ -98,7 +56,7 @@ class FakeServerStats:
 @dataclass(frozen=True)
 class _Reply:
     status: int
-    body: dict[str, Any]
+    body: dict[str, Any] | str  # a str is sent as an HTML page
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -115,6 +73,9 @@ class FakeLLMServer:
         models: Sequence[str] = ("fake-model",),
         hang_s: float = 30.0,
         port: int = 0,
+        login_page: bool = False,
+        check_key_on_models: bool = True,
+        any_model: bool = False,
     ) -> None:
         unknown = sorted(set(faults) - set(FAULT_KINDS + TEXT_FAULTS))
         if unknown:
@@ -128,6 +89,10 @@ class FakeLLMServer:
         self.models = tuple(models)
         self.hang_s = hang_s
         self.port = port
+        # Every request answered 200 with an HTML page, as a proxy's or a portal's login does.
+        self.login_page = login_page
+        self.check_key_on_models = check_key_on_models  # False: as servers that list models to anyone
+        self.any_model = any_model  # True: answer under any model name, as llama.cpp does
         self.stats = FakeServerStats()
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -203,9 +168,12 @@ class FakeLLMServer:
 
     def _route(self, method: str, route: str, headers: Mapping[str, str], body: bytes) -> _Reply:
         self._stopping.wait(self.latency_s)
-        if self.api_key is not None and not self._authorised(headers):
+        if self.login_page:
+            return _Reply(200, LOGIN_PAGE)
+        listing = method == "GET" and route.endswith("/models")
+        if self.api_key is not None and not self._authorised(headers) and (self.check_key_on_models or not listing):
             return _error(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key")
-        if method == "GET" and route.endswith("/models"):
+        if listing:
             data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models]
             return _Reply(200, {"object": "list", "data": data})
         if method != "POST" or not route.endswith("/completions"):
@@ -216,7 +184,7 @@ class FakeLLMServer:
             return _error(400, "We could not parse the JSON body of your request.", "invalid_request_error", None)
         if not isinstance(request, dict):
             return _error(400, "The request body must be a JSON object.", "invalid_request_error", None)
-        if request.get("model") not in self.models:
+        if request.get("model") not in self.models and not self.any_model:
             message = f"The model `{request.get('model')}` does not exist or you do not have access to it."
             return _error(404, message, "invalid_request_error", "model_not_found")
         if request.get("stream"):
@@ -329,10 +297,11 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         reply = self.server.fake._handle(method, self.path, self.headers, body)  # type: ignore[attr-defined]
-        payload = json.dumps(reply.body).encode()
+        html_page = isinstance(reply.body, str)
+        payload = reply.body.encode() if html_page else json.dumps(reply.body).encode()
         try:
             self.send_response(reply.status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", "text/html; charset=utf-8" if html_page else "application/json")
             self.send_header("Content-Length", str(len(payload)))
             for name, value in reply.headers.items():
                 self.send_header(name, value)
@@ -345,40 +314,11 @@ class _Handler(BaseHTTPRequestHandler):
         logger.debug("fake server: " + format, *args)
 
 
-def canned_reply(prompt: str, rng: random.Random) -> str:
-    """The reply our prompt markers ask for: `[act]`, or `[act] sentence` when an utterance is wanted."""
-    acts = _allowed_acts(prompt)
-    if not acts:
-        return NO_MARKER_REPLY
-    act = rng.choices(acts, weights=[_act_weight(a) for a in acts])[0]
-    reply_format = _last_line(prompt, "Reply format:")
-    if reply_format is not None and "utterance" in reply_format.lower():
-        return f"[{act}] {rng.choice(_SENTENCES.get(act.lower(), _GENERIC))}"
-    return f"[{act}]"
-
-
 def _with_payload(text: str, payload: str) -> str:
     """The payload right after the reply's act label, so the act still parses."""
     label = re.match(r"\[[^\]]*\]", text)
     cut = label.end() if label else 0
     return f"{text[:cut]} {payload} {text[cut:].lstrip()}".strip()
-
-
-def _allowed_acts(prompt: str) -> list[str]:
-    line = _last_line(prompt, "Allowed acts:")
-    return [a.strip() for a in re.findall(r"\[([^\]]+)\]", line or "") if a.strip()]
-
-
-def _act_weight(act: str) -> float:
-    return DONATE_WEIGHT if act.lower() == "donate" else 1.0
-
-
-def _last_line(text: str, prefix: str) -> str | None:
-    found = None
-    for line in text.splitlines():
-        if line.lstrip().startswith(prefix):
-            found = line.lstrip()[len(prefix):]
-    return found
 
 
 def _prompt_text(request: Mapping[str, Any], *, chat: bool) -> str:
@@ -426,10 +366,10 @@ def _tokens(text: str) -> list[str]:
 
 
 def _logprobs(text: str, prompt: str, top: int, *, chat: bool) -> dict[str, Any]:
-    acts = _allowed_acts(prompt)
-    total_weight = sum(_act_weight(a) for a in acts)
+    acts = allowed_acts(prompt)
+    total_weight = sum(base_weight(a) for a in acts)
     act_alternatives = sorted(
-        ((a, math.log(_act_weight(a) / total_weight)) for a in acts), key=lambda alt: -alt[1]
+        ((a, math.log(base_weight(a) / total_weight)) for a in acts), key=lambda alt: -alt[1]
     )
     tokens = _tokens(text)
     positions = []
@@ -473,11 +413,8 @@ def _error(
     return _Reply(status, body, headers or {})
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m gdp_zero.llm.fake_server",
-        description="Run a fake OpenAI-compatible server on 127.0.0.1 that gives canned replies.",
-    )
+def add_server_arguments(parser: argparse.ArgumentParser) -> None:
+    """The server's options, shared by `python -m gdp_zero.llm.fake_server` and `gdp-zero fake-server`."""
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds each request waits")
     parser.add_argument("--fault-rate", type=float, default=0.0, help="share of requests given a fault")
@@ -487,7 +424,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--api-key", default=None, help="require this bearer token")
     parser.add_argument("--models", default="fake-model", help="comma-separated model names to serve")
     parser.add_argument("--hang", type=float, default=30.0, help="seconds a 'timeout' fault hangs")
-    args = parser.parse_args(argv)
+
+
+def serve_from_args(args: argparse.Namespace) -> None:
+    """Run the server the parsed options describe until Ctrl-C."""
     server = FakeLLMServer(
         latency_s=args.latency,
         fault_rate=args.fault_rate,
@@ -505,6 +445,16 @@ def main(argv: Sequence[str] | None = None) -> None:
             threading.Event().wait()
     except KeyboardInterrupt:
         pass
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m gdp_zero.llm.fake_server",
+        description="Run a fake OpenAI-compatible server on 127.0.0.1 that gives canned replies.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_server_arguments(parser)
+    serve_from_args(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

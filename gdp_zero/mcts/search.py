@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Coroutine, Generic, Literal, get_args
 
 from gdp_zero.mcts.gumbel import PlannedRound, gumbel_top_k, halving_schedule, halving_scores, sample_gumbel
@@ -80,6 +80,8 @@ class SearchProgress:
     total: int
     in_flight: int
     elapsed_s: float
+    # The tree being searched, for views that draw it as it grows; it changes after this report.
+    tree: SearchTree | None = field(default=None, compare=False, repr=False)
 
 
 ProgressCallback = Callable[[SearchProgress], None]
@@ -111,6 +113,7 @@ class _Search(Generic[State]):
         root = self.tree.root
         if not root.expanded:
             await self._expand(root, root.realizations[0].state)
+        self._report()  # the root's acts and prior are known before any simulation ends
         if self.target == 0:
             self.tree.stopped_by = "reused"
         if self.config.root == "gumbel":
@@ -252,6 +255,7 @@ class _Search(Generic[State]):
                     total=self.target,
                     in_flight=self.in_flight,
                     elapsed_s=self.clock() - self.started,
+                    tree=self.tree,
                 )
             )
 

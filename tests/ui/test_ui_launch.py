@@ -62,6 +62,8 @@ def test_gdp_zero_ui_serves_the_demo_and_stops_on_ctrl_c() -> None:
         output = _stop_with_ctrl_c(proc)
     assert proc.returncode in (0, 130), output
     assert "Demo mode" in output  # the banner is printed on the terminal too
+    assert f"open http://127.0.0.1:{port}/ in a browser" in output  # the address to open, said plainly
+    assert "share=True" not in output  # Gradio's hint names its Python API; the CLI has --share
 
 
 def test_ctrl_c_removes_the_session_folders_and_no_url_credentials_are_logged(tmp_path: Path) -> None:

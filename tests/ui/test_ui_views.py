@@ -133,6 +133,90 @@ def test_an_act_visited_without_a_node_is_still_drawn(tree: dict[str, Any]) -> N
     assert "not expanded" in tree_view.hover_text(tree_view.find_node(tree, "personal story"))
 
 
+def test_root_table_puts_the_chosen_act_first(tree: dict[str, Any]) -> None:
+    tree["chosen_act"] = "greeting"  # chosen by Q while less visited than emotion appeal
+    rows = tree_view.root_table(tree)
+    assert [r[0] for r in rows][:2] == ["greeting", "emotion appeal"] and rows[0][4] == "✓"
+
+
+def test_a_leaf_that_ended_the_dialogue_shows_its_value_as_v(tree: dict[str, Any]) -> None:
+    donated = dict(real("Would you give?", "Count me in.", 1, 1.0), reply_act="donate", terminal_value=1.0)
+    tree["root"]["children"].append(node(["proposition of donation"], 0, None, {}, {}, [], [donated]))
+    tree["root"]["child_visits"]["proposition of donation"] = 1
+    details = tree_view.node_details_html(tree_view.find_node(tree, "proposition of donation"))
+    assert "<th>V(s), the dialogue ended here: the value of how it ended</th><td>1.000</td>" in details
+    assert "N(s), simulations that went on below this node (none yet: each visit so far stopped here)" in details
+    assert "N(s,a), times the search took this act from the node before</th><td>1</td>" in details
+
+
+def test_the_chosen_act_says_where_its_reply_came_from(tree: dict[str, Any]) -> None:
+    selected = tree_view.node_details_html(tree_view.find_node(tree, "emotion appeal"), tree)
+    assert "highest mean value" in selected
+    reused = dict(tree, reused_simulations=5, chosen_reply="A fresh line.")
+    reused["root"]["children"][1]["realizations"] = []  # dropped by tree reuse, not visited again
+    fresh = tree_view.node_details_html(tree_view.find_node(reused, "emotion appeal"), reused)
+    assert "0 realizations" in fresh
+    assert "reused the last turn's tree" in fresh and "written fresh" in fresh
+    assert "written fresh" not in tree_view.node_details_html(tree_view.find_node(reused, "greeting"), reused)
+
+
+ROOT_VISITS = [100, 30, 20, 10, 8, 7, 6, 5, 4, 3, 3, 2, 2]  # N(root, a) of 13 acts: 200 simulations
+
+
+def split(visits: int, acts: int) -> list[int]:
+    """`visits` over `acts` acts: one each while they last, the rest to the first."""
+    each = [1 if i < visits else 0 for i in range(acts)]
+    each[0] += max(visits - acts, 0)
+    return each
+
+
+def wide_tree() -> dict[str, Any]:
+    """A consistent search of 200 simulations over 13 acts, two levels deep (each expansion ends one)."""
+    names = [f"act {i}" for i in range(len(ROOT_VISITS))]
+
+    def build(path: list[str], edge: dict[str, int], leaf: bool) -> dict[str, Any]:
+        children = [] if leaf else [build(path + [a], dict(zip(names, split(n - 1, len(names)))), True)
+                                    for a, n in edge.items() if n > 0]
+        return {"path": path, "visits": sum(edge.values()), "value": 0.1, "prior": {a: 1 / len(names) for a in names},
+                "child_visits": edge, "q": {a: 0.1 for a in names}, "realizations": [], "children": children}
+
+    root = build([], dict(zip(names, ROOT_VISITS)), False)
+    return {"q0": 0.25, "chosen_act": "act 12", "chosen_reply": "", "reused_simulations": 0,
+            "stopped_by": "simulations", "seconds": 1.0, "simulations": [{}] * 200, "root": root}
+
+
+def test_a_large_tree_fits_one_screen_in_the_node_link_view() -> None:
+    big = wide_tree()
+    assert len(list(tree_view.iter_nodes(big))) == 93  # 1 + 13 + 79 leaves: far more than a screen of rows
+    fig = tree_view.tree_figure(big)
+    nodes = traces(fig)["nodes"]
+    parents = {tree_view.parse_path_label(label)[:-1] for label in nodes.customdata}
+    leaves = [label for label in nodes.customdata if tree_view.parse_path_label(label) not in parents]
+    assert len(leaves) <= tree_view.MAX_ROWS
+    assert fig.layout.height <= 900
+    assert "act 12" in nodes.customdata  # the chosen act stays, however rarely visited
+    assert "showing" in fig.layout.title.text and "N ≥" in fig.layout.title.text
+    shallow = traces(tree_view.tree_figure(big, max_depth=1))["nodes"].customdata
+    assert all(len(tree_view.parse_path_label(label)) <= 1 for label in shallow)
+    assert len(shallow) == 14 and "depth ≤ 1" in tree_view.tree_figure(big, max_depth=1).layout.title.text
+
+
+@pytest.mark.parametrize("kind", ["icicle", "sunburst"])
+def test_the_hierarchy_views_show_every_node_sized_by_visits(kind: str) -> None:
+    big = wide_tree()
+    (trace,) = tree_view.hierarchy_figure(big, kind).data
+    assert trace.type == kind and trace.branchvalues == "total"
+    assert len(trace.ids) == len(list(tree_view.iter_nodes(big))) and list(trace.ids) == list(trace.customdata)
+    value = dict(zip(trace.ids, trace.values))
+    assert value["(root)"] == big["root"]["visits"]
+    for node_id, parent in zip(trace.ids, trace.parents):
+        if parent:
+            children = [value[c] for c, p in zip(trace.ids, trace.parents) if p == node_id]
+            assert value[node_id] >= sum(children)  # otherwise Plotly draws nothing
+    assert value["act 0"] == 100 and value["act 12"] == 2 and value["act 0 › act 0"] == 87  # area follows N(s,a)
+    assert (trace.marker.cmin, trace.marker.cmax) == (-1.0, 1.0)
+
+
 def test_root_table_lists_every_root_act(tree: dict[str, Any]) -> None:
     rows = tree_view.root_table(tree)
     assert [r[0] for r in rows][:2] == ["emotion appeal", "greeting"]  # most visited first
@@ -148,7 +232,7 @@ def test_node_choices_and_details(tree: dict[str, Any]) -> None:
     assert choices[0] == "(root)" and "emotion appeal › personal story" in choices
     assert tree_view.parse_path_label("emotion appeal › personal story") == ("emotion appeal", "personal story")
     details = tree_view.node_details_html(tree_view.find_node(tree, "emotion appeal"))
-    for piece in ("N(s,a) visits of this act", "<td>4</td>", "<td>0.300</td>", "<td>0.250</td>", "<td>3</td>", "2 realizations"):
+    for piece in ("N(s,a), times the search took this act", "<td>4</td>", "<td>0.300</td>", "<td>0.250</td>", "<td>3</td>", "2 realizations"):
         assert piece in details
     assert html.escape(HOSTILE) in details and "<script>" not in details  # in full, escaped
     root = tree_view.node_details_html(tree_view.find_node(tree, "(root)"))
@@ -250,11 +334,14 @@ def test_options_from_controls() -> None:
     assert options.planner == "gdpzero"
     assert options.search == replace(base, simulations=12, realizations=2, q0=0.0, c_puct=1.5, time_budget_s=2.5)
     assert options_from_controls(base, "random", 10, 3, 0.25, 1, "").search.time_budget_s is None
-    for bad, says in [((0, 3, 0, 1, ""), "simulations"), ((5, 0, 0, 1, ""), "realizations"),
-                      ((5, 3, 0, 1, "-1"), "time_budget"), ((5, 3, 0, 1, "soon"), "Time budget"),
-                      ((5, 3, 0, -1, ""), "c_puct"), ((None, 3, 0, 1, ""), "whole numbers"),
-                      ((201, 3, 0, 1, ""), "up to 200"), ((5, 11, 0, 1, ""), "k up to 10"),
-                      ((5, 3, 0, 1, "nan"), "finite")]:
+    for bad, says in [((0, 3, 0, 1, ""), "Simulations must be at least 1"), ((5, 0, 0, 1, ""), "k must be at least 1"),
+                      ((5, 3, 0, 1, "-1"), "time budget must be more than 0"), ((5, 3, 0, 1, "soon"), "Time budget"),
+                      ((5, 3, 0, -1, ""), "c_puct must be at least 0"), ((None, 3, 0, 1, ""), "whole numbers"),
+                      ((201, 3, 0, 1, ""), "Simulations must be at most 200 on this server"),
+                      ((5, 11, 0, 1, ""), "k must be at most 10 on this server"),
+                      ((5, 3, 0, 1, "nan"), "finite"),
+                      ((5, 3, 5, 1, ""), "Q0 must be between -1 and 1, got 5"),
+                      ((5, 3, 0, 1, "1e9"), "time budget must be at most 300 on this server")]:
         with pytest.raises(SettingsRejected, match=re.escape(says)):
             options_from_controls(base, "gdpzero", *bad)
     with pytest.raises(SettingsRejected, match="planner"):
