@@ -1,4 +1,4 @@
-"""`gdp-zero`: chat in the terminal, start the web app, or run the fake LLM server."""
+"""`gdp-zero`: chat in the terminal, start the web app, run the fake LLM server, or evaluate planners without humans."""
 
 from __future__ import annotations
 
@@ -197,6 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
     fake = commands.add_parser("fake-server", help="run the fake OpenAI-compatible server (canned replies)")
     fake.add_argument("rest", nargs=argparse.REMAINDER, help="its own options, e.g. --port 8001 --latency 0.5")
     fake.set_defaults(run=fake_server_command)
+    from gdp_zero.evaluation import cli as evaluation  # imported here: its commands reuse this module's options
+
+    evaluation.add_personas_command(commands)
+    evaluation.add_selfplay_command(commands)
     return parser
 
 

@@ -170,6 +170,19 @@ def append_record(path: Path, record: DialogueRecord) -> None:
         os.fsync(out.fileno())
 
 
+def drop_torn_line(path: Path) -> bool:
+    """Cut a runs file back to its last whole line before appending to it again; True if it was torn.
+
+    Appended to as it is, the torn line would become a broken line in the middle of the file.
+    """
+    with open(path, "rb+") as runs:
+        data = runs.read()
+        if not data or data.endswith(b"\n"):
+            return False
+        runs.truncate(data.rfind(b"\n") + 1)
+        return True
+
+
 def load_records(path: Path) -> list[DialogueRecord]:
     """The records of a transcript (.json: one record or a list) or a runs file (.jsonl: one per line)."""
     path = Path(path)

@@ -102,6 +102,16 @@ class ChatSession:
             self.pending = None
         return await self._bot_turn(ledger_turn, on_progress)
 
+    def hear(self, text: str, act: str, fallback: str | None = None) -> None:
+        """Keep a message whose act is already known (a simulated persuadee names its own), untagged.
+
+        Nothing is planned: the caller decides whether the dialogue goes on, then `retry` replies.
+        `fallback` says why the act was a guess, as the tagger's would.
+        """
+        if self.pending is not None or not self.log or self.log[-1].speaker == "user":
+            raise MessageRejected("Your previous message has no reply yet: retry it, or undo it first.")
+        self.log.append(TurnLog("user", act, check_message(text), self._next_ledger_turn, tag_fallback=fallback))
+
     async def _bot_turn(self, ledger_turn: int, on_progress: ProgressCallback | None) -> PlannerTurn:
         planned = await self.planner.plan(self.dialogue, on_progress)
         planned = replace(planned, settings={**self.planner.describe(), "models": self.client.settings.models_by_role()})
