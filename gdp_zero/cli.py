@@ -201,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluation.add_personas_command(commands)
     evaluation.add_selfplay_command(commands)
+    evaluation.add_evaluate_command(commands)
     return parser
 
 

@@ -163,7 +163,12 @@ def append_record(path: Path, record: DialogueRecord) -> None:
     One write of one whole line: a process killed mid-write leaves at most a torn last line,
     which `load_records` skips, so a resumed run redoes that dialogue instead of reading half of it.
     """
-    line = (record.to_json() + "\n").encode("utf-8")
+    append_json_line(path, record.to_dict())
+
+
+def append_json_line(path: Path, data: dict[str, Any]) -> None:
+    """Append one JSON object as one line, on disk before this returns (see `append_record`)."""
+    line = (json.dumps(data, ensure_ascii=False) + "\n").encode("utf-8")
     with open(path, "ab") as out:
         out.write(line)
         out.flush()
@@ -203,15 +208,20 @@ def load_records(path: Path) -> list[DialogueRecord]:
 
 
 def _jsonl_records(path: Path, text: str) -> Iterable[DialogueRecord]:
+    for number, data in json_lines(path, text):
+        yield DialogueRecord.from_dict(data, f"{path}:{number}")
+
+
+def json_lines(path: Path, text: str) -> Iterable[tuple[int, Any]]:
+    """(line number, parsed value) of each line of a JSONL file's text; a torn last line is skipped."""
     lines = text.split("\n")
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            data = json.loads(line)
+            yield number, json.loads(line)
         except json.JSONDecodeError as error:
             if number == len(lines):  # no newline after it: a write cut short by a kill
                 return
             raise RecordError(f"{path}:{number}: not a JSON line ({error.msg})") from None
-        yield DialogueRecord.from_dict(data, f"{path}:{number}")
 

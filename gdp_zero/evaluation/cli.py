@@ -10,9 +10,19 @@ from pathlib import Path
 from tqdm import tqdm
 
 from gdp_zero.backends import Backend, suggested_search
-from gdp_zero.evaluation.summary import format_report, runs_of, summarize_run
+from gdp_zero.domain import load_domain
+from gdp_zero.evaluation.static import (
+    HUMAN,
+    EvaluationProgress,
+    StaticEvaluation,
+    load_judgments,
+    opponent_replies,
+    run_static_evaluation,
+)
+from gdp_zero.evaluation.summary import format_judgments, format_report, runs_of, summarize_judgments, summarize_run
 from gdp_zero.factory import ChatOptions
 from gdp_zero.llm.client import LLMClient
+from gdp_zero.p4g import P4GError, load_p4g
 from gdp_zero.personas import PERSONAS_DIR, load_personas, p4g_persuadees, write_personas
 from gdp_zero.records import RecordError, load_records
 from gdp_zero.selfplay import SelfPlayProgress, SelfPlayRun, run_selfplay
@@ -56,6 +66,35 @@ def add_selfplay_command(commands: argparse._SubParsersAction) -> None:
     summarize = actions.add_parser("summarize", help="success rate, turns and cost per run, and a test between runs")
     summarize.add_argument("runs", type=Path, nargs="+", help="runs files (JSONL)")
     summarize.set_defaults(run=summarize_command)
+
+
+def add_evaluate_command(commands: argparse._SubParsersAction) -> None:
+    from gdp_zero.cli import add_llm_arguments, add_planner_arguments
+
+    evaluate = commands.add_parser(
+        "evaluate", conflict_handler="resolve",
+        help="the paper's static evaluation: the planner's reply vs the human's on P4G contexts, by an LLM judge",
+        description="At each persuader turn of P4G annotated dialogues, the planner replies to the real history and an "
+                    "LLM judge (role 'evaluator') compares its reply with the human's (or another run's), both in a "
+                    "random order, by majority of several votes. Resumable: re-running skips judged contexts.",
+    )
+    add_llm_arguments(evaluate)
+    add_planner_arguments(evaluate)
+    evaluate.add_argument("--search-concurrency", dest="concurrency", type=_positive,
+                          help="simulations in flight in each search")
+    static = evaluate.add_argument_group("static evaluation")
+    static.add_argument("--p4g", type=Path, required=True,
+                        help="P4G folder or annotated dialogue file (300_dialog.csv or .xlsx)")
+    static.add_argument("--dialogues", type=_positive, default=20, help="the first N annotated dialogues")
+    static.add_argument("--against", default=HUMAN,
+                        help="'human' (the real persuader's next turn) or a judgments file of another evaluate run")
+    static.add_argument("--votes", type=_positive, default=5, help="judge samples per comparison (majority vote)")
+    static.add_argument("--order-seed", type=int, default=0, help="draws which reply is shown first, per context")
+    static.add_argument("--concurrency", dest="context_concurrency", type=_positive, default=8,
+                        help="contexts planned and judged at once")
+    static.add_argument("--out", type=Path, required=True, help="the judgments file (JSONL)")
+    static.add_argument("--name", help="the run's name in its judgments (default: the --out file's name)")
+    evaluate.set_defaults(run=evaluate_command)
 
 
 def personas_from_p4g_command(args: argparse.Namespace) -> int:
@@ -110,6 +149,55 @@ async def _play(run: SelfPlayRun, backend: Backend) -> SelfPlayProgress:
                 bar.update(progress.done - bar.n)
 
             return await run_selfplay(run, client, show)
+    finally:
+        await client.aclose()
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    from gdp_zero.cli import backend_from_args, search_config
+
+    name = args.name or args.out.stem
+    try:
+        records = load_p4g(args.p4g, load_domain()).records[: args.dialogues]
+        against, against_name = None, HUMAN
+        if args.against != HUMAN:
+            previous = load_judgments(Path(args.against))
+            against, against_name = opponent_replies(previous), (previous[0].run if previous else args.against)
+    except (RecordError, P4GError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    backend = backend_from_args(args)
+    try:
+        if backend.banner:
+            print(backend.banner, file=sys.stderr)
+        options = ChatOptions(planner=args.planner, search=search_config(args, suggested_search(backend.mode)))
+        evaluation = StaticEvaluation(
+            run=name, out=args.out, options=options, against=against, against_name=against_name,
+            votes=args.votes, seed=args.order_seed, concurrency=args.context_concurrency,
+        )
+        asyncio.run(_evaluate(evaluation, records, backend))
+        judgments = [j for j in load_judgments(args.out) if j.run == name]
+    except RecordError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        backend.stop()
+    print(format_judgments(summarize_judgments(judgments)))
+    return 0
+
+
+async def _evaluate(evaluation: StaticEvaluation, records: list, backend: Backend) -> EvaluationProgress:
+    client = LLMClient(backend.settings)
+    try:
+        await client.check()
+        with tqdm(unit="judgment", desc=evaluation.run, file=sys.stderr, dynamic_ncols=True) as bar:
+
+            def show(progress: EvaluationProgress) -> None:
+                bar.total = progress.total
+                bar.set_postfix_str(f"win {progress.wins} / draw {progress.draws} / lose {progress.losses}", refresh=False)
+                bar.update(progress.done - bar.n)
+
+            return await run_static_evaluation(evaluation, records, client, show)
     finally:
         await client.aclose()
 

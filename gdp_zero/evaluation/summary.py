@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Iterable
+from typing import Any, Iterable
 
 from scipy.stats import binomtest, fisher_exact
 
@@ -39,6 +39,32 @@ class RunSummary:
     @property
     def success_rate(self) -> float:
         return self.successes / self.dialogues
+
+
+@dataclass(frozen=True)
+class JudgmentSummary:
+    """A static evaluation: the planner's wins, draws and losses against one opponent."""
+
+    run: str
+    opponent: str
+    wins: int
+    draws: int
+    losses: int
+    ci_low: float  # of the win rate
+    ci_high: float
+    shown_first: int  # judgments where the planner's reply was A
+    order_p_value: float  # binomial test of shown_first against half: is the order balanced?
+    judge_chose_a: int  # decided judgments that went to A, whoever wrote it: the judge's position bias
+
+    @property
+    def judgments(self) -> int:
+        return self.wins + self.draws + self.losses
+
+    @property
+    def win_rate(self) -> float:
+        """Wins among decided judgments (draws left out); 0.5 means no better than the opponent."""
+        decided = self.wins + self.losses
+        return self.wins / decided if decided else float("nan")
 
 
 @dataclass(frozen=True)
@@ -79,6 +105,39 @@ def summarize_run(name: str, records: list[DialogueRecord]) -> RunSummary:
         prompt_tokens_per_dialogue=sum(u[1] for u in planner) / n,
         completion_tokens_per_dialogue=sum(u[2] for u in planner) / n,
         persuadee_calls_per_dialogue=sum(u[0] for u in persuadee) / n,
+    )
+
+
+def summarize_judgments(judgments: list[Any]) -> JudgmentSummary:
+    """`judgments`: one run's `gdp_zero.evaluation.static.Judgment`s against one opponent."""
+    if not judgments:
+        raise ValueError("no judgments to summarise")
+    verdicts = [j.verdict for j in judgments]
+    wins, draws, losses = (verdicts.count(v) for v in ("win", "draw", "lose"))
+    low, high = wilson_interval(wins, wins + losses) if wins + losses else (float("nan"), float("nan"))
+    shown_first = sum(not j.swapped for j in judgments)
+    went_to_a = sum((j.verdict == "win") != j.swapped for j in judgments if j.verdict != "draw")
+    return JudgmentSummary(
+        run=judgments[0].run,
+        opponent=judgments[0].opponent,
+        wins=wins,
+        draws=draws,
+        losses=losses,
+        ci_low=low,
+        ci_high=high,
+        shown_first=shown_first,
+        order_p_value=float(binomtest(shown_first, len(judgments), 0.5).pvalue),
+        judge_chose_a=went_to_a,
+    )
+
+
+def format_judgments(s: JudgmentSummary) -> str:
+    decided = s.wins + s.losses
+    return (
+        f"{s.run} vs {s.opponent}: {s.judgments} judgments, win {s.wins} / draw {s.draws} / lose {s.losses}; "
+        f"win rate {s.win_rate:.1%} of {decided} decided [95% Wilson CI {s.ci_low:.1%}, {s.ci_high:.1%}]\n"
+        f"  order: the planner's reply was shown first in {s.shown_first} of {s.judgments} (binomial p = {s.order_p_value:.3g}); "
+        f"the judge chose A in {s.judge_chose_a} of {decided} decided judgments"
     )
 
 

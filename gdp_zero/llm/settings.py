@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from gdp_zero.validation import ConfigError, describe_problem, describe_validation_error, read_toml
 
-ROLES = ("policy", "responder", "user_simulator", "judge", "act_tagger")
+# "evaluator" compares two replies in the static evaluation (gdp_zero.evaluation.static), not in a chat.
+ROLES = ("policy", "responder", "user_simulator", "judge", "act_tagger", "evaluator")
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 
