@@ -188,15 +188,20 @@ def drop_torn_line(path: Path) -> bool:
         return True
 
 
-def load_records(path: Path) -> list[DialogueRecord]:
-    """The records of a transcript (.json: one record or a list) or a runs file (.jsonl: one per line)."""
-    path = Path(path)
+def read_text(path: Path) -> str:
+    """A saved file's text; a missing or non-UTF-8 file is a `RecordError` naming it."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise RecordError(f"{path}: no such file") from None
     except UnicodeDecodeError as error:
         raise RecordError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+
+
+def load_records(path: Path) -> list[DialogueRecord]:
+    """The records of a transcript (.json: one record or a list) or a runs file (.jsonl: one per line)."""
+    path = Path(path)
+    text = read_text(path)
     if path.suffix == ".jsonl":
         return list(_jsonl_records(path, text))
     try:

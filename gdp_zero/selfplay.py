@@ -15,12 +15,13 @@ simulations concurrently; every request of every dialogue goes through one clien
 
 from __future__ import annotations
 
-import asyncio
 import fcntl
+from contextlib import aclosing
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
+from gdp_zero.evaluation.jobs import as_done
 from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.llm.client import LLMClient
 from gdp_zero.llm.ledger import UsageLedger
@@ -116,24 +117,12 @@ async def run_selfplay(
                 progress.add(done[planned.id])
         if on_dialogue is not None:
             on_dialogue(progress)
-        gate = asyncio.Semaphore(run.concurrency)
-
-        async def play_gated(planned: PlannedDialogue) -> DialogueRecord:
-            async with gate:
-                return await play_dialogue(run, planned, client)
-
-        tasks = [asyncio.ensure_future(play_gated(d)) for d in todo]
-        try:
-            for finished in asyncio.as_completed(tasks):
-                record = await finished
+        async with aclosing(as_done(todo, lambda d: play_dialogue(run, d, client), run.concurrency)) as finished:
+            async for record in finished:
                 append_record(run.out, record)
                 progress.add(record)
                 if on_dialogue is not None:
                     on_dialogue(progress)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
     return progress
 
 

@@ -112,9 +112,14 @@ class ChatSession:
             raise MessageRejected("Your previous message has no reply yet: retry it, or undo it first.")
         self.log.append(TurnLog("user", act, check_message(text), self._next_ledger_turn, tag_fallback=fallback))
 
+    async def plan_for(self, dialogue: Dialogue, on_progress: ProgressCallback | None = None) -> PlannerTurn:
+        """The planner's turn for `dialogue`, stamped with the settings it ran with; the session's log is untouched
+        (the static evaluation plans from real histories this way)."""
+        planned = await self.planner.plan(dialogue, on_progress)
+        return replace(planned, settings={**self.planner.describe(), "models": self.client.settings.models_by_role()})
+
     async def _bot_turn(self, ledger_turn: int, on_progress: ProgressCallback | None) -> PlannerTurn:
-        planned = await self.planner.plan(self.dialogue, on_progress)
-        planned = replace(planned, settings={**self.planner.describe(), "models": self.client.settings.models_by_role()})
+        planned = await self.plan_for(self.dialogue, on_progress)
         self.log.append(TurnLog("system", planned.act, planned.reply, ledger_turn, planned=planned))
         return planned
 

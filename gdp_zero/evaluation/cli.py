@@ -39,19 +39,13 @@ def add_personas_command(commands: argparse._SubParsersAction) -> None:
 
 
 def add_selfplay_command(commands: argparse._SubParsersAction) -> None:
-    from gdp_zero.cli import add_llm_arguments, add_planner_arguments
-
-    # "resolve": --concurrency counts dialogues here; the search's own becomes --search-concurrency.
     selfplay = commands.add_parser(
         "selfplay", conflict_handler="resolve",
         help="the planner against simulated persuadees (personas); resumable",
         description="Play dialogues between a planner and the LLM user simulator playing personas. "
                     "Re-running with the same --out skips finished dialogues.",
     )
-    add_llm_arguments(selfplay)
-    add_planner_arguments(selfplay)
-    selfplay.add_argument("--search-concurrency", dest="concurrency", type=_positive,
-                          help="simulations in flight in each search")
+    _add_llm_and_planner_arguments(selfplay)
     play = selfplay.add_argument_group("self-play")
     play.add_argument("--personas", type=Path, nargs="+", default=[PERSONAS_DIR],
                       help="persona files or folders of them (default: the project's personas/)")
@@ -69,8 +63,6 @@ def add_selfplay_command(commands: argparse._SubParsersAction) -> None:
 
 
 def add_evaluate_command(commands: argparse._SubParsersAction) -> None:
-    from gdp_zero.cli import add_llm_arguments, add_planner_arguments
-
     evaluate = commands.add_parser(
         "evaluate", conflict_handler="resolve",
         help="the paper's static evaluation: the planner's reply vs the human's on P4G contexts, by an LLM judge",
@@ -78,10 +70,7 @@ def add_evaluate_command(commands: argparse._SubParsersAction) -> None:
                     "LLM judge (role 'evaluator') compares its reply with the human's (or another run's), both in a "
                     "random order, by majority of several votes. Resumable: re-running skips judged contexts.",
     )
-    add_llm_arguments(evaluate)
-    add_planner_arguments(evaluate)
-    evaluate.add_argument("--search-concurrency", dest="concurrency", type=_positive,
-                          help="simulations in flight in each search")
+    _add_llm_and_planner_arguments(evaluate)
     static = evaluate.add_argument_group("static evaluation")
     static.add_argument("--p4g", type=Path, required=True,
                         help="P4G folder or annotated dialogue file (300_dialog.csv or .xlsx)")
@@ -95,6 +84,17 @@ def add_evaluate_command(commands: argparse._SubParsersAction) -> None:
     static.add_argument("--out", type=Path, required=True, help="the judgments file (JSONL)")
     static.add_argument("--name", help="the run's name in its judgments (default: the --out file's name)")
     evaluate.set_defaults(run=evaluate_command)
+
+
+def _add_llm_and_planner_arguments(parser: argparse.ArgumentParser) -> None:
+    """The chat's LLM and planner flags. The parser must resolve conflicts: its own --concurrency
+    counts dialogues (or contexts) at once, so the search's becomes --search-concurrency."""
+    from gdp_zero.cli import add_llm_arguments, add_planner_arguments
+
+    add_llm_arguments(parser)
+    add_planner_arguments(parser)
+    parser.add_argument("--search-concurrency", dest="concurrency", type=_positive,
+                        help="simulations in flight in each search")
 
 
 def personas_from_p4g_command(args: argparse.Namespace) -> int:

@@ -13,19 +13,20 @@ its swap flag and raw votes, appended when made; a re-run skips the contexts alr
 
 from __future__ import annotations
 
-import asyncio
 import random
+from contextlib import aclosing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Literal
 
 from gdp_zero.dialogue import Dialogue
 from gdp_zero.domain import Domain, load_domain
+from gdp_zero.evaluation.jobs import as_done
 from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.llm.client import LLMClient
 from gdp_zero.llm.ledger import UsageLedger
 from gdp_zero.planners.base import usage_since
-from gdp_zero.records import DialogueRecord, RecordError, append_json_line, drop_torn_line, json_lines, now_iso
+from gdp_zero.records import DialogueRecord, RecordError, append_json_line, drop_torn_line, json_lines, now_iso, read_text
 from gdp_zero.roles.evaluator import CANT_TELL, FIRST, PairwiseJudge, majority
 
 HUMAN = "human"
@@ -124,11 +125,7 @@ def is_swapped(seed: int, context: Context) -> bool:
 
 def load_judgments(path: Path) -> list[Judgment]:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RecordError(f"{path}: no such file") from None
-    return [Judgment.from_dict(data, f"{path}:{number}") for number, data in json_lines(path, text)]
+    return [Judgment.from_dict(data, f"{path}:{number}") for number, data in json_lines(path, read_text(path))]
 
 
 def opponent_replies(judgments: Iterable[Judgment]) -> dict[tuple[str, int], tuple[str, str]]:
@@ -157,32 +154,20 @@ async def run_static_evaluation(
             progress.add(done[context.key])
     if on_judgment is not None:
         on_judgment(progress)
-    gate = asyncio.Semaphore(evaluation.concurrency)
-
-    async def judge_gated(context: Context) -> Judgment:
-        async with gate:
-            return await judge_context(evaluation, context, client)
-
-    tasks = [asyncio.ensure_future(judge_gated(c)) for c in todo if c.key not in done]
-    try:
-        for finished in asyncio.as_completed(tasks):
-            judgment = await finished
+    pending = [c for c in todo if c.key not in done]
+    async with aclosing(as_done(pending, lambda c: judge_context(evaluation, c, client), evaluation.concurrency)) as judged:
+        async for judgment in judged:
             append_json_line(evaluation.out, asdict(judgment))
             progress.add(judgment)
             if on_judgment is not None:
                 on_judgment(progress)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
     return progress
 
 
 async def judge_context(evaluation: StaticEvaluation, context: Context, client: LLMClient) -> Judgment:
     offset = hash_offset(context)
     session = build_session(client.settings, evaluation.options, client.sibling(UsageLedger(), seed_offset=offset))
-    planned = await session.planner.plan(context.history)
-    planned_dict = planned.to_dict() | {"settings": {**session.planner.describe(), "models": client.settings.models_by_role()}}
+    planned = await session.plan_for(context.history)
     if evaluation.against is None:
         opponent_act, opponent_reply = context.act, context.text
     else:
@@ -208,7 +193,7 @@ async def judge_context(evaluation: StaticEvaluation, context: Context, client: 
         votes=[v.raw for v in votes],
         choices=[v.choice for v in votes],
         verdict=verdict,
-        planner_turn=planned_dict,
+        planner_turn=planned.to_dict(),
         judge_usage=usage_since(ledger, 0),
     )
 
