@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from gdp_zero.evaluation.jobs import as_done
+from gdp_zero.evaluation.jobs import RunMismatch, as_done, check_same_planner
 from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.llm.client import LLMClient
 from gdp_zero.llm.ledger import UsageLedger
@@ -29,14 +29,9 @@ from gdp_zero.personas import Persona
 from gdp_zero.planners.base import usage_since
 from gdp_zero.records import DialogueRecord, append_record, drop_torn_line, load_records
 from gdp_zero.roles.user_simulator import UserSimulator
-from gdp_zero.validation import ConfigError
 
 SOURCE = "selfplay"
 SEED_STRIDE = 100_003  # LLM seeds per dialogue: seeded runs give each dialogue its own sequence
-
-
-class RunMismatch(ConfigError):
-    """The runs file holds dialogues of another configuration; resuming would mix two runs."""
 
 
 @dataclass(frozen=True)
@@ -88,13 +83,8 @@ def finished_records(run: SelfPlayRun, client: LLMClient) -> dict[str, DialogueR
     drop_torn_line(run.out)
     records = {r.id: r for r in load_records(run.out) if r.source == SOURCE and r.condition == run.name}
     wanted = planner_settings(run, client)
-    expected = _comparable(wanted)
     for record in records.values():
-        if _comparable(record.planner or {}) != expected:
-            raise RunMismatch(
-                f"{run.out}: dialogue {record.id} of run {run.name!r} was played with other planner settings "
-                f"({_difference(record.planner or {}, wanted)}); write to a new file or use another --name"
-            )
+        check_same_planner(str(run.out), f"dialogue {record.id} of run {run.name!r}", record.planner or {}, wanted)
     return records
 
 
@@ -159,12 +149,3 @@ async def play_dialogue(run: SelfPlayRun, planned: PlannedDialogue, client: LLMC
 def planner_settings(run: SelfPlayRun, client: LLMClient) -> dict[str, Any]:
     """What a record of this run stores as its planner (seeds aside, the same for every dialogue)."""
     return build_session(client.settings, run.options, client.sibling(UsageLedger())).planner.describe()
-
-
-def _comparable(planner: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in planner.items() if k != "seed"}
-
-
-def _difference(stored: dict[str, Any], wanted: dict[str, Any]) -> str:
-    keys = sorted(k for k in set(stored) | set(wanted) if k != "seed" and stored.get(k) != wanted.get(k))
-    return ", ".join(f"{k}: file {stored.get(k)!r}, now {wanted.get(k)!r}" for k in keys)

@@ -22,7 +22,8 @@ from gdp_zero.llm.fake_server import FakeLLMServer
 from gdp_zero.personas import PERSONAS_DIR, load_personas
 from gdp_zero.planners import GDPZeroConfig
 from gdp_zero.records import load_records
-from gdp_zero.selfplay import RunMismatch, SelfPlayRun, run_selfplay
+from gdp_zero.evaluation.jobs import RunMismatch
+from gdp_zero.selfplay import SelfPlayRun, run_selfplay
 
 ENV = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AZURE_OPENAI_"))}
 DIALOGUES = 20

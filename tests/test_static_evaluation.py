@@ -6,12 +6,14 @@ import os
 import random
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from scipy.stats import binomtest
 
 from gdp_zero.domain import load_domain
+from gdp_zero.evaluation.jobs import RunMismatch
 from gdp_zero.evaluation.static import (
     StaticEvaluation,
     contexts,
@@ -78,6 +80,18 @@ async def test_every_context_is_judged_and_saved_with_swap_flag_and_votes(fake_s
     again = await evaluate(make_settings(fake_server.base_url), three_dialogues, out)
     assert len(again) == len(judgments) and {j.key for j in again} == {j.key for j in judgments}
     assert out.read_text().splitlines()[:-1] == lines[:-1]
+    # Resuming with another search, or against another opponent, would mix two runs in one file.
+    client = LLMClient(make_settings(fake_server.base_url))
+    try:
+        other_search = StaticEvaluation(run=out.stem, out=out, options=ChatOptions(search=replace(SEARCH, simulations=3)))
+        with pytest.raises(RunMismatch, match="simulations: file 2, now 3"):
+            await run_static_evaluation(other_search, three_dialogues, client)
+        other_opponent = StaticEvaluation(run=out.stem, out=out, options=ChatOptions(search=SEARCH), against={},
+                                          against_name="someone")
+        with pytest.raises(RunMismatch, match="is against 'human', not 'someone'"):
+            await run_static_evaluation(other_opponent, three_dialogues, client)
+    finally:
+        await client.aclose()
 
 
 async def test_a_judge_that_always_answers_a_wins_half_the_time(fake_server, make_settings, three_dialogues, tmp_path, monkeypatch):

@@ -1,12 +1,30 @@
-"""Running many dialogues or judgments at once, each result handed back as soon as it is done."""
+"""Resumable runs of many dialogues or judgments: run them at once, refuse to mix configurations."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import AsyncIterator, Awaitable, Callable, Iterable, TypeVar
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Mapping, TypeVar
+
+from gdp_zero.validation import ConfigError
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
+# Seeds differ per dialogue or context by design; model names are the LLM's, not the planner's.
+NOT_COMPARED = frozenset({"seed", "models"})
+
+
+class RunMismatch(ConfigError):
+    """A file holds results of another configuration under the same run name; resuming would mix them."""
+
+
+def check_same_planner(where: str, item: str, stored: Mapping[str, Any], wanted: Mapping[str, Any]) -> None:
+    """Refuse to resume a run whose earlier `item` ran with other planner settings than `wanted`."""
+    differing = sorted(k for k in set(stored) | set(wanted) if k not in NOT_COMPARED and stored.get(k) != wanted.get(k))
+    if differing:
+        listed = ", ".join(f"{k}: file {stored.get(k)!r}, now {wanted.get(k)!r}" for k in differing)
+        raise RunMismatch(
+            f"{where}: {item} was run with other planner settings ({listed}); write to a new file or use another --name"
+        )
 
 
 async def as_done(

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Literal
 
 from gdp_zero.dialogue import Dialogue
 from gdp_zero.domain import Domain, load_domain
-from gdp_zero.evaluation.jobs import as_done
+from gdp_zero.evaluation.jobs import RunMismatch, as_done, check_same_planner
 from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.llm.client import LLMClient
 from gdp_zero.llm.ledger import UsageLedger
@@ -148,6 +148,13 @@ async def run_static_evaluation(
     if evaluation.out.exists():
         drop_torn_line(evaluation.out)
         done = {j.key: j for j in load_judgments(evaluation.out) if j.run == evaluation.run}
+        wanted = build_session(client.settings, evaluation.options, client.sibling(UsageLedger())).planner.describe()
+        for judgment in done.values():
+            where = f"the judgment of {judgment.dialogue_id} turn {judgment.turn} in run {evaluation.run!r}"
+            check_same_planner(str(evaluation.out), where, judgment.planner_turn.get("settings", {}), wanted)
+            if judgment.opponent != evaluation.against_name:
+                raise RunMismatch(f"{evaluation.out}: {where} is against {judgment.opponent!r}, not "
+                                  f"{evaluation.against_name!r}; write to a new file or use another --name")
     progress = EvaluationProgress(total=len(todo))
     for context in todo:
         if context.key in done:
