@@ -8,9 +8,10 @@ appending again) and is played again from the start.
 
 The planner does not know the persona: its own simulated user inside the search is the plain
 one, as it would be facing a stranger. The persuadee labels its own replies with an act, so no
-tagging call is made. Dialogues run `concurrency` at a time and each GDP-Zero search runs its
-simulations concurrently; every request of every dialogue goes through one client limit
-(`max_concurrency`), while each dialogue keeps its own usage ledger.
+tagging call is made; a user turn's usage is the persuadee's call. Dialogues run `concurrency`
+at a time and each GDP-Zero search runs its simulations concurrently; every request of every
+dialogue goes through one client limit (`max_concurrency`), while each dialogue keeps its own
+usage ledger.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from gdp_zero.evaluation.jobs import RunMismatch, as_done, check_same_planner
+from gdp_zero.evaluation.summary import SUCCESS
 from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.llm.client import LLMClient
 from gdp_zero.llm.ledger import UsageLedger
@@ -73,7 +75,7 @@ class SelfPlayProgress:
 
     def add(self, record: DialogueRecord) -> None:
         self.done += 1
-        self.successes += record.end_reason == "success"
+        self.successes += record.end_reason == SUCCESS
 
 
 def finished_records(run: SelfPlayRun, client: LLMClient) -> dict[str, DialogueRecord]:
