@@ -27,6 +27,7 @@ from gdp_zero.llm import fake_server as fake_module
 from gdp_zero.llm.client import LLMClient
 from gdp_zero.p4g import load_p4g
 from gdp_zero.planners import GDPZeroConfig
+from gdp_zero.records import RecordError
 from gdp_zero.roles.evaluator import CANT_TELL, comparison_prompt, majority, Vote
 
 ENV = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AZURE_OPENAI_"))}
@@ -112,12 +113,18 @@ async def test_a_judge_that_always_answers_a_wins_half_the_time(fake_server, mak
 
 async def test_against_another_run_compares_with_its_replies(fake_server, make_settings, three_dialogues, tmp_path):
     first = await evaluate(make_settings(fake_server.base_url), three_dialogues[:1], tmp_path / "first.jsonl")
-    theirs = opponent_replies(first)
+    name, theirs = opponent_replies(first, "first.jsonl")
+    assert name == "first"
     second = await evaluate(make_settings(fake_server.base_url), three_dialogues[:1], tmp_path / "second.jsonl",
                             against=theirs, against_name="first")
     assert {j.key for j in second} == set(theirs)
     for j in second:
         assert j.opponent == "first" and (j.opponent_act, j.opponent_reply) == theirs[j.key]
+
+
+def test_an_opponent_file_must_hold_one_run():
+    with pytest.raises(RecordError, match="other.jsonl: holds no judgments"):
+        opponent_replies([], "other.jsonl")
 
 
 def test_the_judge_prompt_shows_texts_in_order_and_no_acts():
@@ -147,3 +154,11 @@ def test_evaluate_command_prints_counts_and_a_win_rate(tmp_path: Path, p4g_dir: 
     s = summarize_judgments(judgments)
     assert f"cli vs human: {len(judgments)} judgments, win {s.wins} / draw {s.draws} / lose {s.losses}" in result.stdout
     assert f"[95% Wilson CI {s.ci_low:.1%}, {s.ci_high:.1%}]" in result.stdout
+
+    baseline = subprocess.run(
+        [sys.executable, "-m", "gdp_zero.cli", "evaluate", "--llm", "fake", "--p4g", str(p4g_dir), "--dialogues", "1",
+         "--planner", "prompting", "--against", str(out), "--out", str(tmp_path / "prompting.jsonl")],
+        capture_output=True, text=True, timeout=300, env=ENV,
+    )
+    assert baseline.returncode == 0, baseline.stderr
+    assert f"prompting vs cli: {len(judgments)} judgments" in baseline.stdout

@@ -161,8 +161,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
         records = load_p4g(args.p4g, load_domain()).records[: args.dialogues]
         against, against_name = None, HUMAN
         if args.against != HUMAN:
-            previous = load_judgments(Path(args.against))
-            against, against_name = opponent_replies(previous), (previous[0].run if previous else args.against)
+            against_name, against = opponent_replies(load_judgments(Path(args.against)), args.against)
     except (RecordError, P4GError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -182,6 +181,9 @@ def evaluate_command(args: argparse.Namespace) -> int:
         return 2
     finally:
         backend.stop()
+    if not judgments:
+        print(f"error: nothing was judged: no context of the {len(records)} dialogues is in {args.against}", file=sys.stderr)
+        return 2
     print(format_judgments(summarize_judgments(judgments)))
     return 0
 

@@ -128,9 +128,13 @@ def load_judgments(path: Path) -> list[Judgment]:
     return [Judgment.from_dict(data, f"{path}:{number}") for number, data in json_lines(path, read_text(path))]
 
 
-def opponent_replies(judgments: Iterable[Judgment]) -> dict[tuple[str, int], tuple[str, str]]:
-    """A previous evaluation's planner replies by context: the opponent for `--against FILE`."""
-    return {j.key: (j.planner_act, j.planner_reply) for j in judgments}
+def opponent_replies(judgments: list[Judgment], where: str) -> tuple[str, dict[tuple[str, int], tuple[str, str]]]:
+    """A previous evaluation's name and its planner's (act, reply) by context: the opponent for `--against FILE`."""
+    runs = sorted({j.run for j in judgments})
+    if len(runs) != 1:
+        held = f"the runs {', '.join(runs)}" if runs else "no judgments"
+        raise RecordError(f"{where}: holds {held}; an opponent must be one run's judgments")
+    return runs[0], {j.key: (j.planner_act, j.planner_reply) for j in judgments}
 
 
 async def run_static_evaluation(
