@@ -144,7 +144,7 @@ async def play_dialogue(run: SelfPlayRun, planned: PlannedDialogue, client: LLMC
         turns=turns,
         condition=run.name,
         persona=planned.persona.to_record(),
-        meta={"index": planned.index, "max_exchanges": session.domain.max_exchanges},
+        meta={"index": planned.index, "exchanges": session.dialogue.exchanges, "max_exchanges": session.domain.max_exchanges},
     )
 
 

@@ -20,6 +20,7 @@ from gdp_zero.records import DialogueRecord, TurnRecord, now_iso
 from gdp_zero.roles import Roles
 
 MAX_MESSAGE_CHARS = 2000
+NO_REPLY_YET = "Your previous message has no reply yet: retry it, or undo it first."
 
 
 class MessageRejected(ValueError):
@@ -85,7 +86,7 @@ class ChatSession:
 
     async def send(self, text: str | None, on_progress: ProgressCallback | None = None) -> PlannerTurn:
         if self.pending is not None or (self.log and self.log[-1].speaker == "user"):
-            raise MessageRejected("Your previous message has no reply yet: retry it, or undo it first.")
+            raise MessageRejected(NO_REPLY_YET)
         self.pending = check_message(text)
         return await self.retry(on_progress)
 
@@ -108,8 +109,10 @@ class ChatSession:
         Nothing is planned: the caller decides whether the dialogue goes on, then `retry` replies.
         `fallback` says why the act was a guess, as the tagger's would.
         """
-        if self.pending is not None or not self.log or self.log[-1].speaker == "user":
-            raise MessageRejected("Your previous message has no reply yet: retry it, or undo it first.")
+        if not self.log:
+            raise RuntimeError("the conversation has not started: open it first")
+        if self.pending is not None or self.log[-1].speaker == "user":
+            raise MessageRejected(NO_REPLY_YET)
         self.log.append(TurnLog("user", act, check_message(text), self._next_ledger_turn, tag_fallback=fallback))
 
     async def plan_for(self, dialogue: Dialogue, on_progress: ProgressCallback | None = None) -> PlannerTurn:

@@ -87,6 +87,7 @@ def test_two_planners_play_20_dialogues_survive_a_kill_and_summarize_like_scipy(
             assert record.turns[-1].speaker == "user"  # every persuader turn was answered
             system_turns = [t for t in record.turns if t.speaker == "system"]
             assert len(system_turns) <= MAX_TURNS and (record.end_reason == "success" or len(system_turns) == MAX_TURNS)
+            assert record.meta["exchanges"] == len(system_turns) and record.meta["max_exchanges"] == MAX_TURNS
             assert record.persona["id"] == record.id.rsplit("-", 1)[0]
             assert all(t.usage and sum(u["calls"] for u in t.usage.values()) >= 1 for t in record.turns)
             assert record.planner["planner"] == path.stem
@@ -147,3 +148,24 @@ async def test_dialogues_share_one_request_limit_and_keep_their_own_usage(make_s
         planner_calls = sum(u["calls"] for t in record.turns if t.speaker == "system" for u in t.usage.values())
         assert planner_calls == record.usage["session"]["total"]["calls"]  # the record's ledger holds its turns only
         assert all(set(t.usage) == {"user_simulator"} for t in record.turns if t.speaker == "user")
+
+
+async def test_a_heard_message_keeps_its_act_without_tagging_and_waits_for_retry(fake_server, make_settings):
+    from gdp_zero.factory import build_session
+    from gdp_zero.session import MessageRejected
+
+    session = build_session(make_settings(fake_server.base_url), ChatOptions(planner="prompting"))
+    try:
+        with pytest.raises(RuntimeError, match="has not started"):
+            session.hear("Hello", "neutral")
+        await session.open()
+        calls = session.client.ledger.total().calls
+        session.hear("Fine, I'll give a dollar.", "donate", "no_brackets")
+        assert session.client.ledger.total().calls == calls  # no tagging call
+        assert session.end_reason == "success" and session.log[-1].tag_fallback == "no_brackets"
+        with pytest.raises(MessageRejected, match="no reply yet"):
+            session.hear("Again", "neutral")
+        await session.retry()
+        assert [t.speaker for t in session.log] == ["system", "user", "system"]
+    finally:
+        await session.aclose()
