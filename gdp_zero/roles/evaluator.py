@@ -41,7 +41,7 @@ class PairwiseJudge:
     async def compare(self, dialogue: Dialogue, first: str, second: str) -> list[Vote]:
         """`samples` votes on which next persuader line, A = `first` or B = `second`, is better."""
         prompt = comparison_prompt(self.domain, dialogue, first, second)
-        texts = await self.client.generate(ROLE, prompt, n=self.samples, temperature=self.temperature, max_tokens=60)
+        texts = await self.client.generate(ROLE, prompt, n=self.samples, temperature=self.temperature)
         votes = []
         for text in texts:
             parsed = parse_reply(text, CHOICES, fallback_act=CANT_TELL)
