@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -202,29 +203,28 @@ def _read_dialogues(
     if len(bad):
         first = bad[0]
         raise P4GError(f"{path}: row {first + 2}: column B4 must be 0 (persuader) or 1 (persuadee), got {_text(frame['B4'][first]) or 'nothing'}")
+    unnamed = frame.index[frame["B2"].map(_text) == ""]
+    if len(unnamed):
+        raise P4GError(f"{path}: row {unnamed[0] + 2}: column B2 (the dialogue id) is empty")
     notes: list[str] = []
     outcomes, info_path = _outcomes(path, info, kind, notes)
-    records = []
+    records: list[DialogueRecord] = []
     catch_all: dict[Speaker, str] = {"system": domain.fallback_system_act, "user": domain.neutral_user_act}
     rows = frame.assign(B4=roles.astype(int)).to_dict("records")
     by_dialogue: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        by_dialogue.setdefault(str(row["B2"]), []).append(row)
+        by_dialogue.setdefault(_text(row["B2"]), []).append(row)
+    success, refusal = domain.user_act_values[domain.success_act], min(domain.user_act_values.values())
     for dialogue_id, dialogue_rows in by_dialogue.items():
-        turns: list[TurnRecord] = []
-        run: list[tuple[dict[str, Any], list[str], str]] = []
-        for row in dialogue_rows + [None]:  # a sentinel closes the last run
-            speaker = ROLES[row["B4"]] if row is not None else None
-            if run and (row is None or speaker != ROLES[run[0][0]["B4"]]):
-                turns.append(_turn(run, catch_all))
-                run = []
-            if row is not None:
-                labels, act = sentence(speaker, row)
-                run.append((row, labels, act))
+        turns = []
+        for role, rows_of_turn in groupby(dialogue_rows, key=lambda row: row["B4"]):
+            speaker = ROLES[role]
+            turns.append(_turn(speaker, [(row, *sentence(speaker, row)) for row in rows_of_turn], catch_all[speaker]))
         outcome = outcomes.get(dialogue_id)
         records.append(DialogueRecord(
             id=dialogue_id, source=SOURCE, domain=domain.name, turns=tuple(turns),
-            outcome=None if outcome is None else (1.0 if outcome["donated"] else domain.user_act_values[_refusal(domain)]),
+            # A persuadee who gave nothing ends where the domain's lowest-valued act (no donation) would.
+            outcome=None if outcome is None else (success if outcome["donated"] else refusal),
             end_reason=None if outcome is None else (SUCCESS if outcome["donated"] else NO_DONATION),
             meta={k: v for k, v in (outcome or {}).items() if k != "donated"},
         ))
@@ -236,11 +236,10 @@ def _read_dialogues(
     return P4GCorpus(records=tuple(records), unmapped=(), files=files, notes=tuple(notes), annotated=kind == "annotated")
 
 
-def _turn(run: list[tuple[dict[str, Any], list[str], str]], catch_all: dict[Speaker, str]) -> TurnRecord:
-    speaker = ROLES[run[0][0]["B4"]]
+def _turn(speaker: Speaker, run: list[tuple[dict[str, Any], list[str], str]], catch_all: str) -> TurnRecord:
     acts = [act for _, _, act in run]
-    strategic = [a for a in acts if a not in (catch_all[speaker], UNLABELLED)]
-    act = strategic[0] if strategic else (catch_all[speaker] if catch_all[speaker] in acts else UNLABELLED)
+    strategic = [a for a in acts if a not in (catch_all, UNLABELLED)]
+    act = strategic[0] if strategic else (catch_all if catch_all in acts else UNLABELLED)
     sentences = [_text(row["Unit"]) for row, _, _ in run]
     return TurnRecord(
         speaker=speaker,
@@ -255,11 +254,6 @@ def _turn(run: list[tuple[dict[str, Any], list[str], str]], catch_all: dict[Spea
     )
 
 
-def _refusal(domain: Domain) -> str:
-    """The user act with the lowest value: what a persuadee who gave nothing amounts to."""
-    return min(domain.user_acts, key=lambda a: a.value).name
-
-
 def _outcomes(path: Path, info: str | Path | None, kind: str, notes: list[str]) -> tuple[dict[str, dict[str, Any]], Path | None]:
     if info is None:
         info_path = path.with_name(INFO_FOR[kind])
@@ -272,7 +266,7 @@ def _outcomes(path: Path, info: str | Path | None, kind: str, notes: list[str]) 
     _require(frame, INFO_COLUMNS, info_path, f"the participants file ({INFO_FOR[kind]})")
     outcomes: dict[str, dict[str, Any]] = {}
     for row in frame.to_dict("records"):
-        dialogue = outcomes.setdefault(str(row["B2"]), {})
+        dialogue = outcomes.setdefault(_text(row["B2"]), {})
         role = pd.to_numeric(row["B4"], errors="coerce")
         if role == 0:
             dialogue["persuader_id"] = _text(row["B3"])

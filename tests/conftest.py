@@ -49,9 +49,15 @@ P4G_DIR_DEFAULT = "/work/shared/data/p4g"
 
 
 @pytest.fixture(scope="session")
-def p4g_dir() -> Path:
-    """The folder of the published P4G files: $GDP_ZERO_P4G_DIR, else the shared data folder."""
-    folder = Path(os.environ.get("GDP_ZERO_P4G_DIR", P4G_DIR_DEFAULT))
+def p4g_location() -> Path:
+    """Where the published P4G files should be: $GDP_ZERO_P4G_DIR, else the shared data folder."""
+    return Path(os.environ.get("GDP_ZERO_P4G_DIR", P4G_DIR_DEFAULT))
+
+
+@pytest.fixture(scope="session")
+def p4g_dir(p4g_location: Path) -> Path:
+    """The folder of the published P4G files; a test that needs them fails, saying so, without them."""
+    folder = p4g_location
     if not (folder / "300_dialog.csv").is_file():
         pytest.fail(f"the P4G corpus is not at {folder}: set GDP_ZERO_P4G_DIR to the folder holding 300_dialog.csv")
     return folder

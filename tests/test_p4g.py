@@ -161,6 +161,8 @@ def test_an_unknown_label_is_kept_visible_not_turned_into_other(p4g_dir: Path, t
         ("other.csv", "a,b\n1,2\n", r"not a P4G file: expected the columns of 300_dialog.csv"),
         ("roles.csv", "B2,B4,Turn,Unit,er_label_1,ee_label_1\nd,0,0,Hi,greeting,\nd,7,0,Hi,,greeting\n",
          r"row 3: column B4 must be 0 \(persuader\) or 1 \(persuadee\), got 7"),
+        ("ids.csv", "B2,B4,Turn,Unit,er_label_1,ee_label_1\nd,0,0,Hi,greeting,\n,1,0,Hi,,greeting\n",
+         r"row 3: column B2 \(the dialogue id\) is empty"),
     ],
 )
 def test_unknown_files_are_refused_with_a_reason(tmp_path: Path, name: str, content: str, message: str) -> None:
