@@ -1,4 +1,4 @@
-"""`gdp-zero`: chat in the terminal, start the web app, run the fake LLM server, or report strategy distributions."""
+"""`gdp-zero`: chat in the terminal, start the web app, run the fake LLM server, report strategy distributions, or evaluate planners without humans."""
 
 from __future__ import annotations
 
@@ -279,6 +279,11 @@ def build_parser() -> argparse.ArgumentParser:
     fake.set_defaults(run=fake_server_command)
     add_strategies_command(commands)
     add_study_commands(commands)
+    from gdp_zero.evaluation import cli as evaluation  # imported here: its commands reuse this module's options
+
+    evaluation.add_personas_command(commands)
+    evaluation.add_selfplay_command(commands)
+    evaluation.add_evaluate_command(commands)
     return parser
 
 

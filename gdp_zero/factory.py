@@ -19,11 +19,15 @@ class ChatOptions:
     search: GDPZeroConfig = field(default_factory=GDPZeroConfig)
     domain: str = DEFAULT_DOMAIN
     persona: str | None = None  # conditions the simulated user inside the search
+    max_exchanges: int | None = None  # overrides the domain's turn limit (e.g. short self-play dialogues)
 
 
-def build_session(settings: LLMSettings, options: ChatOptions) -> ChatSession:
+def build_session(settings: LLMSettings, options: ChatOptions, client: LLMClient | None = None) -> ChatSession:
+    """`client`, when given, is used instead of a new one (e.g. a sibling sharing a request limit)."""
     domain = load_domain(options.domain)
-    client = LLMClient(settings, UsageLedger())
+    if options.max_exchanges is not None:
+        domain = domain.model_copy(update={"max_exchanges": options.max_exchanges})
+    client = client if client is not None else LLMClient(settings, UsageLedger())
     roles = Roles.build(
         client,
         domain,

@@ -163,22 +163,45 @@ def append_record(path: Path, record: DialogueRecord) -> None:
     One write of one whole line: a process killed mid-write leaves at most a torn last line,
     which `load_records` skips, so a resumed run redoes that dialogue instead of reading half of it.
     """
-    line = (record.to_json() + "\n").encode("utf-8")
+    append_json_line(path, record.to_dict())
+
+
+def append_json_line(path: Path, data: dict[str, Any]) -> None:
+    """Append one JSON object as one line, on disk before this returns (see `append_record`)."""
+    line = (json.dumps(data, ensure_ascii=False) + "\n").encode("utf-8")
     with open(path, "ab") as out:
         out.write(line)
         out.flush()
         os.fsync(out.fileno())
 
 
-def load_records(path: Path) -> list[DialogueRecord]:
-    """The records of a transcript (.json: one record or a list) or a runs file (.jsonl: one per line)."""
-    path = Path(path)
+def drop_torn_line(path: Path) -> bool:
+    """Cut a runs file back to its last whole line before appending to it again; True if it was torn.
+
+    Appended to as it is, the torn line would become a broken line in the middle of the file.
+    """
+    with open(path, "rb+") as runs:
+        data = runs.read()
+        if not data or data.endswith(b"\n"):
+            return False
+        runs.truncate(data.rfind(b"\n") + 1)
+        return True
+
+
+def read_text(path: Path) -> str:
+    """A saved file's text; a missing or non-UTF-8 file is a `RecordError` naming it."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise RecordError(f"{path}: no such file") from None
     except UnicodeDecodeError as error:
         raise RecordError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+
+
+def load_records(path: Path) -> list[DialogueRecord]:
+    """The records of a transcript (.json: one record or a list) or a runs file (.jsonl: one per line)."""
+    path = Path(path)
+    text = read_text(path)
     if path.suffix == ".jsonl":
         return list(_jsonl_records(path, text))
     try:
@@ -190,15 +213,20 @@ def load_records(path: Path) -> list[DialogueRecord]:
 
 
 def _jsonl_records(path: Path, text: str) -> Iterable[DialogueRecord]:
+    for number, data in json_lines(path, text):
+        yield DialogueRecord.from_dict(data, f"{path}:{number}")
+
+
+def json_lines(path: Path, text: str) -> Iterable[tuple[int, Any]]:
+    """(line number, parsed value) of each line of a JSONL file's text; a torn last line is skipped."""
     lines = text.split("\n")
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            data = json.loads(line)
+            yield number, json.loads(line)
         except json.JSONDecodeError as error:
             if number == len(lines):  # no newline after it: a write cut short by a kill
                 return
             raise RecordError(f"{path}:{number}: not a JSON line ({error.msg})") from None
-        yield DialogueRecord.from_dict(data, f"{path}:{number}")
 

@@ -21,6 +21,7 @@ from gdp_zero.roles import Roles
 from gdp_zero.text import clean_text
 
 MAX_MESSAGE_CHARS = 2000
+NO_REPLY_YET = "Your previous message has no reply yet: retry it, or undo it first."
 
 
 class MessageRejected(ValueError):
@@ -96,7 +97,7 @@ class ChatSession:
         if self.ending is not None:
             raise MessageRejected(f"{self.ending} Restart to begin a new dialogue.")
         if self.pending is not None or (self.log and self.log[-1].speaker == "user"):
-            raise MessageRejected("Your previous message has no reply yet: retry it, or undo it first.")
+            raise MessageRejected(NO_REPLY_YET)
         return check_message(text)
 
     async def open(self, on_progress: ProgressCallback | None = None) -> PlannerTurn:
@@ -128,9 +129,26 @@ class ChatSession:
                 return None
         return await self._bot_turn(ledger_turn, on_progress)
 
+    def hear(self, text: str, act: str, fallback: str | None = None) -> None:
+        """Keep a message whose act is already known (a simulated persuadee names its own), untagged.
+
+        Nothing is planned: the caller decides whether the dialogue goes on, then `retry` replies.
+        `fallback` says why the act was a guess, as the tagger's would.
+        """
+        if not self.log:
+            raise RuntimeError("the conversation has not started: open it first")
+        if self.pending is not None or self.log[-1].speaker == "user":
+            raise MessageRejected(NO_REPLY_YET)
+        self.log.append(TurnLog("user", act, check_message(text), self._next_ledger_turn, tag_fallback=fallback))
+
+    async def plan_for(self, dialogue: Dialogue, on_progress: ProgressCallback | None = None) -> PlannerTurn:
+        """The planner's turn for `dialogue`, stamped with the settings it ran with; the session's log is untouched
+        (the static evaluation plans from real histories this way)."""
+        planned = await self.planner.plan(dialogue, on_progress)
+        return replace(planned, settings={**self.planner.describe(), "models": self.client.settings.models_by_role()})
+
     async def _bot_turn(self, ledger_turn: int, on_progress: ProgressCallback | None) -> PlannerTurn:
-        planned = await self.planner.plan(self.dialogue, on_progress)
-        planned = replace(planned, settings={**self.planner.describe(), "models": self.client.settings.models_by_role()})
+        planned = await self.plan_for(self.dialogue, on_progress)
         self.log.append(TurnLog("system", planned.act, planned.reply, ledger_turn, planned=planned))
         return planned
 

@@ -66,6 +66,17 @@ class LLMClient:
         self._slots: asyncio.Semaphore | None = None
         self._sdk_clients: dict[tuple[Any, ...], openai.AsyncOpenAI] = {}
 
+    def sibling(self, ledger: UsageLedger, *, seed_offset: int = 0) -> LLMClient:
+        """A client that records into `ledger` but sends through this one's request limit and connections.
+
+        Concurrent dialogues (self-play, evaluation) each keep their own usage while all of their
+        requests count against one `max_concurrency`. With a seed, `seed_offset` gives each its own.
+        """
+        settings = self.settings
+        if settings.seed is not None:
+            settings = replace(settings, seed=settings.seed + seed_offset)
+        return _Sibling(self, settings, ledger)
+
     async def __aenter__(self) -> LLMClient:
         return self
 
@@ -447,3 +458,20 @@ async def _gather_or_cancel(awaitables: list[Awaitable[T]]) -> list[T]:
         for task in tasks:
             task.cancel()
         raise
+
+
+class _Sibling(LLMClient):
+    """See `LLMClient.sibling`: its own ledger and seeds, its owner's request limit and connections."""
+
+    def __init__(self, owner: LLMClient, settings: LLMSettings, ledger: UsageLedger) -> None:
+        super().__init__(settings, ledger)
+        self._owner = owner
+
+    def _bind_loop(self) -> asyncio.Semaphore:
+        return self._owner._bind_loop()
+
+    def _sdk_for(self, ep: EndpointSettings) -> openai.AsyncOpenAI:
+        return self._owner._sdk_for(ep)
+
+    async def aclose(self) -> None:
+        """Nothing of its own to close: the owner's `aclose` closes the shared connections."""

@@ -48,7 +48,8 @@ def transcript(domain: Domain, dialogue: Dialogue) -> str:
     return "\n".join(f"{speaker_name(domain, t)}: [{t.act}] {t.text}" for t in dialogue)
 
 
-def _markers(acts: Sequence[str], with_utterance: bool) -> str:
+def marker_lines(acts: Sequence[str], with_utterance: bool) -> str:
+    """The two lines that end every prompt: what may be answered, and in which form."""
     allowed = " ".join(f"[{a}]" for a in acts)
     reply_format = "[act] utterance" if with_utterance else "[act]"
     return f"Allowed acts: {allowed}\nReply format: {reply_format}"
@@ -70,7 +71,7 @@ def build_prompt(
     "Persuader: [emotion appeal]"), `preamble` (e.g. a persona) precedes the conversation.
     """
     conversation = transcript(domain, dialogue) or "(the conversation has not started yet)"
-    markers = _markers(acts, with_utterance)
+    markers = marker_lines(acts, with_utterance)
     head = f"{preamble.strip()}\n\n" if preamble.strip() else ""
     user = f"{head}A new conversation:\n{conversation}\n\n{instruction}\n{markers}"
     lines = transcript(domain, dialogue)

@@ -1,0 +1,50 @@
+"""Resumable runs of many dialogues or judgments: run them at once, refuse to mix configurations."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Mapping, TypeVar
+
+from gdp_zero.validation import ConfigError
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+# Seeds differ per dialogue or context by design; model names are the LLM's, not the planner's.
+NOT_COMPARED = frozenset({"seed", "models"})
+
+
+class RunMismatch(ConfigError):
+    """A file holds results of another configuration under the same run name; resuming would mix them."""
+
+
+def check_same_planner(where: str, item: str, stored: Mapping[str, Any], wanted: Mapping[str, Any]) -> None:
+    """Refuse to resume a run whose earlier `item` ran with other planner settings than `wanted`."""
+    differing = sorted(k for k in set(stored) | set(wanted) if k not in NOT_COMPARED and stored.get(k) != wanted.get(k))
+    if differing:
+        listed = ", ".join(f"{k}: file {stored.get(k)!r}, now {wanted.get(k)!r}" for k in differing)
+        raise RunMismatch(
+            f"{where}: {item} was run with other planner settings ({listed}); write to a new file or use another --name"
+        )
+
+
+async def as_done(
+    items: Iterable[Item], work: Callable[[Item], Awaitable[Result]], concurrency: int
+) -> AsyncIterator[Result]:
+    """`work` on every item, `concurrency` at a time, yielding results in the order they finish.
+
+    Use it under `contextlib.aclosing`: leaving the loop early, or a failure, cancels the rest.
+    """
+    gate = asyncio.Semaphore(concurrency)
+
+    async def gated(item: Item) -> Result:
+        async with gate:
+            return await work(item)
+
+    tasks = [asyncio.ensure_future(gated(item)) for item in items]
+    try:
+        for finished in asyncio.as_completed(tasks):
+            yield await finished
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,153 @@
+"""Self-play: a planner against the LLM user simulator playing a persona, dialogue after dialogue.
+
+Dialogue i plays persona i mod len(personas) and has the id `<persona id>-<i>`, so a run is
+resumable: a finished dialogue is one line of the runs file (a `DialogueRecord`, source
+"selfplay", condition = the run's name), appended once it ends, and a re-run skips the ids
+already there. A dialogue cut by a kill left nothing (or a torn last line, cut off before
+appending again) and is played again from the start.
+
+The planner does not know the persona: its own simulated user inside the search is the plain
+one, as it would be facing a stranger. The persuadee labels its own replies with an act, so no
+tagging call is made; a user turn's usage is the persuadee's call. Dialogues run `concurrency`
+at a time and each GDP-Zero search runs its simulations concurrently; every request of every
+dialogue goes through one client limit (`max_concurrency`), while each dialogue keeps its own
+usage ledger.
+"""
+
+from __future__ import annotations
+
+import fcntl
+from contextlib import aclosing
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable
+
+from gdp_zero.evaluation.jobs import RunMismatch, as_done, check_same_planner
+from gdp_zero.evaluation.summary import SUCCESS
+from gdp_zero.factory import ChatOptions, build_session
+from gdp_zero.llm.client import LLMClient
+from gdp_zero.llm.ledger import UsageLedger
+from gdp_zero.personas import Persona
+from gdp_zero.planners.base import usage_since
+from gdp_zero.records import DialogueRecord, append_record, drop_torn_line, load_records
+from gdp_zero.roles.user_simulator import UserSimulator
+
+SOURCE = "selfplay"
+SEED_STRIDE = 100_003  # LLM seeds per dialogue: seeded runs give each dialogue its own sequence
+
+
+@dataclass(frozen=True)
+class PlannedDialogue:
+    index: int
+    persona: Persona
+
+    @property
+    def id(self) -> str:
+        return f"{self.persona.id}-{self.index:04d}"
+
+
+@dataclass(frozen=True)
+class SelfPlayRun:
+    name: str  # every record's condition
+    out: Path  # the JSONL runs file
+    personas: tuple[Persona, ...]
+    dialogues: int
+    options: ChatOptions  # planner, search, domain, turn limit
+    concurrency: int = 8  # dialogues at once
+
+    def plan(self) -> list[PlannedDialogue]:
+        if not self.personas:
+            raise ValueError("self-play needs at least one persona")
+        return [PlannedDialogue(i, self.personas[i % len(self.personas)]) for i in range(self.dialogues)]
+
+    def options_for(self, index: int) -> ChatOptions:
+        """Seeded runs give each dialogue its own planner seed (a random planner must not repeat itself)."""
+        seed = self.options.search.seed
+        return self.options if seed is None else replace(self.options, search=replace(self.options.search, seed=seed + index))
+
+
+@dataclass
+class SelfPlayProgress:
+    total: int
+    done: int = 0
+    successes: int = 0
+    skipped: int = 0  # finished before this run started
+
+    def add(self, record: DialogueRecord) -> None:
+        self.done += 1
+        self.successes += record.end_reason == SUCCESS
+
+
+def finished_records(run: SelfPlayRun, client: LLMClient) -> dict[str, DialogueRecord]:
+    """The run's dialogues already in its file; refuses a file of another configuration."""
+    if not run.out.exists():
+        return {}
+    drop_torn_line(run.out)
+    records = {r.id: r for r in load_records(run.out) if r.source == SOURCE and r.condition == run.name}
+    wanted = planner_settings(run, client)
+    for record in records.values():
+        check_same_planner(str(run.out), f"dialogue {record.id} of run {run.name!r}", record.planner or {}, wanted)
+    return records
+
+
+async def run_selfplay(
+    run: SelfPlayRun, client: LLMClient, on_dialogue: Callable[[SelfPlayProgress], None] | None = None
+) -> SelfPlayProgress:
+    """Play every dialogue of `run` not yet in its file, appending each as it finishes."""
+    run.out.parent.mkdir(parents=True, exist_ok=True)
+    with open(run.out, "ab") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunMismatch(f"{run.out}: another self-play is writing this file") from None
+        plan = run.plan()
+        done = finished_records(run, client)
+        todo = [d for d in plan if d.id not in done]
+        progress = SelfPlayProgress(total=len(plan), skipped=len(plan) - len(todo))
+        for planned in plan:
+            if planned.id in done:
+                progress.add(done[planned.id])
+        if on_dialogue is not None:
+            on_dialogue(progress)
+        async with aclosing(as_done(todo, lambda d: play_dialogue(run, d, client), run.concurrency)) as finished:
+            async for record in finished:
+                append_record(run.out, record)
+                progress.add(record)
+                if on_dialogue is not None:
+                    on_dialogue(progress)
+    return progress
+
+
+async def play_dialogue(run: SelfPlayRun, planned: PlannedDialogue, client: LLMClient) -> DialogueRecord:
+    """One dialogue from the greeting to success or the turn limit, as a finished record."""
+    offset = planned.index * SEED_STRIDE
+    session = build_session(client.settings, run.options_for(planned.index), client.sibling(UsageLedger(), seed_offset=offset))
+    session.id, session.source = planned.id, SOURCE
+    heard = UsageLedger()
+    persuadee = UserSimulator(client.sibling(heard, seed_offset=offset + SEED_STRIDE // 2), session.domain,
+                              persona=planned.persona.description)
+    heard_usage: list[dict[str, dict[str, Any]]] = []
+    await session.open()
+    while True:  # every persuader turn is answered: the turn limit counts answered exchanges
+        mark = heard.mark()
+        (reply,) = await persuadee.reply(session.dialogue)
+        heard_usage.append(usage_since(heard, mark))
+        session.hear(reply.text, reply.act, reply.fallback)
+        if session.end_reason is not None:
+            break
+        await session.retry()
+    record = session.record()
+    usage = iter(heard_usage)
+    turns = tuple(replace(t, usage=next(usage)) if t.speaker == "user" else t for t in record.turns)
+    return replace(
+        record,
+        turns=turns,
+        condition=run.name,
+        persona=planned.persona.to_record(),
+        meta={"index": planned.index, "exchanges": session.dialogue.exchanges, "max_exchanges": session.domain.max_exchanges},
+    )
+
+
+def planner_settings(run: SelfPlayRun, client: LLMClient) -> dict[str, Any]:
+    """What a record of this run stores as its planner (seeds aside, the same for every dialogue)."""
+    return build_session(client.settings, run.options, client.sibling(UsageLedger())).planner.describe()
