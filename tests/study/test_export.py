@@ -10,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from gdp_zero.llm import fake_server as fake_server_module
 from gdp_zero.records import load_records
 from gdp_zero.study.db import open_database
 from gdp_zero.study.export import ANSWER_COLUMNS, MESSAGE_COLUMNS, PARTICIPANT_COLUMNS, RATING_COLUMNS, export_study, pseudonym, study_data
@@ -42,7 +41,6 @@ async def run_participants(service: StudyService) -> None:
 
 @pytest.fixture
 async def filled_db(db_url, fake_server, make_settings, monkeypatch, small_study_file):
-    monkeypatch.setattr(fake_server_module, "DONATE_WEIGHT", 0.0)
     database = open_database(db_url)
     service = StudyService(load_study(small_study_file), database, make_settings(fake_server.base_url, seed=2))
     await run_participants(service)

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import select
 
 from gdp_zero.domain import load_domain
-from gdp_zero.llm import fake_server as fake_server_module
 from gdp_zero.llm.errors import LLMError
 from gdp_zero.session import MessageRejected
 from gdp_zero.study import crud
@@ -53,8 +52,7 @@ def small(small_study_file):
 
 @pytest.fixture
 def settings(fake_server, make_settings, monkeypatch):
-    # Chats run their full length: the fake persuadee never donates (a donation ends a chat early).
-    monkeypatch.setattr(fake_server_module, "DONATE_WEIGHT", 0.0)
+    # Chats run their full length: the fake tagger hears a donation only in words like "I'll donate".
     return make_settings(fake_server.base_url, seed=11)
 
 
@@ -335,7 +333,7 @@ async def test_messages_longer_than_the_study_allows_are_refused_before_storing(
 
 
 async def test_a_donation_ends_the_chat_before_max_turns(database, fake_server, make_settings, monkeypatch, small):
-    monkeypatch.setattr(fake_server_module, "DONATE_WEIGHT", 1e9)  # the tagger hears "donate" in every message
+    # The fake tagger labels "I'll donate, count me in." as donate (gdp_zero/llm/fake_world.py).
     service = StudyService(only(small, "prompting", min_turns=3), database, make_settings(fake_server.base_url))
     token = service.enter({"PROLIFIC_PID": "generous"}).token
     service.consent(token, True)
@@ -343,9 +341,8 @@ async def test_a_donation_ends_the_chat_before_max_turns(database, fake_server, 
     await service.start_chat(token)
     service.rate(token, 0, {"persuasive": 5})
     view = await service.send(token, "I'll donate, count me in.")
-    assert view.turns == 1 and view.must_finish and not view.can_finish  # the reply is still to rate
-    view = service.rate(token, 2, {"persuasive": 5})
-    assert view.can_finish
+    # A message that ends the dialogue gets no reply (ChatSession), so there is nothing left to rate.
+    assert view.turns == 1 and view.must_finish and view.can_finish and view.awaiting_rating is None
     with pytest.raises(StudyRefusal, match="The chat has ended"):
         await service.send(token, "more")
     assert service.finish_chat(token).phase == "post_survey"
