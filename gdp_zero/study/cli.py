@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -86,9 +87,14 @@ def serve_command(args: argparse.Namespace) -> int:
 
 
 def export_command(args: argparse.Namespace) -> int:
+    from gdp_zero.study.db import DatabaseError
     from gdp_zero.study.export import export_study
 
-    written = export_study(args.db, args.out, study_id=args.study, raw_ids=args.raw_ids, salt=args.salt, include_preview=args.include_preview)
+    try:
+        written = export_study(args.db, args.out, study_id=args.study, raw_ids=args.raw_ids, salt=args.salt, include_preview=args.include_preview)
+    except DatabaseError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     for path, rows in written.items():
         print(f"{path}: {rows} rows")
     return 0

@@ -112,18 +112,23 @@ class Participation(Base):
     messages: Mapped[list[Message]] = relationship(order_by="Message.position", back_populates="participation")
 
 
-class Answer(Base):
-    """A survey answer; `number` holds numeric answers (likert, number) for the statistics."""
+class _ItemResponse:
+    """Columns of an answer to one item: its value as given, and as a number for the statistics."""
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    participation_id: Mapped[int] = mapped_column(ForeignKey("participations.id"), index=True)
+    item: Mapped[str] = mapped_column(String(40))
+    value: Mapped[Any] = mapped_column(JSON)
+    number: Mapped[float | None] = mapped_column(Float)  # likert, number; checkbox 1/0; None for text and choice
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Answer(_ItemResponse, Base):
+    """A survey answer."""
 
     __tablename__ = "answers"
     __table_args__ = (UniqueConstraint("participation_id", "survey", "item"),)
-    id: Mapped[int] = mapped_column(Id, primary_key=True)
-    participation_id: Mapped[int] = mapped_column(ForeignKey("participations.id"), index=True)
     survey: Mapped[str] = mapped_column(String(8))  # pre, post
-    item: Mapped[str] = mapped_column(String(40))
-    value: Mapped[Any] = mapped_column(JSON)
-    number: Mapped[float | None] = mapped_column(Float)
-    at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Message(Base):
@@ -147,18 +152,12 @@ class Message(Base):
     participation: Mapped[Participation] = relationship(back_populates="messages")
 
 
-class Rating(Base):
-    """A per-turn annotation of one bot message; `number`: likert value, or 1/0 for a checkbox."""
+class Rating(_ItemResponse, Base):
+    """A per-turn annotation of one bot message."""
 
     __tablename__ = "ratings"
     __table_args__ = (UniqueConstraint("message_id", "item"),)
-    id: Mapped[int] = mapped_column(Id, primary_key=True)
-    participation_id: Mapped[int] = mapped_column(ForeignKey("participations.id"), index=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
-    item: Mapped[str] = mapped_column(String(40))
-    value: Mapped[Any] = mapped_column(JSON)
-    number: Mapped[float | None] = mapped_column(Float)
-    at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Event(Base):

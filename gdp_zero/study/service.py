@@ -121,10 +121,11 @@ def token_hash(token: str) -> str:
 
 @dataclass
 class _Chat:
-    """A participant's in-memory chat, and how many database messages it reflects."""
+    """A participant's chat held in memory; one request at a time plans its turns."""
 
     session: ChatSession
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    last_used: float = field(default_factory=time.monotonic)
 
 
 class StudyService:
@@ -361,10 +362,12 @@ class StudyService:
 
     async def _chat(self, participation_id: int) -> _Chat:
         """The participant's ChatSession, rebuilt from the database unless memory matches it."""
+        self._evict_idle_chats()
         await self._close_finished()
         state = await asyncio.to_thread(self._chat_state, participation_id)
         chat = self._chats.get(participation_id)
         if chat is not None and _matches(chat.session, state):
+            chat.last_used = time.monotonic()
             return chat
         if chat is not None:
             await chat.session.aclose()
@@ -389,6 +392,13 @@ class StudyService:
         chat = self._chats.pop(participation_id, None)
         if chat is not None:
             self._finished.append(chat.session)
+
+    def _evict_idle_chats(self) -> None:
+        """Let go of chats idle past the timeout (their participants timed out; a return rebuilds them)."""
+        idle_since = time.monotonic() - self.idle_timeout.total_seconds()
+        for participation_id, chat in list(self._chats.items()):
+            if chat.last_used < idle_since and not chat.lock.locked():
+                self._forget_chat(participation_id)
 
     async def _close_finished(self) -> None:
         finished, self._finished = self._finished, []

@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, Mapping, Union, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, create_model, field_validator, model_validator
 
 from gdp_zero.domain import DEFAULT_DOMAIN, load_domain
 from gdp_zero.llm.settings import LLMSettings, apply_llm_table, validate_llm_table
@@ -377,11 +377,7 @@ def study_from_dict(data: Mapping[str, Any], source: str = "study") -> Study:
 def _validate_study(data: dict[str, Any], source: str) -> Study:
     try:
         return Study.model_validate(data)
-    except Exception as error:  # pydantic's ValidationError; anything else is a bug and re-raised
-        from pydantic import ValidationError
-
-        if not isinstance(error, ValidationError):
-            raise
+    except ValidationError as error:
         raise ConfigError(describe_validation_error(error, source, describe=_describe)) from None
 
 

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from gdp_zero.llm import fake_server
 from gdp_zero.llm.fake_server import FakeLLMServer
 from gdp_zero.llm.settings import EndpointSettings, LLMSettings
 from gdp_zero.study.db import open_database
@@ -69,6 +70,9 @@ async def main(mode: str, db_url: str, study_file: str, go: str, pids: list[str]
     else:
         study = study.model_copy(update={"chat": ChatRules(min_turns=0, max_turns=1000, idle_timeout_minutes=60)})
     latency = 0.05 if mode == "chat" else 0.0
+    if mode == "chat":
+        # A chat that must go on until the kill: the fake persuadee never donates (which would end it).
+        fake_server.DONATE_WEIGHT = 0.0
     with FakeLLMServer(latency_s=latency) as server:
         llm = LLMSettings(default=EndpointSettings(model="fake-model", base_url=server.base_url, api_key="fake-key"), seed=5)
         database = open_database(db_url)

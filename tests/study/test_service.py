@@ -9,12 +9,13 @@ import pytest
 from sqlalchemy import select
 
 from gdp_zero.domain import load_domain
+from gdp_zero.llm import fake_server as fake_server_module
 from gdp_zero.llm.errors import LLMError
 from gdp_zero.session import MessageRejected
 from gdp_zero.study import crud
 from gdp_zero.study.db import open_database
 from gdp_zero.study.dialogues import participation_record
-from gdp_zero.study.models import Answer, Event, Message, Participation, Rating, utcnow
+from gdp_zero.study.models import Message, Participation, Rating, utcnow
 from gdp_zero.study.service import AccessDenied, StudyRefusal, StudyService, SurveyInvalid, token_hash
 from gdp_zero.study.spec import load_study
 
@@ -51,7 +52,9 @@ def small(small_study_file):
 
 
 @pytest.fixture
-def settings(fake_server, make_settings):
+def settings(fake_server, make_settings, monkeypatch):
+    # Chats run their full length: the fake persuadee never donates (a donation ends a chat early).
+    monkeypatch.setattr(fake_server_module, "DONATE_WEIGHT", 0.0)
     return make_settings(fake_server.base_url, seed=11)
 
 
@@ -96,9 +99,8 @@ async def test_a_whole_participation_is_stored_as_it_happened(database, settings
         assert view.phase == "chat" and view.can_finish == (number >= 1)  # min_turns = 1
         view = await service.send(token, text)
         assert view.turns == number + 1 and view.transcript[-2].text == text and view.transcript[-2].speaker == "you"
-        if view.must_finish:
-            break
-    assert view.must_finish and view.turns == 3  # max_turns = 3 (or the fake persuadee donated)
+        assert view.must_finish == (number == 2)
+    assert view.must_finish and view.turns == 3  # max_turns = 3
     view = service.rate(token, view.awaiting_rating, {"persuasive": 5})
     ratings_given.append((view.transcript[-1].position, {"persuasive": 5}))
     with pytest.raises(StudyRefusal, match="The chat has ended"):
@@ -111,7 +113,7 @@ async def test_a_whole_participation_is_stored_as_it_happened(database, settings
     participation, messages, answers, ratings, events, condition = stored(database, token)
     assert (participation.participant_id, participation.status, condition) == (PROLIFIC["PROLIFIC_PID"], "completed", "gdpzero")
     assert participation.recruitment == {"STUDY_ID": "study-77", "SESSION_ID": "sess-1"}
-    assert participation.attention_passed is True and participation.end_reason in ("max_turns", "success")
+    assert participation.attention_passed is True and participation.end_reason == "max_turns"
     assert [m.speaker for m in messages] == ["system", "user"] * 3 + ["system"]
     assert [m.text for m in messages if m.speaker == "user"] == sent
     for message in messages:
@@ -326,4 +328,24 @@ async def test_messages_longer_than_the_study_allows_are_refused_before_storing(
         service.finish_chat(token)
     _, messages, *_ = stored(database, token)
     assert len(messages) == 1
+    await service.aclose()
+
+
+async def test_a_donation_ends_the_chat_before_max_turns(database, fake_server, make_settings, monkeypatch, small):
+    monkeypatch.setattr(fake_server_module, "DONATE_WEIGHT", 1e9)  # the tagger hears "donate" in every message
+    service = StudyService(only(small, "prompting", min_turns=3), database, make_settings(fake_server.base_url))
+    token = service.enter({"PROLIFIC_PID": "generous"}).token
+    service.consent(token, True)
+    service.answer(token, "pre", {"donation_intention": 5})
+    await service.start_chat(token)
+    service.rate(token, 0, {"persuasive": 5})
+    view = await service.send(token, "I'll donate, count me in.")
+    assert view.turns == 1 and view.must_finish and not view.can_finish  # the reply is still to rate
+    view = service.rate(token, 2, {"persuasive": 5})
+    assert view.can_finish
+    with pytest.raises(StudyRefusal, match="The chat has ended"):
+        await service.send(token, "more")
+    assert service.finish_chat(token).phase == "post_survey"
+    participation, *_ = stored(database, token)
+    assert participation.end_reason == "success"
     await service.aclose()
