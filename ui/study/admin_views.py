@@ -7,20 +7,26 @@ functions below turn what it reads into DataFrames and Plotly figures.
 from __future__ import annotations
 
 import html
+import shutil
+import tempfile
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Iterable
 
 import pandas as pd
+import plotly.graph_objects as go
 
-from gdp_zero.study import crud
+from gdp_zero.study import crud, stats
 from gdp_zero.study.dialogues import participation_record
 from gdp_zero.study.models import Participation
 from gdp_zero.study.service import StudyService
-from gdp_zero.study.spec import Study
+from gdp_zero.study.export import export_study, study_data
+from gdp_zero.study.spec import Study, is_numeric
 
-COUNT_COLUMNS = ["condition", "label", "planner", "quota", "started", "in progress", "completed", "dropped",
-                 "screened out"]
-UNASSIGNED = "(not assigned yet)"
+CONDITION_COLUMNS = ["condition", "label", "planner", "quota"]
+DIGITS = 3  # shown in the result tables; the exports keep full precision
+UNASSIGNED = "(unassigned)"  # as stats.participation_counts names participations before assignment
 
 
 def now_text() -> str:
@@ -35,32 +41,14 @@ def as_index(value: Any) -> int | None:
 
 
 def counts_frame(rows: Iterable[tuple[str | None, str, int]], study: Study) -> pd.DataFrame:
-    """Participations per condition: started (assigned), in progress, completed, dropped, screened out.
-
-    Dropped are those who timed out after assignment; declined consent and screen-outs before the
-    chat have no condition and show in the "not assigned" row. Previews are never counted.
-    """
-    by: dict[str | None, dict[str, int]] = {}
-    for condition, status, count in rows:
-        by.setdefault(condition, {})[status] = count
-    table = []
-    for condition in [*study.conditions, None]:
-        name = condition.name if condition is not None else None
-        statuses = by.get(name, {})
-        if condition is None and not statuses:
-            continue
-        table.append([
-            name or UNASSIGNED,
-            condition.label if condition is not None else "",
-            condition.planner if condition is not None else "",
-            condition.quota if condition is not None and condition.quota is not None else "",
-            sum(statuses.values()),
-            statuses.get(crud.ACTIVE, 0),
-            statuses.get(crud.COMPLETED, 0),
-            statuses.get(crud.TIMED_OUT, 0) + statuses.get(crud.DECLINED, 0),
-            statuses.get(crud.SCREENED_OUT, 0),
-        ])
-    return pd.DataFrame(table, columns=COUNT_COLUMNS)
+    """Per condition (and before assignment): started, then each status; dropped = timed out (stats.participation_counts)."""
+    grouped = pd.DataFrame(list(rows), columns=["condition", "status", "count"])
+    counts = stats.participation_counts(grouped.loc[grouped.index.repeat(grouped["count"])])
+    conditions = pd.DataFrame([[c.name, c.label, c.planner, c.quota if c.quota is not None else ""] for c in study.conditions],
+                              columns=CONDITION_COLUMNS)
+    table = conditions.merge(counts, on="condition", how="outer").fillna({"label": "", "planner": "", "quota": ""})
+    numbers = [c for c in table.columns if c not in CONDITION_COLUMNS]
+    return table.fillna({c: 0 for c in numbers}).astype({c: int for c in numbers})
 
 
 def participation_label(participation: Any, condition: str | None, messages: int) -> str:
@@ -85,11 +73,125 @@ def turn_label(record: Any, index: int) -> str:
     return f"turn {number} · {record.turns[index].act}"
 
 
+@dataclass(frozen=True)
+class Results:
+    """The statistics of the study so far (stats.py), as tables ready to show."""
+
+    participants: int  # completed participations with a condition
+    means: pd.DataFrame  # stats.item_summary
+    tests: pd.DataFrame  # stats.compare_conditions, the pre -> post change included
+    prepost: pd.DataFrame  # stats.pre_post_change per item asked before and after, with its item
+    curves: pd.DataFrame  # stats.turn_curves
+    strategies: pd.DataFrame  # stats.strategy_share
+
+
+def repeated_items(study: Study) -> list[str]:
+    """Numeric items asked in both surveys (e.g. donation intention): their pre -> post change is reported."""
+    post = {item.id for item in study.post_survey if is_numeric(item)}
+    return [item.id for item in study.pre_survey if item.id in post and is_numeric(item)]
+
+
+def results_of(data: Any) -> Results:
+    """All the dashboard's statistics from one read of the study's data (export.StudyData)."""
+    responses = data.responses()
+    items = repeated_items(data.study)
+    changes = [stats.change_responses(responses, item) for item in items]
+    tests = stats.compare_conditions(pd.concat([responses, *changes], ignore_index=True) if changes else responses)
+    prepost = [stats.pre_post_change(responses, item).assign(item=item) for item in items]
+    completed = data.participants[(data.participants["status"] == "completed") & data.participants["condition"].notna()]
+    return Results(
+        participants=len(completed),
+        means=stats.item_summary(responses),
+        tests=tests,
+        prepost=pd.concat(prepost, ignore_index=True) if prepost else pd.DataFrame(),
+        curves=stats.turn_curves(responses),
+        strategies=stats.strategy_share(data.messages),
+    )
+
+
+def shown(table: pd.DataFrame) -> pd.DataFrame:
+    """A result table for the page: numbers rounded, undefined values blank."""
+    return table.round(DIGITS).astype(object).where(table.notna(), "")
+
+
+def results_note(results: Results) -> str:
+    if results.participants == 0:
+        return '<div class="study-status">No completed participation yet: the tables fill as participants finish.</div>'
+    return (f'<div class="study-status">{results.participants} completed participations (previews excluded), as of '
+            f"{now_text()}. Per-turn ratings are averaged per participant before the tests; effect sizes: "
+            "Cohen's d and Hedges' g (Welch), rank-biserial r (Mann-Whitney; positive when condition a rates higher).</div>")
+
+
+def _error_bars(table: pd.DataFrame) -> dict[str, Any]:
+    return {"type": "data", "symmetric": False, "array": (table["ci_high"] - table["mean"]).tolist(),
+            "arrayminus": (table["mean"] - table["ci_low"]).tolist()}
+
+
+def _empty(message: str) -> go.Figure:
+    figure = go.Figure()
+    figure.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    figure.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, height=240, margin={"l": 20, "r": 20, "t": 30, "b": 20})
+    return figure
+
+
+def means_figure(means: pd.DataFrame) -> go.Figure:
+    """Each item's mean per condition, with its 95% CI."""
+    if means.empty:
+        return _empty("No answers yet.")
+    figure = go.Figure()
+    for condition, group in means.groupby("condition", sort=True):
+        labels = group["source"] + ": " + group["item"]
+        figure.add_bar(name=condition, x=labels, y=group["mean"], error_y=_error_bars(group),
+                       customdata=group["n"], hovertemplate="%{x}<br>mean %{y:.2f} (n=%{customdata})<extra>" + condition + "</extra>")
+    figure.update_layout(barmode="group", height=380, margin={"l": 40, "r": 20, "t": 30, "b": 80}, legend_title_text="condition")
+    return figure
+
+
+def curves_figure(curves: pd.DataFrame) -> go.Figure:
+    """The mean per-turn rating at each bot turn (0 = the greeting) per condition, with 95% CIs."""
+    if curves.empty:
+        return _empty("No per-turn ratings yet.")
+    figure = go.Figure()
+    for (item, condition), group in curves.groupby(["item", "condition"], sort=True):
+        figure.add_scatter(name=f"{condition}: {item}", x=group["turn"], y=group["mean"], mode="lines+markers",
+                           error_y=_error_bars(group), customdata=group["n"],
+                           hovertemplate="turn %{x}<br>mean %{y:.2f} (n=%{customdata})<extra></extra>")
+    figure.update_layout(height=340, margin={"l": 40, "r": 20, "t": 30, "b": 40}, xaxis_title="bot turn (0 = greeting)",
+                         yaxis_title="mean rating", xaxis={"dtick": 1})
+    return figure
+
+
+def strategy_figure(strategies: pd.DataFrame) -> go.Figure:
+    """The share of each dialogue act among each condition's bot messages."""
+    if strategies.empty:
+        return _empty("No bot messages yet.")
+    figure = go.Figure()
+    for condition, group in strategies.groupby("condition", sort=True):
+        figure.add_bar(name=condition, x=group["act"], y=group["share"], customdata=group["count"],
+                       hovertemplate="%{x}: %{y:.0%} (%{customdata} messages)<extra>" + condition + "</extra>")
+    figure.update_layout(barmode="group", height=360, margin={"l": 40, "r": 20, "t": 30, "b": 100}, yaxis_tickformat=".0%",
+                         legend_title_text="condition")
+    return figure
+
+
 class StudyReader:
     """The dashboard's reads, each in one short transaction of its own."""
 
     def __init__(self, service: StudyService) -> None:
         self.service = service
+
+    def results(self) -> Results:
+        return results_of(study_data(self.service.database, self.service.study.id))
+
+    def export(self, root: Path, *, raw_ids: bool) -> list[str]:
+        """Write the export files into a fresh folder under `root` (dropping the previous ones); their paths."""
+        root.mkdir(parents=True, exist_ok=True)
+        for previous in root.iterdir():  # Gradio has copied them into its own cache when they were shown
+            shutil.rmtree(previous, ignore_errors=True)
+        folder = Path(tempfile.mkdtemp(prefix="export-", dir=root))
+        url = self.service.database.engine.url.render_as_string(hide_password=False)
+        written = export_study(url, folder, study_id=self.service.study.id, raw_ids=raw_ids)
+        return [str(path) for path in sorted(written)]
 
     def status_counts(self) -> list[tuple[str | None, str, int]]:
         with self.service.database.transaction() as session:
