@@ -179,29 +179,16 @@ def build_app(backend: Backend, *, search: GDPZeroConfig | None = None, planner:
             log = user.session.log
             turn = log[index] if index is not None and 0 <= index < len(log) else None
             planned = turn.planned if turn is not None else None
+            panel = tree_view.tree_panel(planned, _planner_label(planned.planner) if planned is not None else "")
             tree = planned.tree if planned is not None else None
-            if tree is None:
-                message_text = "No turn yet." if planned is None else "This turn's planner does not search: no tree."
-                return {
-                    tree_plot: tree_view.empty_figure(message_text),
-                    tree_summary: tree_view.tree_summary_html(None, _planner_label(planned.planner)) if planned else "",
-                    root_table: pd.DataFrame(columns=tree_view.ROOT_TABLE_HEADERS),
-                    node_select: gr.Dropdown(choices=[], value=None),
-                    node_details: tree_view.node_details_html(None),
-                    tree_dl: gr.DownloadButton(value=None, interactive=False),
-                }
-            chosen = tree.get("chosen_act")
-            choices = tree_view.node_choices(tree)
-            selected = chosen if chosen in choices else tree_view.ROOT_LABEL
-            number = _turn_number(user, index)
+            tree_file = _write_json(user, f"gdp-zero-tree-turn-{_turn_number(user, index)}.json", tree) if tree else None
             return {
-                tree_plot: tree_view.tree_figure(tree),
-                tree_summary: tree_view.tree_summary_html(tree, planned.planner, planned.simulations,
-                                                          planned.reused_simulations, planned.seconds),
-                root_table: pd.DataFrame(tree_view.root_table(tree), columns=tree_view.ROOT_TABLE_HEADERS),
-                node_select: gr.Dropdown(choices=choices, value=selected),
-                node_details: tree_view.node_details_html(tree_view.find_node(tree, selected)),
-                tree_dl: gr.DownloadButton(value=_write_json(user, f"gdp-zero-tree-turn-{number}.json", tree), interactive=True),
+                tree_plot: panel.figure,
+                tree_summary: panel.summary,
+                root_table: pd.DataFrame(panel.root_rows, columns=tree_view.ROOT_TABLE_HEADERS),
+                node_select: gr.Dropdown(choices=panel.nodes, value=panel.selected),
+                node_details: panel.details,
+                tree_dl: gr.DownloadButton(value=tree_file, interactive=tree is not None),
             }
 
         def full_view(user: UserChat, status_text: str, kind: str = "done") -> dict[Any, Any]:

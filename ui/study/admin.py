@@ -115,25 +115,13 @@ def build_admin_app(service: StudyService) -> gr.Blocks:
             }
 
         def tree_updates(planned: Any) -> dict[Any, Any]:
-            tree = planned.tree if planned is not None else None
-            if tree is None:
-                return {
-                    tree_plot: tree_view.empty_figure("No turn chosen." if planned is None else "This planner does not search: no tree."),
-                    tree_summary: tree_view.tree_summary_html(None, planned.planner) if planned is not None else "",
-                    root_table: pd.DataFrame(columns=tree_view.ROOT_TABLE_HEADERS),
-                    node_select: gr.Dropdown(choices=[], value=None),
-                    node_details: tree_view.node_details_html(None),
-                }
-            choices = tree_view.node_choices(tree)
-            chosen = tree.get("chosen_act")
-            selected = chosen if chosen in choices else tree_view.ROOT_LABEL
+            panel = tree_view.tree_panel(planned, chat_view.PLANNER_LABELS.get(planned.planner, planned.planner) if planned else "")
             return {
-                tree_plot: tree_view.tree_figure(tree),
-                tree_summary: tree_view.tree_summary_html(tree, planned.planner, planned.simulations,
-                                                          planned.reused_simulations, planned.seconds),
-                root_table: pd.DataFrame(tree_view.root_table(tree), columns=tree_view.ROOT_TABLE_HEADERS),
-                node_select: gr.Dropdown(choices=choices, value=selected),
-                node_details: tree_view.node_details_html(tree_view.find_node(tree, selected)),
+                tree_plot: panel.figure,
+                tree_summary: panel.summary,
+                root_table: pd.DataFrame(panel.root_rows, columns=tree_view.ROOT_TABLE_HEADERS),
+                node_select: gr.Dropdown(choices=panel.nodes, value=panel.selected),
+                node_details: panel.details,
             }
 
         def planned_of(participation_id: Any, index: Any) -> Any:

@@ -45,7 +45,7 @@ def counts_frame(rows: Iterable[tuple[str | None, str, int]], study: Study) -> p
     grouped = pd.DataFrame(list(rows), columns=["condition", "status", "count"])
     counts = stats.participation_counts(grouped.loc[grouped.index.repeat(grouped["count"])])
     conditions = pd.DataFrame([[c.name, c.label, c.planner, c.quota if c.quota is not None else ""] for c in study.conditions],
-                              columns=CONDITION_COLUMNS)
+                              columns=CONDITION_COLUMNS, dtype=object)  # object: a quota stays 20, not 20.0, beside blanks
     table = conditions.merge(counts, on="condition", how="outer").fillna({"label": "", "planner": "", "quota": ""})
     numbers = [c for c in table.columns if c not in CONDITION_COLUMNS]
     return table.fillna({c: 0 for c in numbers}).astype({c: int for c in numbers})

@@ -30,7 +30,7 @@ from ui.study import forms
 
 logger = logging.getLogger(__name__)
 
-POLL_S = 0.3  # how often the page updates the "writing" line while the bot turn runs
+POLL_S = 1.0  # how often the "writing" line updates while the bot turn runs (it counts whole seconds)
 CONCURRENCY = 64  # participants' events running at once (bot turns wait on the LLM, not the CPU)
 PREVIEW_CONDITION_PARAM = "condition"  # /preview/?condition=NAME walks that condition
 LLM_FAILED = "Your chat partner could not answer just now. Nothing you wrote is lost: press Try again."
@@ -99,6 +99,15 @@ def writing_line(elapsed_s: float) -> str:
     return f'<div class="study-status study-busy">Your chat partner is writing… {elapsed_s:.0f} s</div>'
 
 
+def survey_page(survey: str, heading: str, items: Any, submit: str) -> tuple[gr.Column, list[Any], gr.Button]:
+    """A hidden page of survey items (elem_ids `<survey>-page`, `<survey>-<item id>`, `<survey>-submit`)."""
+    with gr.Column(visible=False, elem_id=f"{survey}-page") as page:
+        gr.Markdown(f"### {heading}")
+        inputs = [forms.item_component(item, survey) for item in items]
+        button = gr.Button(submit, variant="primary", elem_id=f"{survey}-submit")
+    return page, inputs, button
+
+
 def build_participant_app(service: StudyService, *, preview: bool = False, banner: str | None = None) -> gr.Blocks:
     """The flow for `service`'s study; `preview=True` is the researcher's uncounted walk-through."""
     study = service.study
@@ -121,10 +130,7 @@ def build_participant_app(service: StudyService, *, preview: bool = False, banne
             agree = gr.Button(study.consent.agree, variant="primary", elem_id="consent-agree")
             decline = gr.Button(study.consent.decline, elem_id="consent-decline")
 
-        with gr.Column(visible=False, elem_id="pre-page") as pre_page:
-            gr.Markdown("### Before the chat")
-            pre_inputs = [forms.item_component(item, "pre") for item in pre_items]
-            pre_submit = gr.Button("Continue", variant="primary", elem_id="pre-submit")
+        pre_page, pre_inputs, pre_submit = survey_page("pre", "Before the chat", pre_items, "Continue")
 
         with gr.Column(visible=False, elem_id="chat-page") as chat_page:
             partner = gr.Markdown("", elem_id="partner-label")
@@ -149,10 +155,7 @@ def build_participant_app(service: StudyService, *, preview: bool = False, banne
             retry = gr.Button("Try again", elem_id="study-retry", visible=False, variant="primary")
             finish = gr.Button("End the chat and continue", elem_id="study-finish", visible=False)
 
-        with gr.Column(visible=False, elem_id="post-page") as post_page:
-            gr.Markdown("### After the chat")
-            post_inputs = [forms.item_component(item, "post") for item in post_items]
-            post_submit = gr.Button("Submit", variant="primary", elem_id="post-submit")
+        post_page, post_inputs, post_submit = survey_page("post", "After the chat", post_items, "Submit")
 
         with gr.Column(visible=False, elem_id="complete-page") as complete_page:
             completion = gr.HTML("", elem_id="completion")
@@ -227,39 +230,48 @@ def build_participant_app(service: StudyService, *, preview: bool = False, banne
             except (StudyRefusal, MessageRejected) as error:
                 return refused(error, token_value)
 
-        async def bot_turn(token_value: str, shown: ParticipantView, run: Awaitable[ParticipantView],
-                           pending: str | None = None, done: dict[Any, Any] | None = None) -> AsyncIterator[dict[Any, Any]]:
+        async def bot_turn(token_value: str, run: Callable[[], Awaitable[ParticipantView]], pending: str | None = None,
+                           done: dict[Any, Any] | None = None) -> AsyncIterator[dict[Any, Any]]:
             """Run a bot turn, showing the person's message and a "writing" line until the reply is stored.
 
             `done` is added to the last update when the turn went through (not when it was refused).
             """
+            try:
+                shown = await asyncio.to_thread(service.view, token_value)
+            except StudyRefusal as error:
+                yield await asyncio.to_thread(refused, error, token_value)
+                return
             started = time.monotonic()
-            task = asyncio.ensure_future(run)
+            task = asyncio.ensure_future(run())
             await asyncio.sleep(0)
-            busy = {chatbot: chat_messages(shown, pending), message_row: gr.Row(visible=False), notice: "",
-                    finish: gr.Button(visible=False), retry: gr.Button(visible=False), rating_panel: gr.Column(visible=False)}
+            # The whole page once; then only the line that counts the seconds (50 people waiting at
+            # once must not cost the server a chat's worth of updates each per second).
+            yield {chatbot: chat_messages(shown, pending), message_row: gr.Row(visible=False), notice: "",
+                   finish: gr.Button(visible=False), retry: gr.Button(visible=False), rating_panel: gr.Column(visible=False),
+                   status: writing_line(0)}
             while not task.done():
-                yield {**busy, status: writing_line(time.monotonic() - started)}
                 # asyncio.wait never cancels the turn: a page closed mid-turn still gets its reply stored.
                 await asyncio.wait({task}, timeout=POLL_S)
+                if not task.done():
+                    yield {status: writing_line(time.monotonic() - started)}
             error = task.exception()
             if error is None:
                 yield {**render(task.result()), **(done or {})}
             elif isinstance(error, LLMError):  # the message is stored; Try again completes the turn
                 logger.warning("bot turn failed: %s", error)
-                yield {**render(service.view(token_value), LLM_FAILED, "error"), **(done or {})}
+                yield {**render(await asyncio.to_thread(service.view, token_value), LLM_FAILED, "error"), **(done or {})}
             elif isinstance(error, (StudyRefusal, MessageRejected)):
-                yield refused(error, token_value)
+                yield await asyncio.to_thread(refused, error, token_value)
             else:
                 raise error
 
         async def chat_onward(view: ParticipantView, token_value: str) -> AsyncIterator[dict[Any, Any]]:
             """In the chat without the bot's message it owes (a new chat, or a turn cut by a restart): run it."""
             if view.phase == "chat" and not view.transcript:
-                async for update in bot_turn(token_value, view, service.start_chat(token_value)):
+                async for update in bot_turn(token_value, lambda: service.start_chat(token_value)):
                     yield update
             elif view.awaiting_reply:
-                async for update in bot_turn(token_value, view, service.retry(token_value)):
+                async for update in bot_turn(token_value, lambda: service.retry(token_value)):
                     yield update
 
         # -- handlers (each is also an API endpoint: the token is always an input) --------
@@ -268,7 +280,7 @@ def build_participant_app(service: StudyService, *, preview: bool = False, banne
             params = dict(request.query_params)
             condition = params.get(PREVIEW_CONDITION_PARAM) if preview else None
             try:
-                view = service.enter(params, stored, preview=preview, preview_condition=condition)
+                view = await asyncio.to_thread(service.enter, params, stored, preview=preview, preview_condition=condition)
             except StudyRefusal as error:  # e.g. a preview of a condition the study does not have
                 yield render(closed_view(str(error)))
                 return
@@ -286,9 +298,9 @@ def build_participant_app(service: StudyService, *, preview: bool = False, banne
         async def on_pre(values: dict[Any, Any]) -> AsyncIterator[dict[Any, Any]]:
             stored = values[token] or ""
             try:
-                view = service.answer(stored, "pre", forms.answers(pre_items, values, pre_inputs))
+                view = await asyncio.to_thread(service.answer, stored, "pre", forms.answers(pre_items, values, pre_inputs))
             except StudyRefusal as error:
-                yield refused(error, stored)
+                yield await asyncio.to_thread(refused, error, stored)
                 return
             yield render(view)
             async for update in chat_onward(view, stored):
@@ -311,23 +323,13 @@ def build_participant_app(service: StudyService, *, preview: bool = False, banne
 
         async def on_send(stored: str | None, text: str) -> AsyncIterator[dict[Any, Any]]:
             stored = stored or ""
-            try:
-                shown = service.view(stored)
-            except StudyRefusal as error:
-                yield refused(error, stored)
-                return
             # The typed text is cleared once it is stored: a refused message stays, to be edited.
-            async for update in bot_turn(stored, shown, service.send(stored, text), (text or "").strip() or None, {message: ""}):
+            async for update in bot_turn(stored, lambda: service.send(stored, text), (text or "").strip() or None, {message: ""}):
                 yield update
 
         async def on_retry(stored: str | None) -> AsyncIterator[dict[Any, Any]]:
             stored = stored or ""
-            try:
-                shown = service.view(stored)
-            except StudyRefusal as error:
-                yield refused(error, stored)
-                return
-            async for update in bot_turn(stored, shown, service.retry(stored)):
+            async for update in bot_turn(stored, lambda: service.retry(stored)):
                 yield update
 
         def on_finish(stored: str | None) -> dict[Any, Any]:

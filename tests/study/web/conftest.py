@@ -26,7 +26,8 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., StudyServer]]:
     servers: list[StudyServer] = []
 
     def start(llm: FakeLLMServer | None = None) -> StudyServer:
-        server = StudyServer(db_url=f"sqlite:///{tmp_path / 'study.db'}", log=tmp_path / f"server-{len(servers)}.log", llm=llm)
+        server = StudyServer(db_url=f"sqlite:///{tmp_path / 'study.db'}", log=tmp_path / f"server-{len(servers)}.log",
+                             llm_url=llm.base_url if llm is not None else None)
         servers.append(server)
         return server.start()
 

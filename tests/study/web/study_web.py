@@ -12,8 +12,8 @@ import os
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 import json
+import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gdp_zero.llm.fake_server import FakeLLMServer
+from tests.ui.conftest import _free_port as free_port
 from ui.study.participant import CHAT_OVER
 
 REPO = Path(__file__).resolve().parents[3]
@@ -33,22 +33,16 @@ ADMIN_PASSWORD = "correct horse battery staple"
 START_TIMEOUT_S = 90
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class StudyServer:
     """A running `gdp-zero study serve`; `restart()` brings it back on the same port and database."""
 
     db_url: str
     log: Path
-    llm: FakeLLMServer | None = None  # None: the demo's own fake (`--llm fake`)
+    llm_url: str | None = None  # an OpenAI-compatible endpoint (a fake server's); None: the demo's own fake (`--llm fake`)
     study_file: Path = STUDY_FILE
     password: str | None = ADMIN_PASSWORD
-    port: int = field(default_factory=lambda: free_port())
+    port: int = field(default_factory=free_port)
     process: subprocess.Popen[str] | None = None
 
     @property
@@ -59,7 +53,7 @@ class StudyServer:
         return self.url + ("?" + urllib.parse.urlencode(params) if params else "")
 
     def command(self) -> list[str]:
-        llm = ["--llm", "fake"] if self.llm is None else ["--llm", "openai", "--base-url", self.llm.base_url, "--model", "fake-model"]
+        llm = ["--llm", "fake"] if self.llm_url is None else ["--llm", "openai", "--base-url", self.llm_url, "--model", "fake-model"]
         command = [sys.executable, "-m", "gdp_zero.cli", "study", "serve", str(self.study_file), "--db", self.db_url,
                    "--host", "127.0.0.1", "--port", str(self.port), *llm]
         return command + (["--admin-password", self.password] if self.password else [])
@@ -67,7 +61,7 @@ class StudyServer:
     def start(self) -> StudyServer:
         env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONPATH": str(REPO)}
         env.pop("GDP_ZERO_ADMIN_PASSWORD", None)
-        if self.llm is not None:
+        if self.llm_url is not None:
             env["OPENAI_API_KEY"] = "sk-fake-study-key"  # the fake accepts any key; the real client wants one
         out = open(self.log, "a", encoding="utf-8")
         self.process = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO)
@@ -216,3 +210,12 @@ class ApiParticipant:
     def expect(self, phase: str) -> None:
         if self.phase != phase:
             raise AssertionError(f"expected phase {phase!r}, got {self.phase!r}: {self.text()[:500]}")
+
+
+def publish_screenshot(taken: Path, name: str) -> None:
+    """Copy a test's screenshot to docs/screenshots/ (what the README shows) when missing or when
+    GDP_ZERO_UPDATE_SCREENSHOTS=1: a test run does not churn the committed ones (fake replies vary)."""
+    target = REPO / "docs" / "screenshots" / name
+    if os.environ.get("GDP_ZERO_UPDATE_SCREENSHOTS") == "1" or not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(taken, target)

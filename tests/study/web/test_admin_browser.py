@@ -20,7 +20,7 @@ from scipy import stats
 from gdp_zero.study import crud
 from gdp_zero.study.db import open_database
 from gdp_zero.study.export import PARTICIPANT_COLUMNS
-from tests.study.web.study_web import ADMIN_PASSWORD, ApiParticipant, GradioCall, StudyServer
+from tests.study.web.study_web import ADMIN_PASSWORD, ApiParticipant, GradioCall, StudyServer, publish_screenshot
 
 TIMEOUT_MS = 30_000
 
@@ -111,6 +111,7 @@ def test_dashboard_counts_transcripts_and_an_uncounted_preview(study_server: Stu
     assert any(r[header.index("source")] == "change" for r in body)  # the pre -> post change of donation intention
     page.wait_for_function("() => document.querySelector('#admin-curves .js-plotly-plot')?.data?.length == 2")
     page.screenshot(path=str(screenshot_dir / "study-admin-results.png"), full_page=True)
+    publish_screenshot(screenshot_dir / "study-admin-results.png", "study-admin.png")
 
     # Exports: pseudonymous ids by default, the documented columns.
     page.get_by_role("tab", name="Export").click()

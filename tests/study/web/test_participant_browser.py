@@ -21,7 +21,7 @@ from gdp_zero.study.db import open_database
 from gdp_zero.study.models import Participation
 from gdp_zero.study.spec import load_study
 
-from tests.study.web.study_web import STUDY_FILE, StudyServer
+from tests.study.web.study_web import STUDY_FILE, StudyServer, publish_screenshot
 from ui.study.participant import CHAT_OVER
 
 BOT = "#study-chat [data-testid='bot']"
@@ -133,6 +133,8 @@ def walk(page: Page, server: StudyServer, pid: str, shots: Path, tag: str) -> di
         expect(page.locator("#chat-status")).to_contain_text("You may end the chat now")
     clicked["transcript"] = bubbles(page)
     page.screenshot(path=str(shots / f"study-{tag}-4-chat.png"), full_page=True)
+    if tag == "phone":
+        publish_screenshot(shots / f"study-{tag}-4-chat.png", "study-phone.png")
     page.click("#study-finish")
 
     expect(page.locator("#post-page")).to_be_visible()
