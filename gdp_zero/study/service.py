@@ -244,7 +244,7 @@ class StudyService:
             crud.add_event(session, participation, "answers", now, survey=survey, items=[item for item, _, _ in checked])
             check = self.study.attention_check
             if check is not None and check.survey == survey:
-                given = next(value for item, value, _ in checked if item == check.item.id)
+                given = next((value for item, value, _ in checked if item == check.item.id), None)  # unanswered: failed
                 participation.attention_passed = given == check.item.check(check.correct)
                 crud.add_event(session, participation, "attention_check", now, passed=participation.attention_passed)
                 if not participation.attention_passed and check.on_failure == "screen_out":
@@ -367,6 +367,8 @@ class StudyService:
         state = await asyncio.to_thread(self._chat_state, participation_id)
         chat = self._chats.get(participation_id)
         if chat is not None and _matches(chat.session, state):
+            # The message just committed is the one the chat answers next (ChatSession.retry tags it).
+            chat.session.pending = state.pending.text if state.pending else None
             chat.last_used = time.monotonic()
             return chat
         if chat is not None:
@@ -634,9 +636,9 @@ class _ChatState:
 
 
 def _matches(session: ChatSession, state: _ChatState) -> bool:
+    """Whether the chat in memory holds exactly the stored dialogue (a message awaiting its reply aside)."""
     complete = state.complete
-    pending = state.pending.text if state.pending else None
-    return len(session.log) == len(complete) and session.pending == pending and all(
+    return len(session.log) == len(complete) and all(
         logged.text == stored.text for logged, stored in zip(session.log[-1:], complete[-1:])
     )
 

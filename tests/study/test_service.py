@@ -147,8 +147,11 @@ async def test_a_reload_or_a_restarted_server_resumes_with_the_same_condition_an
     first.consent(token, True)
     first.answer(token, "pre", {"donation_intention": 3})
     view = await first.start_chat(token)
+    chat = next(iter(first._chats.values())).session
     view = first.rate(token, 0, {"persuasive": 3})
     view = await first.send(token, "Tell me about the charity.")
+    # While the process runs, the chat stays in memory (GDP-Zero keeps its tree between turns).
+    assert next(iter(first._chats.values())).session is chat and len(chat.log) == 3
     before = view.transcript
     # A reload: the browser comes back with its token and the same URL.
     assert first.enter({"PROLIFIC_PID": "reloader"}, browser_token=token).transcript == before
