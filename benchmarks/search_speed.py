@@ -30,7 +30,8 @@ from gdp_zero.domain import load_domain
 from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.llm.settings import load_llm_settings
 from gdp_zero.mcts.search import SearchConfig, search
-from gdp_zero.mcts.toy import BEST_ACT, ToyEnvironment, ToyState, play_turns
+from gdp_zero.mcts.scoring import play_dialogue
+from gdp_zero.mcts.toy import BEST_ACT, ToyEnvironment, ToyState
 from gdp_zero.planners import GDPZeroConfig
 
 USER_MESSAGE = "I'm fine. What is this about?"
@@ -125,9 +126,9 @@ async def toy_reuse(config: GDPZeroConfig, seeds: int, turns: int = 3) -> dict:
     for reuse in (False, True):
         hits, saved = 0, 0
         for seed in range(seeds):
-            chosen, reused = await play_turns(search_config, seed, turns, reuse)
-            hits += sum(act == BEST_ACT for act in chosen)
-            saved += sum(reused)
+            played = await play_dialogue(ToyEnvironment(seed=seed, turns=turns), search_config, reuse_tree=reuse, seed=seed)
+            hits += played.chosen.count(BEST_ACT)
+            saved += sum(played.reused)
         result[reuse] = (hits, saved)
     return result
 

@@ -12,12 +12,14 @@ from typing import Sequence, TextIO
 from gdp_zero.backends import MODES, Backend, open_backend, suggested_search
 from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.llm.errors import LLMError
-from gdp_zero.mcts.search import SearchProgress
+from gdp_zero.mcts.search import ROOT_RULES, SearchProgress
 from gdp_zero.planners import PLANNERS, GDPZeroConfig
 from gdp_zero.records import save_record
 from gdp_zero.session import ChatSession, MessageRejected
 from gdp_zero.study.cli import add_study_commands
+from gdp_zero.text import for_terminal
 from gdp_zero.validation import ConfigError
+from ui.limits import add_limit_arguments
 
 CHAT_HELP = "Commands: /undo  /restart  /retry  /save [FILE]  /quit"
 
@@ -50,6 +52,8 @@ def add_planner_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-reuse", action="store_true", help="do not keep the chosen subtree for the next turn")
     group.add_argument("--choose-by", choices=("visits", "value"),
                        help="final act: most visited (as published; the --sequential default) or highest Q (the concurrent default)")
+    group.add_argument("--root", choices=ROOT_RULES,
+                       help="root selection: PUCT (as published) or Gumbel-top-k with Sequential Halving (see the README)")
     group.add_argument("--closed-loop", action="store_true", help="ablation: closed-loop search (k = 1)")
     group.add_argument("--no-response-selection", action="store_true", help="ablation: write a fresh reply for the chosen act")
     group.add_argument("--seed", type=int, default=None)
@@ -67,6 +71,7 @@ def search_config(args: argparse.Namespace, suggested: GDPZeroConfig) -> GDPZero
         "time_budget_s": args.time_budget,
         "seed": args.seed,
         "choose_by": args.choose_by,
+        "root": args.root,
     }
     if not args.sequential:
         given |= {"concurrency": args.concurrency, "reuse_tree": False if args.no_reuse else None}
@@ -101,7 +106,8 @@ class TerminalChat:
         note = ""
         if planned is not None and planned.simulations + planned.reused_simulations:
             note = f"  ({planned.simulations} simulations, {planned.reused_simulations} reused, {planned.seconds:.1f} s)"
-        self.out.write(f"Persuader [{turn.act}]: {turn.text}{note}\n")
+        # LLM text is cleaned where it enters; a terminal gets printable characters only, on one line.
+        self.out.write(f"Persuader [{for_terminal(turn.act)}]: {for_terminal(turn.text)}{note}\n")
 
     async def attempt(self, step) -> None:
         try:
@@ -194,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=7860)
     ui.add_argument("--share", action="store_true", help="ask Gradio for a public share link")
+    add_limit_arguments(ui)
     ui.set_defaults(run=ui_command)
     fake = commands.add_parser("fake-server", help="run the fake OpenAI-compatible server (canned replies)")
     fake.add_argument("rest", nargs=argparse.REMAINDER, help="its own options, e.g. --port 8001 --latency 0.5")

@@ -18,6 +18,7 @@ from gdp_zero.planners import GDPZeroConfig, build_planner
 from gdp_zero.planners.base import Planner, PlannerTurn, ProgressCallback
 from gdp_zero.records import DialogueRecord, TurnRecord, now_iso
 from gdp_zero.roles import Roles
+from gdp_zero.text import clean_text
 
 MAX_MESSAGE_CHARS = 2000
 
@@ -38,7 +39,8 @@ class TurnLog:
 
 
 def check_message(text: str | None, limit: int = MAX_MESSAGE_CHARS) -> str:
-    cleaned = (text or "").strip()
+    """The message as it will be kept (gdp_zero.text.clean_text, stripped), or MessageRejected."""
+    cleaned = clean_text(text or "").strip()
     if not cleaned:
         raise MessageRejected("Your message is empty: type something to reply to the persuader.")
     if len(cleaned) > limit:

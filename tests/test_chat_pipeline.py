@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -36,10 +37,11 @@ async def chat(settings, planner: str, search: GDPZeroConfig = SMALL_SEARCH, tur
     [
         ("gdpzero", SMALL_SEARCH),
         ("gdpzero", GDPZeroConfig.sequential(simulations=3, realizations=2, prior_samples=4, value_samples=3, seed=2)),
+        ("gdpzero", replace(SMALL_SEARCH, root="gumbel", simulations=6)),
         ("prompting", SMALL_SEARCH),
         ("random", SMALL_SEARCH),
     ],
-    ids=["gdpzero-fast", "gdpzero-sequential", "prompting", "random"],
+    ids=["gdpzero-fast", "gdpzero-sequential", "gdpzero-gumbel", "prompting", "random"],
 )
 async def test_a_five_turn_chat_completes_with_every_planner(fake_server, make_settings, planner, search):
     session, planned = await chat(make_settings(fake_server.base_url), planner, search)
@@ -56,6 +58,9 @@ async def test_a_five_turn_chat_completes_with_every_planner(fake_server, make_s
             for p in planned:
                 assert p.tree is not None and p.tree["chosen_act"] == p.act
                 assert p.simulations + p.reused_simulations == search.simulations
+                if search.root == "gumbel" and p.simulations:  # Sequential Halving ran, and its survivor is the act
+                    assert sum(r["finished"] for r in p.tree["rounds"]) == p.simulations
+                    assert p.act in p.tree["rounds"][-1]["acts"]
             # The reply is one of the chosen act's realizations (response selection).
             last = planned[-1].tree
             chosen = next(c for c in last["root"]["children"] if c["path"] == [planned[-1].act])

@@ -9,7 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gdp_zero.llm.fake_server import FakeLLMServer
+from gdp_zero.llm.fake_server import TEXT_FAULTS, FakeLLMServer
+from gdp_zero.text import MAX_LLM_TEXT_CHARS
 
 ENV = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AZURE_OPENAI_"))}
 
@@ -68,3 +69,44 @@ def test_a_broken_config_file_names_the_field(tmp_path: Path):
     result = run_chat(["--llm", "openai", "--config", str(config)], "")
     assert result.returncode == 2
     assert str(config) in result.stderr and "llm.roles.judge.temperature" in result.stderr
+
+
+def test_the_gumbel_root_is_chosen_from_the_command_line(tmp_path: Path):
+    saved = tmp_path / "transcript.json"
+    # No reuse: the greeting's search would otherwise carry all 6 simulations into the answer.
+    result = run_chat(["--llm", "fake", "--sims", "6", "--root", "gumbel", "--no-reuse", "--save", str(saved)],
+                      "Hi!\n/quit\n")
+    assert result.returncode == 0, result.stderr
+    transcript = json.loads(saved.read_text())
+    assert transcript["planner"]["root"] == "gumbel"
+    answer = transcript["turns"][-1]
+    assert answer["speaker"] == "system"
+    rounds = answer["planner_turn"]["tree"]["rounds"]
+    assert rounds and answer["act"] in rounds[-1]["acts"]
+    bad = run_chat(["--llm", "fake", "--root", "ucb"], "")
+    assert bad.returncode == 2 and "--root" in bad.stderr and "gumbel" in bad.stderr
+
+
+def test_hostile_llm_text_reaches_the_terminal_as_printable_text_and_prompts_stay_bounded(tmp_path: Path):
+    """Every reply carries a lone surrogate, escape sequences, U+202E or 20,000 characters."""
+    saved = tmp_path / "transcript.json"
+    with FakeLLMServer(fault_rate=1.0, faults=TEXT_FAULTS, seed=3) as server:
+        result = run_chat(
+            ["--llm", "openai", "--base-url", server.base_url, "--api-key", "x", "--model", "fake-model",
+             "--sims", "3", "--save", str(saved)],
+            "Hello.\nTell me more.\nWhy?\n/quit\n",
+        )
+        stats = server.stats
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert set(stats.faults) == set(TEXT_FAULTS)  # each kind reached the chat
+    bot_lines = [line for line in result.stdout.splitlines() if line.startswith("Persuader [")]
+    assert len(bot_lines) == 4  # the greeting and three replies: the dialogue went on
+    for line in bot_lines:
+        assert line.isprintable(), repr(line)
+    assert not any(ch in result.stdout for ch in "\x1b\x07\x00\u202e\ud83d")
+    turns = json.loads(saved.read_text(encoding="utf-8"))["turns"]
+    assert all(len(t["text"]) <= MAX_LLM_TEXT_CHARS for t in turns)
+    # Without the cut, the 20,000-character replies would be in every later prompt.
+    print(f"largest prompt: {stats.max_prompt_chars} characters")
+    assert stats.max_prompt_chars < 12_000

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 import time
 from types import SimpleNamespace
@@ -25,8 +26,9 @@ from gdp_zero.llm import (
     UsageLedger,
     load_llm_settings,
 )
-from gdp_zero.llm.client import _token_logprobs
+from gdp_zero.llm.client import _redact, _token_logprobs
 from gdp_zero.llm.fake_server import FakeLLMServer
+from gdp_zero.text import MAX_LLM_TEXT_CHARS
 
 ACTS = ["greeting", "logical appeal", "emotion appeal", "donate"]
 PROMPT = Prompt(
@@ -265,7 +267,55 @@ async def test_request_shape_and_role_temperature() -> None:
     judge = EndpointSettings(model="m", temperature=0.3, max_tokens=7)
     client = LLMClient(LLMSettings(default=EndpointSettings(), roles={"judge": judge}, seed=10))
     prompt = Prompt(system="static", user="dynamic", completion="plain", stop=("\n",))
-    await client._sender(judge, prompt, n=2, temperature=1.1, max_tokens=None, seed=client._take_seeds(2))(sdk)
+    await client._sender(judge, prompt, n=2, temperature=1.1, seed=client._take_seeds(2))(sdk)
     assert sent["messages"] == [{"role": "system", "content": "static"}, {"role": "user", "content": "dynamic"}]
     assert (sent["temperature"], sent["max_tokens"], sent["n"], sent["stop"], sent["seed"]) == (0.3, 7, 2, ["\n"], 10)
     assert client._take_seeds(1) == 12  # two seeds were reserved for the two samples
+
+
+@pytest.mark.parametrize("fault", ["lone_surrogate", "escape", "bidi", "long"])
+async def test_hostile_text_in_a_reply_arrives_clean_and_bounded(fault: str, make_settings: Any) -> None:
+    with FakeLLMServer(fault_rate=1.0, faults=(fault,)) as server:
+        async with LLMClient(make_settings(server.base_url)) as client:
+            texts = await client.generate("policy", PROMPT, n=2, temperature=1.0)
+            # The cleaned reply goes into the next prompt: it must encode and be sent.
+            follow_up = Prompt(system=PROMPT.system, user=f"{texts[0]}\n{PROMPT.user}", completion="")
+            await client.generate("policy", follow_up, temperature=1.0)
+        assert server.stats.faults[fault] == 2
+    for text in texts:
+        text.encode("utf-8")
+        assert _act(text) in ACTS  # the act label is still first
+        assert not any(ch in text for ch in "\ud83d\x1b\x07\x00\x08\u202e")
+        assert len(text) <= MAX_LLM_TEXT_CHARS
+    if fault == "long":
+        assert texts[0].endswith("…")
+
+
+async def test_error_text_never_shows_the_key_in_any_case_or_url_credentials(make_settings: Any) -> None:
+    key, password = "sk-Mixed-Case-Key-123", "url-PASSWORD-9"
+    with FakeLLMServer() as server:
+        url = server.base_url.replace("http://", f"http://bob:{password}@")
+        settings = make_settings(url, api_key=key, model="no-such-model")
+        async with LLMClient(settings) as client:
+            with pytest.raises(ModelNotFoundError) as error:
+                await client.generate("policy", PROMPT, temperature=1.0)
+    message = str(error.value)
+    assert "http://***@127.0.0.1" in message and password not in message and "bob" not in message
+    # A server's own explanation is shown redacted: the key echoed in another letter case, the
+    # URL's password, any URL's userinfo, and no escape sequences.
+    echoed = f"bad key {key.upper()} for {url}, password {password.lower()}\x1b[2J"
+    detail = _redact(echoed, settings.for_role("policy"))
+    assert detail == "bad key *** for http://***@127.0.0.1:" + url.rsplit(":", 1)[1] + ", password ***"
+
+
+async def test_no_log_record_shows_url_credentials(make_settings: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """The SDK's HTTP client logs each request URL at INFO: with the userinfo hidden."""
+    caplog.set_level(logging.DEBUG)
+    with FakeLLMServer(fault_rate=0.5, faults=("500",), seed=1) as server:
+        url = server.base_url.replace("http://", "http://bob:url-SECRET-7@")
+        async with LLMClient(make_settings(url, max_retries=6)) as client:
+            await asyncio.gather(*(client.generate("judge", PROMPT, temperature=0.0) for _ in range(6)))
+            await client.check()
+        assert server.stats.faults["500"] > 0  # the retry path was logged too
+    assert "HTTP Request: POST http://***@127.0.0.1" in caplog.text  # the records are there ...
+    assert "url-SECRET-7" not in caplog.text and "bob" not in caplog.text  # ... without the credentials

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from gdp_zero.llm import ROLES, ConfigError, EndpointSettings, LLMSettings, load_llm_settings
+from gdp_zero.llm.settings import ROLE_MAX_TOKENS, redact_url
 
 CONFIG = """
 [llm]
@@ -38,7 +40,7 @@ def test_defaults_without_file_or_env() -> None:
     settings = load_llm_settings(env={})
     assert settings.default == EndpointSettings()
     assert set(settings.roles) == set(ROLES)
-    assert settings.for_role("judge") == settings.default
+    assert settings.for_role("judge") == replace(settings.default, max_tokens=ROLE_MAX_TOKENS["judge"])
     assert settings.for_role("not-a-role") == settings.default
     assert (settings.max_concurrency, settings.seed) == (32, None)
 
@@ -85,6 +87,34 @@ def test_azure_needs_an_api_version() -> None:
     env = {"AZURE_OPENAI_API_KEY": "k", "AZURE_OPENAI_ENDPOINT": "https://example.openai.azure.com"}
     with pytest.raises(ConfigError, match="llm.azure_api_version: required when provider is 'azure'"):
         load_llm_settings(env=env)
+
+
+def test_max_tokens_per_role_from_defaults_file_and_arguments(tmp_path: Path) -> None:
+    defaults = load_llm_settings(env={})
+    assert {role: defaults.for_role(role).max_tokens for role in ROLES} == ROLE_MAX_TOKENS
+    assert defaults.for_role("policy").max_tokens < defaults.for_role("responder").max_tokens
+
+    text = "[llm]\nmax_tokens = 300\n[llm.roles.judge]\nmax_tokens = 5\n"
+    configured = load_llm_settings(_write(tmp_path, text), env={})
+    assert configured.for_role("judge").max_tokens == 5  # the role's own table
+    assert configured.for_role("responder").max_tokens == 300  # [llm] sets every other role
+    assert load_llm_settings(env={}, max_tokens=50).for_role("policy").max_tokens == 50
+    public = configured.public_dict()["roles"]
+    assert (public["judge"]["max_tokens"], public["policy"]["max_tokens"]) == (5, 300)
+
+
+def test_credentials_in_a_base_url_are_never_shown() -> None:
+    url = "http://alice:Pa55-SECRET@llm.internal:8000/v1"
+    settings = load_llm_settings(env={"OPENAI_BASE_URL": url})
+    assert settings.default.request_url == url  # requests still carry them
+    assert settings.default.url == "http://***@llm.internal:8000/v1"  # messages and logs do not
+    assert "SECRET" not in json.dumps(settings.public_dict())
+    assert "alice" not in json.dumps(settings.public_dict())
+    assert "SECRET" not in repr(settings.default.url)
+    assert redact_url(f"failed: {url}/chat/completions (see https://u@x.org/a?b=c@d)") == (
+        "failed: http://***@llm.internal:8000/v1/chat/completions (see https://***@x.org/a?b=c@d)"
+    )
+    assert redact_url("http://127.0.0.1:8000/v1 mail me at a@b.org") == "http://127.0.0.1:8000/v1 mail me at a@b.org"
 
 
 def test_api_key_is_never_shown(tmp_path: Path) -> None:

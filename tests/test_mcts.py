@@ -8,7 +8,8 @@ import random
 import pytest
 
 from gdp_zero.mcts.search import SearchConfig, new_tree, search
-from gdp_zero.mcts.toy import BEST_ACT, PRIOR_ACT, ToyEnvironment, ToyState, play_turns
+from gdp_zero.mcts.scoring import play_dialogue
+from gdp_zero.mcts.toy import BEST_ACT, PRIOR_ACT, ToyEnvironment, ToyState
 from gdp_zero.mcts.tree import Node, Realization, SearchTree
 from tests.reference_mcts import ReferenceOpenLoopMCTS
 
@@ -173,11 +174,11 @@ async def test_tree_reuse_over_a_toy_self_play_saves_simulations_and_keeps_the_c
     config = SearchConfig(simulations=50)
     fresh_hits = reused_hits = saved = 0
     for seed in range(20):
-        chosen, _ = await play_turns(config, seed, turns=3, reuse=False)
-        fresh_hits += chosen.count(BEST_ACT)
-        chosen, reused = await play_turns(config, seed, turns=3, reuse=True)
-        reused_hits += chosen.count(BEST_ACT)
-        saved += sum(reused)
-        assert reused[0] == 0 and all(r > 0 for r in reused[1:])
+        fresh = await play_dialogue(ToyEnvironment(seed=seed, turns=3), config, reuse_tree=False, seed=seed)
+        fresh_hits += fresh.chosen.count(BEST_ACT)
+        carried = await play_dialogue(ToyEnvironment(seed=seed, turns=3), config, reuse_tree=True, seed=seed)
+        reused_hits += carried.chosen.count(BEST_ACT)
+        saved += sum(carried.reused)
+        assert carried.reused[0] == 0 and all(r > 0 for r in carried.reused[1:])
     assert saved > 20 * 2 * 5  # several simulations carried into every later turn
     assert reused_hits >= fresh_hits - 6  # same decisions up to seed noise (60 decisions each)

@@ -29,10 +29,15 @@ from gdp_zero.factory import ChatOptions
 from gdp_zero.planners import PLANNERS, GDPZeroConfig
 from gdp_zero.session import MAX_MESSAGE_CHARS, MessageRejected
 from ui import chat_view, tree_view, usage_view
+from ui.limits import ClientLimits, LimitExceeded, LimitSettings, client_address
 from ui.sessions import SessionRegistry, UserChat
 
 POLL_S = 0.2  # how often a running turn reports its progress
 CONCURRENCY = 32  # turns of different people running at once
+QUEUE_SIZE = 512  # events waiting for a worker; beyond it Gradio answers "queue full"
+# Every event is for this page only: hidden from the API page and gradio_client (ui/limits.py
+# bounds what a client calling the queue directly can do).
+PAGE_ONLY = dict(api_visibility="private", show_progress="hidden")
 MAX_SIMULATIONS = 200  # per turn, from the controls
 MAX_REALIZATIONS = 10
 PLANNER_CHOICES = [("GDP-Zero (search)", "gdpzero"), ("Prompting (no search)", "prompting"), ("Random", "random")]
@@ -73,9 +78,9 @@ def options_from_controls(
 ) -> ChatOptions:
     """The planner options the controls describe; the search config is validated as the search would."""
     try:
-        sims, k = int(simulations), int(realizations)
+        sims, k = _whole_number(simulations), _whole_number(realizations)
         q0_f, c_f = float(q0), float(c_puct)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise SettingsRejected("Simulations and k must be whole numbers, Q0 and c_puct numbers.") from None
     text = str(budget or "").strip()
     try:
@@ -99,10 +104,12 @@ def options_from_controls(
     return ChatOptions(planner=planner, search=search)
 
 
-def build_app(backend: Backend, *, search: GDPZeroConfig | None = None, planner: str = "gdpzero") -> gr.Blocks:
+def build_app(
+    backend: Backend, *, search: GDPZeroConfig | None = None, planner: str = "gdpzero", limits: LimitSettings | None = None
+) -> gr.Blocks:
     """The app for one backend; `search` sets the initial search parameters (default: suited to the backend)."""
     defaults = search or suggested_search(backend.mode)
-    registry = SessionRegistry(backend.settings)
+    registry = SessionRegistry(backend.settings, ClientLimits(limits))
     settings = backend.settings
 
     with gr.Blocks(title="GDP-Zero studio", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
@@ -235,8 +242,9 @@ def build_app(backend: Backend, *, search: GDPZeroConfig | None = None, planner:
             """Start a turn and report its progress every POLL_S seconds until it ends."""
             try:
                 task = start()
-            except MessageRejected as rejected:
-                yield {status: chat_view.status_html(str(rejected), "hint")}
+            except (MessageRejected, LimitExceeded) as rejected:
+                yield {status: chat_view.status_html(str(rejected), "hint"),
+                       retry: gr.Button(interactive=user.can_retry, variant="primary" if user.can_retry else "secondary")}
                 return
             await asyncio.sleep(0)  # let the turn start: a sent message is then pending, shown at once
             yield {**busy_view(user), **(first or {})}
@@ -254,7 +262,8 @@ def build_app(backend: Backend, *, search: GDPZeroConfig | None = None, planner:
         def configured(request: gr.Request, values: tuple[Any, ...]) -> tuple[UserChat | None, str | None]:
             user = registry.get(request.session_hash)
             if user is None:
-                return None, "This page's session has ended (the server restarted or the page was closed): reload the page."
+                return None, ("This page's session has ended (the server restarted, or the page was closed or idle "
+                              "for a long time): reload the page.")
             try:
                 options = options_from_controls(defaults, *values)
             except SettingsRejected as rejected:
@@ -273,7 +282,11 @@ def build_app(backend: Backend, *, search: GDPZeroConfig | None = None, planner:
                 options = options_from_controls(defaults, planner_v, sims, k, q0, cpuct, budget)
             except SettingsRejected:
                 options = ChatOptions(search=defaults)
-            user = await registry.create(request.session_hash, options)
+            try:
+                user = await registry.create(request.session_hash, client_address(request), options)
+            except LimitExceeded as refused:
+                yield {status: chat_view.status_html(str(refused), "hint")}
+                return
             async for update in run_turn(user, user.open):
                 yield update
 
@@ -346,24 +359,35 @@ def build_app(backend: Backend, *, search: GDPZeroConfig | None = None, planner:
         async def on_unload(request: gr.Request) -> None:
             await registry.close(request.session_hash)
 
-        demo.load(on_load, inputs=controls, outputs=outputs, show_progress="hidden")
-        send_args = dict(inputs=[message, *controls], outputs=outputs, show_progress="hidden")
+        # The controls reach the handlers as sent (preprocess=False), so a value from the page and
+        # one sent to the queue directly are checked by the same options_from_controls.
+        demo.load(on_load, inputs=controls, outputs=outputs, preprocess=False, **PAGE_ONLY)
+        send_args = dict(inputs=[message, *controls], outputs=outputs, preprocess=False, **PAGE_ONLY)
         send.click(on_send, **send_args)
         message.submit(on_send, **send_args)
-        retry.click(on_retry, inputs=controls, outputs=outputs, show_progress="hidden")
-        restart.click(on_restart, inputs=controls, outputs=outputs, show_progress="hidden")
-        undo.click(on_undo, outputs=outputs, show_progress="hidden")
-        turn_select.select(on_turn, inputs=[turn_select], outputs=tree_outputs, show_progress="hidden")
-        node_select.select(on_node, inputs=[turn_select, node_select], outputs=[node_details], show_progress="hidden")
+        retry.click(on_retry, inputs=controls, outputs=outputs, preprocess=False, **PAGE_ONLY)
+        restart.click(on_restart, inputs=controls, outputs=outputs, preprocess=False, **PAGE_ONLY)
+        undo.click(on_undo, outputs=outputs, **PAGE_ONLY)
+        turn_select.select(on_turn, inputs=[turn_select], outputs=tree_outputs, **PAGE_ONLY)
+        node_select.select(on_node, inputs=[turn_select, node_select], outputs=[node_details], **PAGE_ONLY)
         demo.unload(on_unload)
 
-    demo.queue(default_concurrency_limit=CONCURRENCY)
+    # api_open=False: no direct HTTP call skips the queue (and with it the concurrency limit).
+    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE, api_open=False)
     demo.gdp_registry = registry  # type: ignore[attr-defined]  # for tests and monitoring
     return demo
 
 
 def _planner_label(name: str) -> str:
     return chat_view.PLANNER_LABELS.get(name, name)
+
+
+def _whole_number(value: Any) -> int:
+    """An int from a control's value as sent (a number, or text from the API); ValueError if not whole."""
+    number = float(value)
+    if not number.is_integer():  # also NaN and infinities
+        raise ValueError(f"not a whole number: {value!r}")
+    return int(number)
 
 
 def _as_index(value: Any) -> int | None:
@@ -406,10 +430,17 @@ def _write_json(user: UserChat, name: str, data: Any) -> str:
 
 def serve(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = None, share: bool = False,
           block: bool = True, quiet: bool = False) -> tuple[Any, str, str]:
-    """Launch with the app's theme and CSS. `block=False` returns at once (tests)."""
+    """Launch with the app's theme and CSS, and only the routes the page needs. `block=False`
+    returns at once (tests)."""
+    registry: SessionRegistry = demo.gdp_registry  # type: ignore[attr-defined]
     return demo.launch(
         server_name=host, server_port=port, share=share, prevent_thread_lock=not block, quiet=quiet,
         css=CSS, theme=gr.themes.Soft(primary_hue="blue"), footer_links=[],
+        mcp_server=False, enable_monitoring=False, run_history=False, pwa=False, ssr_mode=False,
+        max_file_size="1kb",  # the page uploads nothing
+        # Gradio keeps a little state per session id, also for ids our limits refused: bound it.
+        # The app keeps none of its own there, so an id that falls out only gets a fresh copy.
+        state_session_capacity=2 * registry.limits.settings.max_sessions,
     )
 
 
@@ -418,11 +449,15 @@ def launch(args: argparse.Namespace) -> None:
     from gdp_zero.cli import backend_from_args
 
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    limits = LimitSettings.from_args(args)
     backend = backend_from_args(args)
     try:
         if backend.banner:
             print(backend.banner, flush=True)
-        demo = build_app(backend)
-        serve(demo, host=args.host, port=args.port, share=bool(getattr(args, "share", False)))
+        demo = build_app(backend, limits=limits)
+        try:
+            serve(demo, host=args.host, port=args.port, share=bool(getattr(args, "share", False)))
+        finally:
+            demo.gdp_registry.remove_files()  # type: ignore[attr-defined]  # sessions still open at Ctrl-C
     finally:
         backend.stop()

@@ -31,6 +31,12 @@ def literal(text: str) -> str:
     return "<br>".join(line.strip() for line in escaped.splitlines()) if "\n" in escaped else escaped
 
 
+def message_text(text: str) -> str:
+    """A message's text, literal, in its own direction isolate: a right-to-left message reads
+    right to left, and nothing in it can reorder the act tag or the note around it."""
+    return f'<span class="message-text" dir="auto">{literal(text)}</span>'
+
+
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
@@ -58,7 +64,7 @@ def turn_note(planned: PlannerTurn | None) -> str:
 
 
 def bot_message(turn: TurnLog) -> dict[str, Any]:
-    content = f"{act_tag(turn.act)} {literal(turn.text)}{turn_note(turn.planned)}"
+    content = f"{act_tag(turn.act)} {message_text(turn.text)}{turn_note(turn.planned)}"
     return {"role": "assistant", "content": content}
 
 
@@ -67,7 +73,7 @@ def user_message(text: str, act: str | None, *, guessed: bool = False, waiting: 
         tag = f'<span class="act-tag pending-tag">{html.escape(waiting or "not tagged yet")}</span>'
     else:
         tag = act_tag(act, user=True, extra=" (guessed)" if guessed else "")
-    return {"role": "user", "content": f"{tag} {literal(text)}"}
+    return {"role": "user", "content": f"{tag} {message_text(text)}"}
 
 
 def chat_messages(log: Iterable[TurnLog], pending: str | None, *, waiting: str = "") -> list[dict[str, Any]]:

@@ -1,19 +1,23 @@
 """One chat per browser session, kept server-side, and the turn each one has in flight.
 
 A `ChatSession` holds an AsyncOpenAI client, so it is never deep-copied into `gr.State`: the
-registry keys it by Gradio's per-page session hash and closes it when the page unloads. A turn
-runs as an asyncio task, so a handler can report its progress while it runs, and a page closed
-mid-turn never leaves the dialogue half-written (the task finishes or is cancelled on close).
+registry keys it by Gradio's per-page session hash and closes it when the page unloads, or when
+it has been idle for the limits' idle timeout (a session in use is never closed to make room:
+ui/limits.py refuses new ones instead). A turn runs as an asyncio task, so a handler can report
+its progress while it runs, and a page closed mid-turn never leaves the dialogue half-written
+(the task finishes or is cancelled on close). Every turn holds a slot of the limits while it runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import logging
 import shutil
 import tempfile
 import time
-from collections import OrderedDict
+import weakref
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
@@ -23,14 +27,20 @@ from gdp_zero.llm.settings import LLMSettings
 from gdp_zero.mcts.search import SearchProgress
 from gdp_zero.planners.base import PlannerTurn
 from gdp_zero.session import ChatSession, MessageRejected, check_message
+from ui.limits import ClientLimits
 
 logger = logging.getLogger(__name__)
+
+SWEEP_INTERVAL_S = 30.0  # how often idle sessions are looked for
+TurnAdmission = Callable[[], Callable[[], None]]  # raises LimitExceeded, or returns the slot's release
 
 
 class UserChat:
     """A person's chat: the session, the planner options in force, the turn in flight and its progress."""
 
-    def __init__(self, settings: LLMSettings, options: ChatOptions) -> None:
+    def __init__(
+        self, settings: LLMSettings, options: ChatOptions, workdir: Path, admit_turn: TurnAdmission | None = None
+    ) -> None:
         self.session: ChatSession = build_session(settings, options)
         self.options = options
         self.task: asyncio.Task[PlannerTurn] | None = None
@@ -38,7 +48,9 @@ class UserChat:
         self.phase = ""
         self.started = 0.0
         self.error: str | None = None
-        self.workdir = Path(tempfile.mkdtemp(prefix="gdp-zero-ui-"))  # transcript and tree downloads
+        self.workdir = workdir  # transcript and tree downloads, made with the first one
+        self._admit_turn = admit_turn
+        self._closing: asyncio.Future[None] | None = None  # connections being closed after a turn
         self.downloads = 0  # files written so far: each version gets its own folder
         self.latest_files: dict[str, Path] = {}  # file name -> its latest version
 
@@ -69,9 +81,19 @@ class UserChat:
     def _start(self, phase: str, make: Callable[[], Awaitable[PlannerTurn]]) -> asyncio.Task[PlannerTurn]:
         if self.busy:
             raise MessageRejected("The persuader is still replying: wait for the reply first.")
+        release = self._admit_turn() if self._admit_turn is not None else None  # may raise LimitExceeded
         self.progress, self.phase, self.started, self.error = None, phase, time.monotonic(), None
         self.task = asyncio.ensure_future(make())
+        self.task.add_done_callback(self._turn_ended)
+        if release is not None:
+            self.task.add_done_callback(lambda _: release())
         return self.task
+
+    def _turn_ended(self, task: asyncio.Task[PlannerTurn]) -> None:
+        # Between turns a chat holds no connection: a server with hundreds of open chats would
+        # otherwise keep a pool of sockets (and an SSL context) per chat. The next turn reconnects.
+        if not self.busy:
+            self._closing = asyncio.ensure_future(self.session.client.aclose())
 
     def open(self) -> asyncio.Task[PlannerTurn]:
         return self._start("The persuader is opening the conversation", lambda: self.session.open(self._on_progress))
@@ -146,12 +168,20 @@ class UserChat:
 
 
 class SessionRegistry:
-    """Chats by browser session id. The oldest are closed beyond `capacity` (pages never unloaded)."""
+    """Chats by browser session id, within `limits`. Idle chats expire; chats in use are never closed.
 
-    def __init__(self, settings: LLMSettings, capacity: int = 500) -> None:
+    Downloads go under one folder for the registry (`root`, gdp-zero-ui-*), removed with every
+    chat by `close_all`, and at interpreter exit (Ctrl-C included) by `remove_files`.
+    """
+
+    def __init__(self, settings: LLMSettings, limits: ClientLimits | None = None) -> None:
         self.settings = settings
-        self.capacity = capacity
-        self._chats: OrderedDict[str, UserChat] = OrderedDict()
+        self.limits = limits or ClientLimits()
+        self._chats: dict[str, UserChat] = {}
+        self.root = Path(tempfile.mkdtemp(prefix="gdp-zero-ui-"))
+        self.remove_files = weakref.finalize(self, shutil.rmtree, self.root, ignore_errors=True)
+        self._folders = itertools.count(1)  # never the session hash: it comes from the client
+        self._sweeper: asyncio.Task[None] | None = None
 
     def __len__(self) -> int:
         return len(self._chats)
@@ -159,26 +189,54 @@ class SessionRegistry:
     def get(self, key: str) -> UserChat | None:
         chat = self._chats.get(key)
         if chat is not None:
-            self._chats.move_to_end(key)
+            self.limits.touch(key)
         return chat
 
-    async def create(self, key: str, options: ChatOptions) -> UserChat:
+    async def create(self, key: str, client: str, options: ChatOptions) -> UserChat:
+        """A new chat for `key`; LimitExceeded (nothing created) when the limits refuse it."""
         await self.close(key)
-        chat = UserChat(self.settings, options)
+        await self.sweep()  # chats that have expired make room first
+        self.limits.open_session(key, client)
+        try:
+            chat = UserChat(self.settings, options, self.root / f"s{next(self._folders)}",
+                            lambda: self.limits.start_turn(client))
+        except BaseException:
+            self.limits.close_session(key)
+            raise
         self._chats[key] = chat
-        while len(self._chats) > self.capacity:
-            _, oldest = self._chats.popitem(last=False)
-            await oldest.aclose()
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = asyncio.ensure_future(self._sweep_forever())
         return chat
 
     async def close(self, key: str) -> None:
         chat = self._chats.pop(key, None)
+        self.limits.close_session(key)
         if chat is not None:
             await chat.aclose()
 
+    async def sweep(self) -> int:
+        """Close the chats idle for longer than the limits' idle timeout; how many were closed."""
+        expired = self.limits.sweep(busy=lambda key: key in self._chats and self._chats[key].busy)
+        for key in expired:
+            await self.close(key)
+        return len(expired)
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL_S)
+            try:
+                await self.sweep()
+            except Exception:  # one chat failing to close must not stop the expiry of the others
+                logger.exception("closing idle sessions failed")
+
     async def close_all(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(BaseException):
+                await self._sweeper
         for key in list(self._chats):
             await self.close(key)
+        self.remove_files()
 
     def snapshot(self) -> dict[str, Any]:
-        return {"sessions": len(self._chats), "busy": sum(c.busy for c in self._chats.values())}
+        return {**self.limits.snapshot(), "chats": len(self._chats), "busy": sum(c.busy for c in self._chats.values())}

@@ -8,8 +8,11 @@ import random
 import re
 import time
 from typing import Any, Awaitable, Callable, TypeVar
+from urllib.parse import urlsplit
 
 import openai
+
+from gdp_zero.text import MAX_LLM_TEXT_CHARS, clean_text
 
 from .errors import (
     AuthenticationError,
@@ -22,9 +25,24 @@ from .errors import (
 )
 from .ledger import CallRecord, UsageLedger
 from .prompt import Prompt
-from .settings import EndpointSettings, LLMSettings
+from .settings import EndpointSettings, LLMSettings, redact_url
 
 logger = logging.getLogger(__name__)
+
+
+class _RedactURLCredentials(logging.Filter):
+    """The HTTP libraries under the SDK log every request URL, userinfo included: hide it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "@" in message:
+            record.msg, record.args = redact_url(message), None
+        return True
+
+
+# The SDK's HTTP client is httpx, or its fork httpx2 in recent versions; each logs under its name.
+for _name in ("httpx", "httpx2", "httpcore", "httpcore2", "openai", "openai._base_client"):
+    logging.getLogger(_name).addFilter(_RedactURLCredentials())
 
 T = TypeVar("T")
 Send = Callable[[openai.AsyncOpenAI], Awaitable[Any]]
@@ -52,14 +70,15 @@ class LLMClient:
         await self.aclose()
 
     async def generate(
-        self, role: str, prompt: Prompt, *, n: int = 1, temperature: float, max_tokens: int | None = None
+        self, role: str, prompt: Prompt, *, n: int = 1, temperature: float
     ) -> list[str]:
-        """Exactly `n` sampled texts; servers that ignore `n` are topped up with single requests."""
+        """Exactly `n` sampled texts, at most the role's max_tokens long; servers that ignore `n`
+        are topped up with single requests."""
         if n < 1:
             raise ValueError(f"n must be at least 1, got {n}")
         ep = self.settings.for_role(role)
         seed = self._take_seeds(n)
-        send = self._sender(ep, prompt, n=n, temperature=temperature, max_tokens=max_tokens, seed=seed)
+        send = self._sender(ep, prompt, n=n, temperature=temperature, seed=seed)
         response = await self._request(role, ep, send, n_requested=n)
         texts = _texts(response, ep.api)[:n]
         missing = n - len(texts)
@@ -67,7 +86,7 @@ class LLMClient:
             logger.debug("%s returned %d of %d choices for %s; topping up", ep.url, len(texts), n, role)
             first_seed = None if seed is None else seed + len(texts)
             texts += await self._top_up(
-                role, ep, prompt, missing, temperature=temperature, max_tokens=max_tokens, first_seed=first_seed
+                role, ep, prompt, missing, temperature=temperature, first_seed=first_seed
             )
         return texts
 
@@ -79,7 +98,6 @@ class LLMClient:
         count: int,
         *,
         temperature: float,
-        max_tokens: int | None,
         first_seed: int | None,
     ) -> list[str]:
         """Parallel single-sample requests, for servers (e.g. llama.cpp) that ignore `n`."""
@@ -88,8 +106,7 @@ class LLMClient:
                 role,
                 ep,
                 self._sender(
-                    ep, prompt, n=1, temperature=temperature, max_tokens=max_tokens,
-                    seed=None if first_seed is None else first_seed + i,
+                    ep, prompt, n=1, temperature=temperature, seed=None if first_seed is None else first_seed + i,
                 ),
                 n_requested=1,
                 topped_up=True,
@@ -104,7 +121,7 @@ class LLMClient:
         """The text and, per generated token, {token: logprob} of its top alternatives."""
         ep = self.settings.for_role(role)
         send = self._sender(
-            ep, prompt, n=1, temperature=temperature, max_tokens=None, seed=self._take_seeds(1),
+            ep, prompt, n=1, temperature=temperature, seed=self._take_seeds(1),
             top_logprobs=top_logprobs,
         )
         try:
@@ -137,6 +154,8 @@ class LLMClient:
                 logger.warning("%s does not list model %r (it serves %s)", ep.url, ep.model, ", ".join(served[:10]))
 
     async def aclose(self) -> None:
+        """Close the HTTP clients and their connections. The client stays usable: the next
+        request opens new ones (a server holding many idle chats closes them between turns)."""
         clients, self._sdk_clients = list(self._sdk_clients.values()), {}
         for sdk in clients:
             await sdk.close()
@@ -230,7 +249,7 @@ class LLMClient:
                 )
             else:
                 # An explicit base_url stops the SDK from reading OPENAI_BASE_URL behind the settings' back.
-                sdk = openai.AsyncOpenAI(base_url=ep.url, api_key=api_key, max_retries=0)
+                sdk = openai.AsyncOpenAI(base_url=ep.request_url, api_key=api_key, max_retries=0)
             self._sdk_clients[key] = sdk
         return self._sdk_clients[key]
 
@@ -241,14 +260,13 @@ class LLMClient:
         *,
         n: int,
         temperature: float,
-        max_tokens: int | None,
         seed: int | None,
         top_logprobs: int | None = None,
     ) -> Send:
         kwargs: dict[str, Any] = {
             "model": ep.model,
             "temperature": ep.temperature if ep.temperature is not None else temperature,
-            "max_tokens": max_tokens or ep.max_tokens,
+            "max_tokens": ep.max_tokens,
             "timeout": ep.timeout_s,
         }
         if n > 1:  # some servers reject `n` outright; 1 is everyone's default
@@ -272,7 +290,7 @@ class LLMClient:
 
 
 def _endpoint_key(ep: EndpointSettings) -> tuple[Any, ...]:
-    return (ep.provider, ep.url, ep.api_key, ep.azure_api_version)
+    return (ep.provider, ep.request_url, ep.api_key, ep.azure_api_version)
 
 
 def _key_hint(ep: EndpointSettings) -> str:
@@ -280,10 +298,13 @@ def _key_hint(ep: EndpointSettings) -> str:
 
 
 def _texts(response: Any, api: str) -> list[str]:
+    """The choices' texts, cleaned (gdp_zero.text) and cut: everything after trusts them to be."""
     choices = sorted(response.choices, key=lambda c: c.index or 0)
     if api == "completions":
-        return [c.text or "" for c in choices]
-    return [c.message.content or "" for c in choices]
+        texts = [c.text or "" for c in choices]
+    else:
+        texts = [c.message.content or "" for c in choices]
+    return [clean_text(text, MAX_LLM_TEXT_CHARS) for text in texts]
 
 
 def _token_logprobs(choice: Any, ep: EndpointSettings) -> list[dict[str, float]]:
@@ -395,11 +416,13 @@ def _server_detail(exc: openai.APIStatusError, ep: EndpointSettings) -> str:
 
 
 def _redact(text: str, ep: EndpointSettings) -> str:
-    """One line, bounded, with no trace of a key (servers sometimes echo part of it)."""
-    if ep.api_key:
-        text = text.replace(ep.api_key, "***")
-    text = re.sub(r"sk-[A-Za-z0-9_\-*]{3,}", "sk-***", text)
-    text = " ".join(text.split())
+    """One clean line, bounded, with no trace of a key or URL credentials (servers echo them,
+    sometimes in another letter case)."""
+    secrets = [ep.api_key, urlsplit(ep.request_url).password]
+    for secret in filter(None, secrets):
+        text = re.sub(re.escape(secret), "***", text, flags=re.IGNORECASE)
+    text = re.sub(r"(?i)sk-[A-Za-z0-9_\-*]{3,}", "sk-***", redact_url(text))
+    text = " ".join(clean_text(text).split())
     return text if len(text) <= 200 else text[:197] + "..."
 
 

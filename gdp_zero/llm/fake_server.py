@@ -25,6 +25,15 @@ from urllib.parse import urlsplit
 logger = logging.getLogger(__name__)
 
 FAULT_KINDS = ("429", "500", "timeout", "malformed", "empty")
+# Hostile or broken text in an otherwise well-formed reply: not among the default `faults`.
+TEXT_FAULTS = ("lone_surrogate", "escape", "bidi", "long")
+TEXT_FAULT_PAYLOADS = {
+    "lone_surrogate": "Half an emoji \ud83d here.",  # JSON allows it; UTF-8 cannot encode it
+    # Set the terminal title, write the clipboard (OSC 52), clear the screen, colour, NUL, backspace.
+    "escape": "\x1b]0;pwned\x07\x1b]52;c;cHduZWQ=\x07\x1b[2J\x1b[31mRed\x1b[0m\x00\x08 text.",
+    "bidi": "\u202eReversed from here on.",
+    "long": "This sentence goes on and on. " * 667,  # 20,010 characters, whatever max_tokens says
+}
 NO_MARKER_REPLY = "(canned reply) OK."
 # Simulated users would end dialogues at once if "donate" were as likely as any other act.
 DONATE_WEIGHT = 0.15
@@ -83,6 +92,7 @@ class FakeServerStats:
     requests: dict[str, int] = field(default_factory=dict)  # by URL path
     faults: dict[str, int] = field(default_factory=dict)  # injected, by kind
     max_in_flight: int = 0  # peak concurrent requests, to check client concurrency limits
+    max_prompt_chars: int = 0  # the longest prompt received, to check that prompts stay bounded
 
 
 @dataclass(frozen=True)
@@ -106,9 +116,9 @@ class FakeLLMServer:
         hang_s: float = 30.0,
         port: int = 0,
     ) -> None:
-        unknown = sorted(set(faults) - set(FAULT_KINDS))
+        unknown = sorted(set(faults) - set(FAULT_KINDS + TEXT_FAULTS))
         if unknown:
-            raise ValueError(f"unknown fault kinds {unknown}; expected some of {list(FAULT_KINDS)}")
+            raise ValueError(f"unknown fault kinds {unknown}; expected some of {list(FAULT_KINDS + TEXT_FAULTS)}")
         self.latency_s = latency_s
         self.fault_rate = fault_rate
         self.faults = tuple(faults)
@@ -221,7 +231,9 @@ class FakeLLMServer:
         return self.api_key in (bearer, headers.get("api-key"))  # Azure sends `api-key`
 
     def _generate(self, request: dict[str, Any], *, chat: bool, n: int) -> _Reply:
+        prompt_chars = len(_prompt_text(request, chat=chat))
         with self._lock:
+            self.stats.max_prompt_chars = max(self.stats.max_prompt_chars, prompt_chars)
             fault = self._rng.choice(self.faults) if self.faults and self._rng.random() < self.fault_rate else None
             if fault:
                 self.stats.faults[fault] = self.stats.faults.get(fault, 0) + 1
@@ -259,7 +271,10 @@ def _completion(
             text = ""
         else:
             text = canned_reply(prompt, rng)
-        text, finish = _apply_limits(text, stop, max_tokens)
+        if fault in TEXT_FAULTS:
+            text = _with_payload(text, TEXT_FAULT_PAYLOADS[fault])
+        # A server that sends 20,000 characters ignores max_tokens (and stop sequences) too.
+        text, finish = (text, "stop") if fault == "long" else _apply_limits(text, stop, max_tokens)
         choice: dict[str, Any] = {"index": index, "finish_reason": finish, "logprobs": None}
         if top is not None:
             choice["logprobs"] = _logprobs(text, prompt, top, chat=chat)
@@ -340,6 +355,13 @@ def canned_reply(prompt: str, rng: random.Random) -> str:
     if reply_format is not None and "utterance" in reply_format.lower():
         return f"[{act}] {rng.choice(_SENTENCES.get(act.lower(), _GENERIC))}"
     return f"[{act}]"
+
+
+def _with_payload(text: str, payload: str) -> str:
+    """The payload right after the reply's act label, so the act still parses."""
+    label = re.match(r"\[[^\]]*\]", text)
+    cut = label.end() if label else 0
+    return f"{text[:cut]} {payload} {text[cut:].lstrip()}".strip()
 
 
 def _allowed_acts(prompt: str) -> list[str]:
@@ -427,8 +449,8 @@ def _logprobs(text: str, prompt: str, top: int, *, chat: bool) -> dict[str, Any]
             {
                 "token": token,
                 "logprob": chosen,
-                "bytes": list(token.encode()),
-                "top_logprobs": [{"token": t, "logprob": lp, "bytes": list(t.encode())} for t, lp in alts],
+                "bytes": list(token.encode("utf-8", "surrogatepass")),
+                "top_logprobs": [{"token": t, "logprob": lp, "bytes": list(t.encode("utf-8", "surrogatepass"))} for t, lp in alts],
             }
             for token, chosen, alts in positions
         ]}

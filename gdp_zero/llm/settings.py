@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -13,6 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from gdp_zero.validation import ConfigError, describe_problem, describe_validation_error, read_toml
 
 ROLES = ("policy", "responder", "user_simulator", "judge", "act_tagger")
+# Each role's reply length in tokens unless the config says otherwise: an act label, or a line of
+# one or two sentences (the prompting planner writes as the responder), or the judge's answer.
+ROLE_MAX_TOKENS = {"policy": 16, "responder": 120, "user_simulator": 100, "judge": 60, "act_tagger": 16}
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 
@@ -30,13 +34,19 @@ class EndpointSettings:
     temperature: float | None = None
 
     @property
-    def url(self) -> str:
-        """The base URL requests actually go to, for messages."""
+    def request_url(self) -> str:
+        """The base URL requests go to, credentials included: for the SDK only, never shown."""
         return (self.base_url or OPENAI_BASE_URL).rstrip("/")
+
+    @property
+    def url(self) -> str:
+        """The base URL requests go to, for messages and logs: user name and password hidden."""
+        return redact_url(self.request_url)
 
     def public_dict(self) -> dict[str, Any]:
         public = asdict(self)
         del public["api_key"]
+        public["base_url"] = None if self.base_url is None else redact_url(self.base_url)
         public["api_key_set"] = self.api_key is not None
         return public
 
@@ -69,6 +79,15 @@ class LLMSettings:
             "backoff_max_s": self.backoff_max_s,
             "seed": self.seed,
         }
+
+
+# The userinfo part of a URL (http://user:password@host): up to the authority's last "@".
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/?#\s]*@")
+
+
+def redact_url(text: str) -> str:
+    """`text` with the userinfo of every URL in it replaced by ***: http://***@host/v1."""
+    return _USERINFO.sub(r"\1***@", text)
 
 
 _ENDPOINT_FIELDS = tuple(f.name for f in fields(EndpointSettings))
@@ -136,7 +155,8 @@ def load_llm_settings(
     """Merge defaults < config file [llm] table < environment < keyword overrides (None ignored).
 
     Role tables in the file ([llm.roles.<role>]) apply on top of the merged default, so a role
-    configured explicitly keeps its own model even when --model changes the default.
+    configured explicitly keeps its own model even when --model changes the default. A role's
+    max_tokens is ROLE_MAX_TOKENS unless max_tokens is set for all ([llm]) or for the role.
     Other top-level tables in the file are left to the components that own them.
     """
     env = os.environ if env is None else env
@@ -152,7 +172,8 @@ def load_llm_settings(
 
     top = {name: merged.pop(name) for name in _TOP_LEVEL_FIELDS if name in merged}
     default = EndpointSettings(**merged)
-    roles = {role: replace(default, **role_tables.get(role, {})) for role in ROLES}
+    role_defaults = {role: {} if "max_tokens" in merged else {"max_tokens": ROLE_MAX_TOKENS[role]} for role in ROLES}
+    roles = {role: replace(default, **(role_defaults[role] | role_tables.get(role, {}))) for role in ROLES}
     settings = LLMSettings(default=default, roles=MappingProxyType(roles), **top)
     _check_azure(settings, source)
     return settings

@@ -11,18 +11,31 @@ losses (virtual loss) so that they spread over the tree instead of all descendin
 path; a node being expanded or a realization being written is awaited, never duplicated.
 With `concurrency` = 1 no visit is ever in flight and the search is the sequential one, draw
 for draw.
+
+With `root` = "gumbel" the root does not select by PUCT: it samples acts by Gumbel-top-k and
+splits the simulations between them by Sequential Halving (gdp_zero.mcts.gumbel); each round's
+simulations run concurrently and select by PUCT below the root.
+
+Time is the event loop's clock (`loop.time()`, the monotonic clock by default), so a virtual
+clock (gdp_zero.mcts.virtual_clock) can drive the search in benchmarks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import random
-import time
 from dataclasses import dataclass
-from typing import Callable, Generic
+from typing import Callable, Coroutine, Generic, Literal, get_args
 
+from gdp_zero.mcts.gumbel import PlannedRound, gumbel_top_k, halving_schedule, halving_scores, sample_gumbel
 from gdp_zero.mcts.model import SearchModel, State
-from gdp_zero.mcts.tree import FinalChoice, Node, Realization, SearchTree, SimulationRecord, puct_score
+from gdp_zero.mcts.tree import FinalChoice, HalvingRound, Node, Realization, SearchTree, SimulationRecord, puct_score
+
+# "puct": every simulation selects by PUCT from the root, as published. "gumbel": Gumbel-top-k
+# and Sequential Halving at the root, PUCT below it.
+RootRule = Literal["puct", "gumbel"]
+ROOT_RULES: tuple[str, ...] = get_args(RootRule)
 
 
 @dataclass(frozen=True)
@@ -37,7 +50,12 @@ class SearchConfig:
     # benchmark, with choose_by="value", a loss of 1.0 beat 0.0 at 16 in flight.
     virtual_loss: float = 1.0
     time_budget_s: float | None = None
-    choose_by: FinalChoice = "visits"
+    choose_by: FinalChoice = "visits"  # PUCT root only: a Gumbel root takes its survivor
+    root: RootRule = "puct"
+    considered_acts: int = 16  # Gumbel root: m, the acts sampled for Sequential Halving (mctx's default)
+    # Gumbel root: the noise's scale, 1 as mctx. 0 makes the choice deterministic (top-m prior
+    # acts, kept by log P + sigma(Q^)), which mctx suggests for evaluation rather than training.
+    gumbel_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.simulations < 1:
@@ -48,6 +66,12 @@ class SearchConfig:
             raise ValueError(f"concurrency must be at least 1, got {self.concurrency}")
         if self.time_budget_s is not None and self.time_budget_s <= 0:
             raise ValueError(f"time_budget_s must be positive, got {self.time_budget_s}")
+        if self.root not in ROOT_RULES:
+            raise ValueError(f"root must be one of {', '.join(ROOT_RULES)}, got {self.root!r}")
+        if self.considered_acts < 1:
+            raise ValueError(f"considered_acts must be at least 1, got {self.considered_acts}")
+        if self.gumbel_scale < 0:
+            raise ValueError(f"gumbel_scale must be zero or more, got {self.gumbel_scale}")
 
 
 @dataclass(frozen=True)
@@ -72,11 +96,16 @@ class _Search(Generic[State]):
     ) -> None:
         self.model, self.tree, self.config, self.rng = model, tree, config, rng
         self.on_progress = on_progress
-        self.started = time.monotonic()
+        self.clock = asyncio.get_running_loop().time
+        self.started = self.clock()
         self.target = max(config.simulations - tree.reused_simulations, 0)
         self.launched = 0
         self.in_flight = 0
         self.out_of_time = False
+        # For sizing Gumbel rounds to a time budget: the slowest model calls seen and the
+        # deepest expanded node (a simulation's path is at most one step longer).
+        self.slowest_evaluation = self.slowest_transition = 0.0
+        self.depth = max((len(n.path) for n in tree.root.iter_nodes() if n.expanded), default=0)
 
     async def run(self) -> SearchTree[State]:
         root = self.tree.root
@@ -84,7 +113,16 @@ class _Search(Generic[State]):
             await self._expand(root, root.realizations[0].state)
         if self.target == 0:
             self.tree.stopped_by = "reused"
-        workers = [asyncio.create_task(self._worker()) for _ in range(min(self.config.concurrency, self.target))]
+        if self.config.root == "gumbel":
+            await self._halve()
+        else:
+            await self._run_workers([self._worker() for _ in range(min(self.config.concurrency, self.target))])
+        self.tree.tie_breaker = {act: self.rng.random() for act in root.prior}
+        self.tree.seconds = self.clock() - self.started
+        return self.tree
+
+    async def _run_workers(self, coroutines: list[Coroutine[None, None, None]]) -> None:
+        workers = [asyncio.create_task(coroutine) for coroutine in coroutines]
         try:
             await self._until_done_or_out_of_time(workers)
         finally:
@@ -93,9 +131,73 @@ class _Search(Generic[State]):
             for worker in workers:
                 worker.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
-        self.tree.tie_breaker = {act: self.rng.random() for act in root.prior}
-        self.tree.seconds = time.monotonic() - self.started
-        return self.tree
+
+    async def _halve(self) -> None:
+        """Sequential Halving over Gumbel-top-k root acts; each round waits for all its simulations."""
+        root, tree = self.tree.root, self.tree
+        tree.gumbel = sample_gumbel(list(root.prior), self.rng, self.config.gumbel_scale)
+        survivors = gumbel_top_k(root.prior, tree.gumbel, self.config.considered_acts)
+        schedule = halving_schedule(self.target, len(survivors))
+        for index, planned in enumerate(schedule):
+            scores = halving_scores(root, tree.gumbel)
+            survivors = sorted(survivors, key=scores.__getitem__, reverse=True)[: planned.considered]
+            simulations = self._round_size(planned, schedule[index:])
+            if simulations < planned.simulations:
+                tree.stopped_by = "time_budget"
+            if simulations == 0:
+                break
+            halving_round = HalvingRound(tuple(survivors), simulations, started_s=self.clock() - self.started)
+            tree.rounds.append(halving_round)
+            # Round-robin in score order: when the round is cut to the budget, the best get the spare visits.
+            queue = [survivors[i % len(survivors)] for i in range(simulations)]
+            workers = min(self.config.concurrency, simulations)
+            await self._run_workers([self._round_worker(queue, halving_round) for _ in range(workers)])
+            halving_round.ended_s = self.clock() - self.started
+            if self.out_of_time:
+                break
+        # The survivor: the best of the last round's acts that have a visit (a round cut at the
+        # deadline may have none of its own; its acts were visited in earlier rounds or turns).
+        last = tree.rounds[-1].acts if tree.rounds else tuple(survivors)
+        finalists = [act for act in last if root.child_visits[act]] or list(last)
+        scores = halving_scores(root, tree.gumbel)
+        tree.survivor = max(finalists, key=scores.__getitem__)
+
+    def _round_size(self, planned: PlannedRound, rounds_left: list[PlannedRound]) -> int:
+        """The round's simulations: as scheduled, or as many as fit the time left, or 0 if none fit.
+
+        The first round gives each act one visit (a transition and an evaluation each), which
+        measures the model's calls. After that a simulation is bounded by its path: at most one
+        step deeper than the deepest node, each step a transition plus, at worst, waiting for
+        the step's node to be evaluated. A round of w waves takes at most w such bounds; the
+        waves left are shared among the rounds left, and a round is launched only if each of
+        its acts gets a visit within the budget.
+        """
+        budget, concurrency = self.config.time_budget_s, self.config.concurrency
+        if budget is None:
+            return planned.simulations
+        if not self.slowest_transition:
+            return min(planned.simulations, planned.considered)
+        simulation = (self.depth + 1) * (self.slowest_transition + self.slowest_evaluation)
+        waves_left = int((budget - (self.clock() - self.started)) / simulation)
+        one_visit_each = math.ceil(planned.considered / concurrency)
+        if waves_left < one_visit_each:
+            return 0
+        waves = max(one_visit_each, waves_left // len(rounds_left))
+        fits = waves * concurrency
+        if fits >= planned.simulations:
+            return planned.simulations
+        return fits - fits % planned.considered  # equal visits for the acts that share the round
+
+    async def _round_worker(self, queue: list[str], halving_round: HalvingRound) -> None:
+        while queue and not self.out_of_time:
+            act = queue.pop(0)
+            self.in_flight += 1
+            try:
+                await self._simulate(act)
+            finally:
+                self.in_flight -= 1
+            halving_round.finished += 1
+            self._report()
 
     async def _until_done_or_out_of_time(self, workers: list[asyncio.Task[None]]) -> None:
         """Wait for the workers; at the budget's end return as soon as one simulation has finished."""
@@ -104,14 +206,14 @@ class _Search(Generic[State]):
         while pending:
             timeout = None
             if budget is not None and not self.out_of_time:
-                timeout = max(budget - (time.monotonic() - self.started), 0.0)
+                timeout = max(budget - (self.clock() - self.started), 0.0)
             # Out of time, a worker ends as soon as its current simulation does.
             until = asyncio.FIRST_COMPLETED if self.out_of_time else asyncio.FIRST_EXCEPTION
             done, pending = await asyncio.wait(pending, timeout=timeout, return_when=until)
             for task in done:
                 if task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
-            if pending and budget is not None and time.monotonic() - self.started >= budget:
+            if pending and budget is not None and self.clock() - self.started >= budget:
                 self.out_of_time = True
                 self.tree.stopped_by = "time_budget"
             if self.out_of_time and self.tree.simulations:
@@ -127,7 +229,7 @@ class _Search(Generic[State]):
         # Launch only what is expected to finish inside the budget, judged by the mean
         # duration of finished simulations.
         expected = sum(s.seconds for s in done) / len(done)
-        if time.monotonic() - self.started + expected <= budget:
+        if self.clock() - self.started + expected <= budget:
             return True
         self.tree.stopped_by = "time_budget"
         return False
@@ -149,19 +251,20 @@ class _Search(Generic[State]):
                     done=len(self.tree.simulations),
                     total=self.target,
                     in_flight=self.in_flight,
-                    elapsed_s=time.monotonic() - self.started,
+                    elapsed_s=self.clock() - self.started,
                 )
             )
 
-    async def _simulate(self) -> None:
-        started = time.monotonic()
+    async def _simulate(self, root_act: str | None = None) -> None:
+        """One simulation; `root_act` fixes its first act (a Gumbel root), else PUCT picks it."""
+        started = self.clock()
         node = self.tree.root
         state = node.realizations[0].state
         descended: list[tuple[Node[State], str]] = []
         realized: list[Realization[State]] = []
         try:
             while True:
-                act = self._select(node)
+                act = root_act if root_act is not None and not descended else self._select(node)
                 node.pending_visits[act] = node.pending_visits.get(act, 0) + 1
                 descended.append((node, act))
                 child = node.child(act)
@@ -186,7 +289,7 @@ class _Search(Generic[State]):
             realization.visits += 1
             realization.value_sum += value
         path = tuple(act for _, act in descended)
-        self.tree.simulations.append(SimulationRecord(path, value, leaf, time.monotonic() - started))
+        self.tree.simulations.append(SimulationRecord(path, value, leaf, self.clock() - started))
 
     def _select(self, node: Node[State]) -> str:
         config = self.config
@@ -207,7 +310,9 @@ class _Search(Generic[State]):
             return self.rng.choice(child.realizations)
         child.realizations_in_flight += 1
         try:
+            called = self.clock()
             t = await self.model.transition(state, act)
+            self.slowest_transition = max(self.slowest_transition, self.clock() - called)
             realization = Realization(t.state, t.utterance, t.reply, t.reply_act, t.terminal_value)
             child.realizations.append(realization)
         finally:
@@ -219,7 +324,10 @@ class _Search(Generic[State]):
     async def _expand(self, node: Node[State], state: State) -> float:
         node.expansion = asyncio.get_running_loop().create_future()
         try:
+            called = self.clock()
             evaluation = await self.model.evaluate(state)
+            self.slowest_evaluation = max(self.slowest_evaluation, self.clock() - called)
+            self.depth = max(self.depth, len(node.path))
             legal = self.model.legal_acts(state)
             prior = _normalise({a: evaluation.prior.get(a, 0.0) for a in legal})
             node.prior = prior

@@ -4,6 +4,10 @@ Each act has a hidden quality. The prior (like an LLM's habit) favours a decoy a
 estimate is the mean quality of the acts taken plus Gaussian noise, and a reply is "positive"
 with a probability that grows with quality. A search that works finds `best` from the values
 despite the prior; the prior alone picks `decoy`.
+
+As a world with known answers (gdp_zero.mcts.scoring), a toy dialogue is `turns` decisions and
+succeeds when every one of them took `best`. Calls wait like the LLM world's: an evaluation 1 L,
+a transition 2 L (utterance, then reply).
 """
 
 from __future__ import annotations
@@ -11,12 +15,9 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Sequence
+from typing import Mapping, Sequence
 
 from gdp_zero.mcts.model import Evaluation, Transition
-
-if TYPE_CHECKING:
-    from gdp_zero.mcts.search import SearchConfig
 
 QUALITY = {"decoy": -0.1, "best": 0.6, "steady": 0.2, "weak": -0.3, "bad": -0.6}
 PRIOR = {"decoy": 0.4, "best": 0.15, "steady": 0.2, "weak": 0.15, "bad": 0.1}
@@ -35,6 +36,7 @@ class ToyEnvironment:
     horizon: int = 4
     value_noise: float = 0.3
     latency_s: float = 0.0
+    turns: int = 1
     evaluations: int = 0
     transition_calls: int = 0
     rng: random.Random = field(init=False)
@@ -58,39 +60,29 @@ class ToyEnvironment:
     async def transition(self, state: ToyState, act: str) -> Transition[ToyState]:
         self.transition_calls += 1
         if self.latency_s:
-            await asyncio.sleep(self.latency_s)
+            await asyncio.sleep(self.latency_s)  # the utterance
+            await asyncio.sleep(self.latency_s)  # the reply
+        return self.respond(state, act, self.rng)
+
+    def respond(self, state: ToyState, act: str, rng: random.Random) -> Transition[ToyState]:
         after = ToyState(state.acts + (act,))
-        positive = self.rng.random() < (1 + QUALITY[act]) / 2
+        positive = rng.random() < (1 + QUALITY[act]) / 2
         return Transition(
             state=after,
-            utterance=f"{act} #{self.rng.randrange(10**6)}",
+            utterance=f"{act} #{rng.randrange(10**6)}",
             reply="yes" if positive else "no",
             reply_act="positive" if positive else "negative",
             terminal_value=self.true_value(after) if len(after.acts) >= self.horizon else None,
         )
 
+    def start_state(self) -> ToyState:
+        return ToyState()
 
-async def play_turns(
-    config: SearchConfig, seed: int, turns: int, reuse: bool
-) -> tuple[list[str], list[int]]:
-    """A toy self-play: search, take the chosen act, let the world answer, search again.
+    def act_values(self, state: ToyState) -> Mapping[str, float]:
+        return QUALITY
 
-    Returns the act chosen at each turn and the simulations each turn reused from the last.
-    """
-    from gdp_zero.mcts.search import search
-    from gdp_zero.mcts.tree import Realization
+    def finished(self, state: ToyState) -> bool:
+        return len(state.acts) >= self.turns
 
-    env = ToyEnvironment(seed=seed)
-    rng = random.Random(seed)
-    state, tree = ToyState(), None
-    chosen, reused = [], []
-    for _ in range(turns):
-        result = await search(env, state, config, rng=rng, tree=tree)
-        act = result.chosen_act()
-        chosen.append(act)
-        reused.append(result.reused_simulations)
-        real = await env.transition(state, act)
-        exchange = Realization(real.state, real.utterance, real.reply, real.reply_act, real.terminal_value)
-        tree = result.advance(act, exchange) if reuse else None
-        state = real.state
-    return chosen, reused
+    def succeeded(self, state: ToyState) -> bool:
+        return all(act == BEST_ACT for act in state.acts)

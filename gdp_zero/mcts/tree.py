@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Generic, Literal
 
 from gdp_zero.mcts.model import State
@@ -111,6 +111,17 @@ class SimulationRecord:
     seconds: float
 
 
+@dataclass
+class HalvingRound:
+    """One round of Sequential Halving at a Gumbel root: its acts (best score first) share its simulations."""
+
+    acts: tuple[str, ...]
+    simulations: int
+    started_s: float
+    finished: int = 0
+    ended_s: float | None = None
+
+
 StopReason = Literal["simulations", "time_budget", "reused"]
 # "visits": the most visited root act, as published. "value": the highest Q among visited root
 # acts. Concurrent simulations allocate visits before their values return, so with few rounds
@@ -130,9 +141,16 @@ class SearchTree(Generic[State]):
     # Random keys that settle exact ties last: otherwise ties (common: a donation is worth
     # exactly 1.0) would always go to the act listed first in the domain file.
     tie_breaker: dict[str, float] = field(default_factory=dict)
+    # Set by a Gumbel root (gdp_zero.mcts.gumbel): the noise per act, the rounds, and the act
+    # that survived them, which is then the act to take whatever `choose_by` says.
+    gumbel: dict[str, float] = field(default_factory=dict)
+    rounds: list[HalvingRound] = field(default_factory=list)
+    survivor: str | None = None
 
     def chosen_act(self) -> str:
-        """The root act to take, by `choose_by`; ties go to the other statistic, then the prior."""
+        """The root act to take: a Gumbel root's survivor, else by `choose_by`, ties to the other statistic, then the prior."""
+        if self.survivor is not None:
+            return self.survivor
         root = self.root
 
         def visits_first(a: str) -> tuple[float, ...]:
@@ -167,6 +185,8 @@ class SearchTree(Generic[State]):
             "reused_simulations": self.reused_simulations,
             "stopped_by": self.stopped_by,
             "seconds": self.seconds,
+            "gumbel": dict(self.gumbel),
+            "rounds": [asdict(r) for r in self.rounds],
             "simulations": [
                 {"path": list(s.path), "value": s.value, "leaf": s.leaf, "seconds": s.seconds}
                 for s in self.simulations

@@ -10,7 +10,7 @@ from typing import Any
 from gdp_zero.dialogue import Dialogue
 from gdp_zero.domain import Domain
 from gdp_zero.llm.ledger import UsageLedger
-from gdp_zero.mcts.search import SearchConfig, new_tree, search
+from gdp_zero.mcts.search import RootRule, SearchConfig, new_tree, search
 from gdp_zero.mcts.tree import FinalChoice, Realization, SearchTree
 from gdp_zero.planners.base import PlannerTurn, ProgressCallback, usage_since
 from gdp_zero.planners.dialogue_world import DialogueWorld
@@ -33,6 +33,9 @@ class GDPZeroConfig:
     overlap_calls: bool = True
     reuse_tree: bool = True
     time_budget_s: float | None = None
+    root: RootRule = "puct"
+    considered_acts: int = 16
+    gumbel_scale: float = 1.0
     # The paper's ablations.
     open_loop: bool = True  # False: closed loop, one stored realization per node (k = 1)
     response_selection: bool = True  # False: write a fresh reply for the chosen act
@@ -41,7 +44,9 @@ class GDPZeroConfig:
     @classmethod
     def sequential(cls, **overrides: Any) -> GDPZeroConfig:
         """The published search: one simulation and one LLM call at a time, nothing reused."""
-        base = cls(concurrency=1, choose_by="visits", batch_realizations=False, overlap_calls=False, reuse_tree=False)
+        base = cls(
+            concurrency=1, choose_by="visits", root="puct", batch_realizations=False, overlap_calls=False, reuse_tree=False
+        )
         return replace(base, **overrides)
 
     def search_config(self) -> SearchConfig:
@@ -53,6 +58,9 @@ class GDPZeroConfig:
             concurrency=self.concurrency,
             choose_by=self.choose_by,
             time_budget_s=self.time_budget_s,
+            root=self.root,
+            considered_acts=self.considered_acts,
+            gumbel_scale=self.gumbel_scale,
         )
 
 

@@ -40,7 +40,7 @@ class PromptingPlanner:
             cue=f"{role}: [",
         )
         client = self.roles.responder.client
-        (raw,) = await client.generate(ROLE, prompt, n=1, temperature=self.temperature, max_tokens=120)
+        (raw,) = await client.generate(ROLE, prompt, n=1, temperature=self.temperature)
         parsed = parse_reply(raw, legal, self.domain.fallback_system_act if len(legal) > 1 else legal[0])
         if parsed.fallback:
             self.ledger.record_fallback(ROLE, parsed.fallback)

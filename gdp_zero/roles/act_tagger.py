@@ -32,7 +32,7 @@ class ActTagger:
             with_utterance=False,
             cue="Act: [",
         )
-        (raw,) = await self.client.generate(ROLE, prompt, n=1, temperature=self.temperature, max_tokens=16)
+        (raw,) = await self.client.generate(ROLE, prompt, n=1, temperature=self.temperature)
         parsed = parse_reply(raw, self.domain.user_act_names, self.domain.neutral_user_act)
         if parsed.fallback:
             self.client.ledger.record_fallback(ROLE, parsed.fallback)

@@ -28,7 +28,7 @@ class Judge:
     async def value(self, dialogue: Dialogue) -> float:
         asked = dialogue.add("system", self.domain.value_question_act, self.domain.value_question)
         prompt = user_turn_prompt(self.domain, asked, persona=None)
-        texts = await self.client.generate(ROLE, prompt, n=self.samples, temperature=self.temperature, max_tokens=60)
+        texts = await self.client.generate(ROLE, prompt, n=self.samples, temperature=self.temperature)
         values = []
         for text in texts:
             parsed = parse_reply(text, self.domain.user_act_names, fallback_act="")

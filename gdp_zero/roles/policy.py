@@ -34,7 +34,7 @@ class PolicyPrior:
             with_utterance=False,
             cue=f"{self.domain.system_role}: [",
         )
-        texts = await self.client.generate(ROLE, prompt, n=self.samples, temperature=self.temperature, max_tokens=16)
+        texts = await self.client.generate(ROLE, prompt, n=self.samples, temperature=self.temperature)
         counts: Counter[str] = Counter()
         for text in texts:
             parsed = parse_reply(text, legal, fallback_act="")

@@ -33,7 +33,7 @@ class Responder:
             with_utterance=True,
             cue=f"{self.domain.system_role}: [{act}]",
         )
-        texts = await self.client.generate(ROLE, prompt, n=n, temperature=self.temperature, max_tokens=120)
+        texts = await self.client.generate(ROLE, prompt, n=n, temperature=self.temperature)
         utterances = []
         for text in texts:
             utterance, fallback = parse_utterance(text, act)

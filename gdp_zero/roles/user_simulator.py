@@ -27,7 +27,7 @@ class UserSimulator:
 
     async def reply(self, dialogue: Dialogue, n: int = 1) -> list[ParsedReply]:
         prompt = user_turn_prompt(self.domain, dialogue, self.persona)
-        texts = await self.client.generate(ROLE, prompt, n=n, temperature=self.temperature, max_tokens=100)
+        texts = await self.client.generate(ROLE, prompt, n=n, temperature=self.temperature)
         replies = []
         for text in texts:
             parsed = parse_reply(text, self.domain.user_act_names, self.domain.neutral_user_act)

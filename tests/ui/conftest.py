@@ -14,17 +14,19 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 import shutil
 import socket
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, ContextManager, Iterator
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from gdp_zero.backends import DEMO_BANNER, Backend
-from gdp_zero.llm.fake_server import FakeLLMServer
+from gdp_zero.llm.fake_server import FAULT_KINDS, FakeLLMServer
 from gdp_zero.llm.settings import load_llm_settings
 from gdp_zero.planners import GDPZeroConfig
+from ui.limits import LimitSettings
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT_DIR = REPO / "test-artifacts" / "screenshots"
@@ -32,6 +34,8 @@ CHROMIUM = "/usr/bin/chromium"
 # A key the browser must never see: the fake server accepts any key, so it is safe to use one.
 SECRET_KEY = "sk-ui-test-secret-0123456789"
 SMALL_SEARCH = GDPZeroConfig(simulations=4, realizations=2, prior_samples=3, value_samples=3, concurrency=4)
+# Every test page comes from 127.0.0.1: per-address limits would soon refuse the suite itself.
+ONE_ADDRESS_FOR_ALL = LimitSettings(max_sessions_per_client=1000, turns_per_minute=10_000)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -96,7 +100,7 @@ def screenshot_dir() -> Path:
     return SCREENSHOT_DIR
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -115,20 +119,22 @@ class ServedApp:
 
     def healthy(self) -> None:
         """Undo what a test injected into the shared fake server."""
-        self.llm.fault_rate, self.llm.latency_s = 0.0, 0.0
+        self.llm.fault_rate, self.llm.latency_s, self.llm.faults = 0.0, 0.0, FAULT_KINDS
 
 
-@pytest.fixture(scope="session")
-def ui_app() -> Iterator[ServedApp]:
+@contextmanager
+def served_app(*, limits: LimitSettings = ONE_ADDRESS_FOR_ALL, userinfo: str = "") -> Iterator[ServedApp]:
+    """The app on its own fake LLM server; `userinfo` ("user:password") goes into the base URL."""
     from ui.app import build_app, serve
 
     llm = FakeLLMServer().start()
-    settings = load_llm_settings(None, {}, base_url=llm.base_url, api_key=SECRET_KEY, model="fake-model")
+    base_url = llm.base_url.replace("http://", f"http://{userinfo}@") if userinfo else llm.base_url
+    settings = load_llm_settings(None, {}, base_url=base_url, api_key=SECRET_KEY, model="fake-model")
     # One retry with tiny backoff: an injected endpoint failure surfaces in well under a second.
     settings = replace(settings, max_retries=1, backoff_base_s=0.01, backoff_max_s=0.02)
     backend = Backend("fake", settings, DEMO_BANNER)
-    demo = build_app(backend, search=SMALL_SEARCH)
-    port = _free_port()
+    demo = build_app(backend, search=SMALL_SEARCH, limits=limits)
+    port = free_port()
     serve(demo, host="127.0.0.1", port=port, block=False, quiet=True)
     url = f"http://127.0.0.1:{port}/"
     with urllib.request.urlopen(url, timeout=10) as response:  # served before any browser comes
@@ -138,6 +144,18 @@ def ui_app() -> Iterator[ServedApp]:
     finally:
         demo.close()
         llm.stop()
+
+
+@pytest.fixture(scope="session")
+def start_app() -> Callable[..., ContextManager[ServedApp]]:
+    """`with start_app(limits=..., userinfo=...) as app:` another app, for tests that need other settings."""
+    return served_app
+
+
+@pytest.fixture(scope="session")
+def ui_app() -> Iterator[ServedApp]:
+    with served_app() as app:
+        yield app
 
 
 @pytest.fixture

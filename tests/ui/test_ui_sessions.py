@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from gdp_zero.factory import ChatOptions
 from gdp_zero.planners import GDPZeroConfig
 from gdp_zero.session import MessageRejected, TurnLog
+from ui.limits import ClientLimits, LimitExceeded, LimitSettings
 from ui.sessions import SessionRegistry, UserChat
 
 SMALL = ChatOptions(search=GDPZeroConfig(simulations=3, realizations=1, prior_samples=2, value_samples=2))
@@ -21,8 +23,8 @@ def settings(fake_server: Any, make_settings: Any) -> Any:
     return replace(make_settings(fake_server.base_url), max_retries=0)
 
 
-async def test_a_turn_runs_as_a_task_and_reports_progress(settings: Any) -> None:
-    chat = UserChat(settings, SMALL)
+async def test_a_turn_runs_as_a_task_and_reports_progress(settings: Any, tmp_path: Path) -> None:
+    chat = UserChat(settings, SMALL, tmp_path)
     seen = []
     try:
         task = chat.open()
@@ -41,8 +43,8 @@ async def test_a_turn_runs_as_a_task_and_reports_progress(settings: Any) -> None
     assert not chat.workdir.exists()
 
 
-async def test_send_is_refused_while_a_message_has_no_reply(settings: Any) -> None:
-    chat = UserChat(settings, SMALL)
+async def test_send_is_refused_while_a_message_has_no_reply(settings: Any, tmp_path: Path) -> None:
+    chat = UserChat(settings, SMALL, tmp_path)
     try:
         with pytest.raises(MessageRejected, match="Retry"):
             chat.send("too early")  # the greeting has not come
@@ -63,8 +65,8 @@ async def test_send_is_refused_while_a_message_has_no_reply(settings: Any) -> No
         await chat.aclose()
 
 
-async def test_an_endpoint_failure_is_one_line_and_the_message_stays(settings: Any, fake_server: Any) -> None:
-    chat = UserChat(settings, SMALL)
+async def test_an_endpoint_failure_is_one_line_and_the_message_stays(settings: Any, fake_server: Any, tmp_path: Path) -> None:
+    chat = UserChat(settings, SMALL, tmp_path)
     try:
         await chat.open()
         chat.finish()
@@ -82,8 +84,8 @@ async def test_an_endpoint_failure_is_one_line_and_the_message_stays(settings: A
         await chat.aclose()
 
 
-async def test_new_options_apply_from_the_next_turn(settings: Any) -> None:
-    chat = UserChat(settings, SMALL)
+async def test_new_options_apply_from_the_next_turn(settings: Any, tmp_path: Path) -> None:
+    chat = UserChat(settings, SMALL, tmp_path)
     try:
         await chat.open()
         chat.finish()
@@ -99,15 +101,118 @@ async def test_new_options_apply_from_the_next_turn(settings: Any) -> None:
         await chat.aclose()
 
 
-async def test_registry_closes_chats(settings: Any) -> None:
-    registry = SessionRegistry(settings, capacity=2)
-    a = await registry.create("a", SMALL)
-    a.open()  # a turn in flight when the page goes away
-    await registry.create("b", SMALL)
-    assert registry.get("a") is a and len(registry) == 2
-    await registry.create("c", SMALL)  # over capacity: the least recently used ("b") goes
-    assert registry.get("b") is None and len(registry) == 2
-    await registry.close("a")
-    assert registry.get("a") is None and not a.busy and not a.workdir.exists()
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_chat_in_use_is_never_closed_for_a_newcomer_and_idle_ones_expire(settings: Any) -> None:
+    clock = Clock()
+    limits = ClientLimits(LimitSettings(max_sessions=2, idle_timeout_s=60), clock=clock)
+    registry = SessionRegistry(settings, limits)
+    try:
+        person = await registry.create("person", "10.0.0.1", SMALL)
+        idle = await registry.create("idle", "10.0.0.2", SMALL)
+        with pytest.raises(LimitExceeded, match="server is full"):
+            await registry.create("newcomer", "10.0.0.3", SMALL)
+        assert registry.get("person") is person and registry.get("idle") is idle  # nobody was evicted
+
+        idle.workdir.mkdir()
+        (idle.workdir / "gdp-zero-transcript.json").write_text("{}")
+        clock.now += 50
+        registry.get("person")  # the person clicks something
+        clock.now += 20  # "idle" has had no event for 70 s, "person" for 20 s
+        busy_but_quiet = await registry.create("newcomer", "10.0.0.3", SMALL)  # the idle one made room
+        assert registry.get("idle") is None and registry.get("person") is person
+        assert len(registry) == 2 and not idle.workdir.exists()  # its downloads went with it
+
+        busy_but_quiet.open()  # a long turn: no event for a while, but it is running
+        clock.now += 120
+        registry.get("person")
+        assert await registry.sweep() == 0  # a chat running a turn is not idle
+        await busy_but_quiet.task
+        busy_but_quiet.finish()
+        assert await registry.sweep() == 1
+        assert registry.get("newcomer") is None and registry.get("person") is person
+    finally:
+        await registry.close_all()
+
+
+async def test_sessions_per_client_address(settings: Any) -> None:
+    registry = SessionRegistry(settings, ClientLimits(LimitSettings(max_sessions_per_client=2)))
+    try:
+        await registry.create("tab1", "10.0.0.1", SMALL)
+        await registry.create("tab2", "10.0.0.1", SMALL)
+        with pytest.raises(LimitExceeded, match=r"Too many open sessions from your address \(2\)"):
+            await registry.create("tab3", "10.0.0.1", SMALL)
+        assert registry.get("tab3") is None
+        await registry.create("other", "10.0.0.2", SMALL)  # another address is not affected
+        await registry.close("tab1")  # a tab closed frees its place
+        await registry.create("tab3", "10.0.0.1", SMALL)
+        assert registry.snapshot() | {"busy": 0} == {"sessions": 3, "clients": 2, "turns_in_flight": 0, "chats": 3, "busy": 0}
+    finally:
+        await registry.close_all()
+
+
+async def test_turns_per_minute_and_in_flight_hold_their_slot_until_the_turn_ends(settings: Any) -> None:
+    clock = Clock()
+    limits = ClientLimits(LimitSettings(turns_per_minute=3, max_turns_in_flight=2), clock=clock)
+    registry = SessionRegistry(settings, limits)
+    try:
+        a = await registry.create("a", "10.0.0.1", SMALL)
+        b = await registry.create("b", "10.0.0.2", SMALL)
+        c = await registry.create("c", "10.0.0.3", SMALL)
+        a.open()
+        b.open()
+        assert limits.snapshot()["turns_in_flight"] == 2
+        with pytest.raises(LimitExceeded, match=r"server is busy \(2 turns running\)"):
+            c.open()
+        assert c.task is None and not c.busy  # refused before anything started
+        await asyncio.gather(a.task, b.task)
+        a.finish()
+        b.finish()
+        await asyncio.sleep(0)  # done callbacks run on the next loop iteration
+        assert limits.snapshot()["turns_in_flight"] == 0
+        await c.open()
+        c.finish()
+
+        # The same address, three turns in a minute, then a refusal that says when to try again.
+        a.send("one")
+        await a.task
+        a.finish()
+        a.undo()
+        a.send("two")
+        await a.task
+        a.finish()
+        a.undo()
+        clock.now += 30
+        with pytest.raises(LimitExceeded, match=r"at most 3 a minute. Try again in 30 s"):
+            a.send("three")
+        assert a.session.pending is None  # the refused message changed nothing
+        clock.now += 31
+        a.send("three")
+        await a.task
+        assert a.finish() is not None
+    finally:
+        await registry.close_all()
+
+
+async def test_download_folders_live_under_one_root_removed_with_the_registry(settings: Any) -> None:
+    registry = SessionRegistry(settings)
+    root = registry.root
+    assert root.name.startswith("gdp-zero-ui-") and root.is_dir()
+    a = await registry.create("../../etc", "10.0.0.1", SMALL)  # a session hash is the client's to choose
+    b = await registry.create("b", "10.0.0.1", SMALL)
+    assert a.workdir.parent == root and b.workdir.parent == root and a.workdir != b.workdir
+    for chat in (a, b):
+        chat.workdir.mkdir()
+        (chat.workdir / "transcript.json").write_text("{}")
+    await registry.close("b")
+    assert not b.workdir.exists() and a.workdir.exists()
     await registry.close_all()
-    assert len(registry) == 0
+    assert not root.exists()

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.ui.conftest import _free_port as free_port
+from tests.ui.conftest import free_port
 from ui.study.participant import CHAT_OVER
 
 REPO = Path(__file__).resolve().parents[3]

@@ -1,0 +1,197 @@
+"""Limits for a public server: sessions and LLM turns per client address, turns in flight, idle expiry.
+
+One server answers strangers, and every LLM turn costs money with a paid key, so no client may
+crowd the others out. The chat app and the crowd-study server both use this; it knows nothing
+of planners or Gradio (a Gradio request is read by duck typing in `client_address`).
+
+    limits = ClientLimits(LimitSettings(max_sessions_per_client=5))
+    limits.open_session(key, client_address(request))  # LimitExceeded: this address, or the server, is full
+    limits.touch(key)                                   # on every event of the session: it is in use
+    release = limits.start_turn(client)                 # LimitExceeded: too many turns this minute, or in flight
+    task.add_done_callback(lambda _: release())         # the slot is held while the turn runs, however it ends
+    for key in limits.sweep(busy=is_running_a_turn):    # every minute: idle for idle_timeout_s, not running a turn
+        close_it(key); limits.close_session(key)
+    limits.snapshot()                                   # counts, for monitoring and tests
+
+`str(LimitExceeded)` is the message to show the person. A session is never closed to make room:
+new sessions are refused while the server is full, and only sessions idle for `idle_timeout_s`
+expire. `add_limit_arguments(parser)` adds the command-line flags; `LimitSettings.from_args`
+reads them.
+
+The client address is the peer of the HTTP connection, or the address a reverse proxy on the
+same machine puts in X-Forwarded-For (uvicorn trusts that header from 127.0.0.1 only; set
+FORWARDED_ALLOW_IPS for a proxy elsewhere). People behind one NAT share an address: raise the
+per-address limits for a classroom or a lab.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import deque
+from dataclasses import dataclass, fields
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    max_sessions: int = 200  # open sessions on the server; beyond it new ones are refused
+    max_sessions_per_client: int = 10  # open sessions per client address (tabs, reloads)
+    turns_per_minute: int = 20  # LLM turns started per client address in any 60 seconds
+    max_turns_in_flight: int = 32  # LLM turns running at once on the whole server
+    idle_timeout_s: float = 1800.0  # a session without events for this long is closed
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if not getattr(self, f.name) > 0:
+                raise ValueError(f"{f.name} must be positive, got {getattr(self, f.name)!r}")
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> LimitSettings:
+        return cls(
+            max_sessions=args.max_sessions,
+            max_sessions_per_client=args.max_sessions_per_client,
+            turns_per_minute=args.turns_per_minute,
+            max_turns_in_flight=args.max_turns_in_flight,
+            idle_timeout_s=args.idle_minutes * 60,
+        )
+
+
+def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = LimitSettings()
+    group = parser.add_argument_group("limits (per client address, and for the whole server)")
+    group.add_argument("--max-sessions", type=_positive_int, default=defaults.max_sessions,
+                       help=f"open sessions on the server; new ones are refused beyond it (default {defaults.max_sessions})")
+    group.add_argument("--max-sessions-per-client", type=_positive_int, default=defaults.max_sessions_per_client,
+                       help=f"open sessions per client address (default {defaults.max_sessions_per_client})")
+    group.add_argument("--turns-per-minute", type=_positive_int, default=defaults.turns_per_minute,
+                       help=f"LLM turns a client address may start per minute (default {defaults.turns_per_minute})")
+    group.add_argument("--max-turns-in-flight", type=_positive_int, default=defaults.max_turns_in_flight,
+                       help=f"LLM turns running at once on the server (default {defaults.max_turns_in_flight})")
+    group.add_argument("--idle-minutes", type=_positive_float, default=defaults.idle_timeout_s / 60,
+                       help=f"close a session after this many minutes without activity (default {defaults.idle_timeout_s / 60:g})")
+
+
+class LimitExceeded(Exception):
+    """A limit refused a session or a turn; the text says which and what to do."""
+
+
+class ClientLimits:
+    """Counts sessions and turns per client address; refuses what would exceed `settings`."""
+
+    def __init__(self, settings: LimitSettings | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings or LimitSettings()
+        self._clock = clock
+        self._sessions: dict[str, str] = {}  # session key -> client address
+        self._last_active: dict[str, float] = {}  # session key -> clock time of its last event
+        self._per_client: dict[str, int] = {}  # client address -> open sessions
+        self._turn_starts: dict[str, deque[float]] = {}  # client address -> turn starts in the last minute
+        self._in_flight = 0
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    def open_session(self, key: str, client: str) -> None:
+        """Count a new session of `client`, or raise LimitExceeded. Reopening a key replaces it."""
+        self.close_session(key)
+        s = self.settings
+        if len(self._sessions) >= s.max_sessions:
+            raise LimitExceeded(
+                f"The server is full ({s.max_sessions} open sessions). Please try again in a few minutes."
+            )
+        if self._per_client.get(client, 0) >= s.max_sessions_per_client:
+            raise LimitExceeded(
+                f"Too many open sessions from your address ({s.max_sessions_per_client}). "
+                "Close other tabs of this app, then reload this page."
+            )
+        self._sessions[key] = client
+        self._per_client[client] = self._per_client.get(client, 0) + 1
+        self._last_active[key] = self._clock()
+
+    def touch(self, key: str) -> None:
+        if key in self._last_active:
+            self._last_active[key] = self._clock()
+
+    def close_session(self, key: str) -> None:
+        client = self._sessions.pop(key, None)
+        self._last_active.pop(key, None)
+        if client is not None:
+            left = self._per_client[client] - 1
+            if left:
+                self._per_client[client] = left
+            else:
+                del self._per_client[client]
+
+    def sweep(self, busy: Callable[[str], bool] = lambda key: False) -> list[str]:
+        """Housekeeping, every minute or so: the sessions to close (no event for idle_timeout_s and
+        not `busy` running a turn); the turn history of addresses quiet for a minute is dropped."""
+        now = self._clock()
+        for client in [c for c, starts in self._turn_starts.items() if not starts or starts[-1] <= now - 60]:
+            del self._turn_starts[client]
+        cutoff = now - self.settings.idle_timeout_s
+        return [key for key, last in self._last_active.items() if last < cutoff and not busy(key)]
+
+    # -- turns ------------------------------------------------------------------------------
+
+    def start_turn(self, client: str) -> Callable[[], None]:
+        """Count a turn of `client` starting now, or raise LimitExceeded; call the result when it ends."""
+        s = self.settings
+        now = self._clock()
+        starts = self._turn_starts.setdefault(client, deque())
+        while starts and starts[0] <= now - 60:
+            starts.popleft()
+        if len(starts) >= s.turns_per_minute:
+            wait = 60 - (now - starts[0])
+            raise LimitExceeded(
+                f"Too many turns from your address: at most {s.turns_per_minute} a minute. "
+                f"Try again in {max(1, round(wait))} s."
+            )
+        if self._in_flight >= s.max_turns_in_flight:
+            raise LimitExceeded(
+                f"The server is busy ({s.max_turns_in_flight} turns running). Try again in a few seconds."
+            )
+        starts.append(now)
+        self._in_flight += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self._in_flight -= 1
+
+        return release
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "sessions": len(self._sessions),
+            "clients": len(self._per_client),
+            "turns_in_flight": self._in_flight,
+        }
+
+
+def client_address(request: Any) -> str:
+    """The client address of a Gradio (or Starlette) request; "unknown" when there is none."""
+    client = getattr(request, "client", None)
+    host = getattr(client, "host", None)
+    return str(host) if host else "unknown"
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
