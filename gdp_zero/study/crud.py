@@ -169,10 +169,6 @@ def answers_of(session: Session, participation_id: int) -> list[Answer]:
     return list(session.scalars(select(Answer).where(Answer.participation_id == participation_id).order_by(Answer.id)))
 
 
-def surveys_answered(session: Session, participation_id: int) -> set[str]:
-    return set(session.scalars(select(Answer.survey).where(Answer.participation_id == participation_id).distinct()))
-
-
 def messages_of(session: Session, participation_id: int) -> list[Message]:
     return list(session.scalars(select(Message).where(Message.participation_id == participation_id).order_by(Message.position)))
 

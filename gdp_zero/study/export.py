@@ -140,12 +140,17 @@ def study_data(
 def export_study(
     db_url: str, out: Path, *, study_id: str | None = None, raw_ids: bool = False, salt: str | None = None, include_preview: bool = False
 ) -> dict[Path, int]:
-    """Write participants, messages, ratings, answers (.csv and .jsonl) and dialogues.jsonl; rows per file."""
+    """Open the database at `db_url` and write its study's files (see `write_export`)."""
     database = open_database(db_url)
     try:
         data = study_data(database, study_id, raw_ids=raw_ids, salt=salt, include_preview=include_preview)
     finally:
         database.dispose()
+    return write_export(data, out)
+
+
+def write_export(data: StudyData, out: Path) -> dict[Path, int]:
+    """Write participants, messages, ratings, answers (.csv and .jsonl) and dialogues.jsonl; rows per file."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[Path, int] = {}
