@@ -21,7 +21,7 @@ from gdp_zero.study import crud, stats
 from gdp_zero.study.dialogues import participation_record
 from gdp_zero.study.models import Participation
 from gdp_zero.study.service import StudyService
-from gdp_zero.study.export import export_study, study_data
+from gdp_zero.study.export import study_data, write_export
 from gdp_zero.study.spec import Study, is_numeric
 
 CONDITION_COLUMNS = ["condition", "label", "planner", "quota"]
@@ -189,8 +189,7 @@ class StudyReader:
         for previous in root.iterdir():  # Gradio has copied them into its own cache when they were shown
             shutil.rmtree(previous, ignore_errors=True)
         folder = Path(tempfile.mkdtemp(prefix="export-", dir=root))
-        url = self.service.database.engine.url.render_as_string(hide_password=False)
-        written = export_study(url, folder, study_id=self.service.study.id, raw_ids=raw_ids)
+        written = write_export(study_data(self.service.database, self.service.study.id, raw_ids=raw_ids), folder)
         return [str(path) for path in sorted(written)]
 
     def status_counts(self) -> list[tuple[str | None, str, int]]:

@@ -26,10 +26,10 @@ import gradio as gr
 import uvicorn
 from fastapi import FastAPI
 
+from gdp_zero.study.cli import ADMIN_PASSWORD_ENV
 from gdp_zero.validation import ConfigError
 from ui.app import CSS as APP_CSS
 
-ADMIN_PASSWORD_ENV = "GDP_ZERO_ADMIN_PASSWORD"
 ADMIN_PATH = "/admin"
 PREVIEW_PATH = "/preview"
 AUTH_MESSAGE = "Researcher pages of this study. Any user name; the study's admin password."
@@ -112,8 +112,10 @@ def build_server(
     # No OpenAPI page: the only API is Gradio's, and the participant app hides its docs.
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     auth = password_check(password) if password else None
+    # Only the routes the pages need (as the chat app's serve()): no MCP, monitoring, run history,
+    # PWA or server-side rendering, and no uploads (no page takes a file).
     style = {"theme": gr.themes.Soft(primary_hue="blue"), "ssr_mode": False, "run_history": False, "pwa": False,
-             "mcp_server": False, "footer_links": []}
+             "mcp_server": False, "enable_monitoring": False, "max_file_size": "1kb", "footer_links": []}
     # Starlette matches mounts in order: the researcher paths before the catch-all root.
     for blocks, path, css in ((admin, ADMIN_PATH, ADMIN_CSS), (preview, PREVIEW_PATH, CSS)):
         gr.mount_gradio_app(app, blocks, path=path, auth=auth, auth_message=AUTH_MESSAGE, css=css, **style)

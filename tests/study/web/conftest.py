@@ -14,10 +14,23 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
+from playwright.sync_api import expect
 
 from gdp_zero.llm.fake_server import FakeLLMServer
 from tests.study.web.study_web import StudyServer
 from tests.ui.conftest import screenshot_dir, ui_browser  # noqa: F401  (fixtures)
+
+
+EXPECT_TIMEOUT_MS = 30_000  # a study page waits on a server process and, in its chat, on the LLM
+DEFAULT_EXPECT_TIMEOUT_MS = 5_000  # Playwright's
+
+
+@pytest.fixture(autouse=True)
+def patient_expect() -> Iterator[None]:
+    """Page assertions wait up to 30 s here (a loaded machine), and Playwright's default again after."""
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
+    yield
+    expect.set_options(timeout=DEFAULT_EXPECT_TIMEOUT_MS)
 
 
 @pytest.fixture
