@@ -1,4 +1,4 @@
-"""`gdp-zero`: chat in the terminal, start the web app, or run the fake LLM server."""
+"""`gdp-zero`: chat in the terminal, start the web app, run the fake LLM server, or report strategy distributions."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence, TextIO
 
+from gdp_zero.analysis.cli import add_strategies_command
 from gdp_zero.backends import MODES, Backend, open_backend, suggested_search
 from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.llm.errors import LLMError
@@ -200,11 +201,14 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=7860)
     ui.add_argument("--share", action="store_true", help="ask Gradio for a public share link")
+    ui.add_argument("--data-dir", type=Path, action="append", default=[], metavar="FOLDER",
+                    help="a folder whose P4G files the Strategies tab may read (repeatable; none: the tab takes uploads only)")
     add_limit_arguments(ui)
     ui.set_defaults(run=ui_command)
     fake = commands.add_parser("fake-server", help="run the fake OpenAI-compatible server (canned replies)")
     fake.add_argument("rest", nargs=argparse.REMAINDER, help="its own options, e.g. --port 8001 --latency 0.5")
     fake.set_defaults(run=fake_server_command)
+    add_strategies_command(commands)
     add_study_commands(commands)
     return parser
 

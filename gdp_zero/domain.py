@@ -64,6 +64,15 @@ class Domain(_Strict):
         for label, names in (("system_acts", system_names), ("user_acts", user_names)):
             if len(set(names)) != len(names):
                 raise ValueError(f"{label}: act names must be unique, got {names}")
+        for label, acts in (("system_acts", self.system_acts), ("user_acts", self.user_acts)):
+            seen: dict[str, str] = {}
+            for act in acts:
+                for corpus_label in act.corpus_labels:
+                    if corpus_label in seen:
+                        raise ValueError(
+                            f"{label}: corpus label {corpus_label!r} is mapped to both {seen[corpus_label]!r} and {act.name!r}"
+                        )
+                    seen[corpus_label] = act.name
         if self.first_act not in system_names:
             raise ValueError(f"first_act {self.first_act!r} must be one of system_acts {system_names}")
         if self.value_question_act not in system_names:
@@ -83,6 +92,11 @@ class Domain(_Strict):
     @cached_property
     def user_act_names(self) -> tuple[str, ...]:
         return tuple(a.name for a in self.user_acts)
+
+    def corpus_label_map(self, speaker: str) -> dict[str, str]:
+        """An annotated corpus's labels for `speaker` ("system" or "user") -> this domain's act names."""
+        acts = self.system_acts if speaker == "system" else self.user_acts
+        return {label: act.name for act in acts for label in act.corpus_labels}
 
     @cached_property
     def user_act_values(self) -> dict[str, float]:

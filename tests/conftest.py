@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -39,3 +41,23 @@ def make_settings() -> Callable[..., LLMSettings]:
         return LLMSettings(default=EndpointSettings(**endpoint), **top)
 
     return make
+
+
+# --- the P4G corpus (read where it lies, never copied into the repository) ------------------
+
+P4G_DIR_DEFAULT = "/work/shared/data/p4g"
+
+
+@pytest.fixture(scope="session")
+def p4g_location() -> Path:
+    """Where the published P4G files should be: $GDP_ZERO_P4G_DIR, else the shared data folder."""
+    return Path(os.environ.get("GDP_ZERO_P4G_DIR", P4G_DIR_DEFAULT))
+
+
+@pytest.fixture(scope="session")
+def p4g_dir(p4g_location: Path) -> Path:
+    """The folder of the published P4G files; a test that needs them fails, saying so, without them."""
+    folder = p4g_location
+    if not (folder / "300_dialog.csv").is_file():
+        pytest.fail(f"the P4G corpus is not at {folder}: set GDP_ZERO_P4G_DIR to the folder holding 300_dialog.csv")
+    return folder

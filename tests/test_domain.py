@@ -40,6 +40,8 @@ def test_outcome_ends_on_donation_or_turn_limit():
         ('first_act = "greeting"', 'first_act = "hello"', "first_act"),
         ('title = "', 'titel = "', "titel"),
         ('speaker = "user"', 'speaker = "bot"', "example.1.speaker"),
+        # One corpus label read as two acts of the same speaker would make the P4G counts depend on order.
+        ('corpus_labels = ["emotion-appeal"]', 'corpus_labels = ["emotion-appeal", "logical-appeal"]', "logical-appeal"),
     ],
 )
 def test_a_broken_domain_file_names_the_file_and_field(tmp_path: Path, old, new, field):

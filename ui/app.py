@@ -1,4 +1,4 @@
-"""The GDP-Zero studio web app: chat with the planner as the persuadee and watch its search tree.
+"""The GDP-Zero studio web app: chat with the planner as the persuadee, watch its search tree, compare strategies.
 
 `build_app(backend)` makes the Gradio Blocks; `serve(demo, ...)` starts it with the app's CSS
 (Gradio 6 takes CSS and theme at launch); `launch(args)` is `gdp-zero ui`. Everything about the
@@ -16,19 +16,20 @@ import asyncio
 import html
 import json
 import math
-import shutil
 import time
 from dataclasses import replace
-from typing import Any, AsyncIterator, Callable
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable, Sequence
 
 import gradio as gr
 import pandas as pd
 
 from gdp_zero.backends import Backend, suggested_search
+from gdp_zero.domain import load_domain
 from gdp_zero.factory import ChatOptions
 from gdp_zero.planners import PLANNERS, GDPZeroConfig
 from gdp_zero.session import MAX_MESSAGE_CHARS, MessageRejected
-from ui import chat_view, tree_view, usage_view
+from ui import chat_view, strategies_view, tree_view, usage_view
 from ui.limits import ClientLimits, LimitExceeded, LimitSettings, client_address
 from ui.sessions import SessionRegistry, UserChat
 
@@ -38,6 +39,7 @@ QUEUE_SIZE = 512  # events waiting for a worker; beyond it Gradio answers "queue
 # Every event is for this page only: hidden from the API page and gradio_client (ui/limits.py
 # bounds what a client calling the queue directly can do).
 PAGE_ONLY = dict(api_visibility="private", show_progress="hidden")
+MAX_UPLOAD = "20mb"  # the Strategies tab's transcripts and runs files; nothing else is uploaded
 MAX_SIMULATIONS = 200  # per turn, from the controls
 MAX_REALIZATIONS = 10
 PLANNER_CHOICES = [("GDP-Zero (search)", "gdpzero"), ("Prompting (no search)", "prompting"), ("Random", "random")]
@@ -65,6 +67,7 @@ CSS = """
 .node-details .who { color: #6b7280; }
 .node-details .real-stats { color: #6b7280; font-size: 0.85em; }
 .tree-summary { padding: 4px 0; }
+.strategies-test { background: #eff6ff; border: 1px solid #bfdbfe; padding: 8px 12px; border-radius: 8px; }
 #chat button[aria-label="Clear"] { display: none; }  /* it would only blank the view, not the session */
 """
 
@@ -105,9 +108,11 @@ def options_from_controls(
 
 
 def build_app(
-    backend: Backend, *, search: GDPZeroConfig | None = None, planner: str = "gdpzero", limits: LimitSettings | None = None
+    backend: Backend, *, search: GDPZeroConfig | None = None, planner: str = "gdpzero", limits: LimitSettings | None = None,
+    data_dirs: Sequence[Path] = (),
 ) -> gr.Blocks:
-    """The app for one backend; `search` sets the initial search parameters (default: suited to the backend)."""
+    """The app for one backend; `search` sets the initial search parameters (default: suited to the backend);
+    the Strategies tab reads P4G files on the server only under `data_dirs`."""
     defaults = search or suggested_search(backend.mode)
     registry = SessionRegistry(backend.settings, ClientLimits(limits))
     settings = backend.settings
@@ -175,6 +180,11 @@ def build_app(
                             "(a turn's row includes tagging the message before it).")
                 usage_table = gr.Dataframe(pd.DataFrame(columns=usage_view.USAGE_HEADERS), elem_id="usage-table",
                                            interactive=False, label="Usage")
+            with gr.Tab("Strategies", id="strategies-tab"):
+                wire_strategies = strategies_view.build_tab(
+                    load_domain(), lambda request: registry.get(request.session_hash), data_dirs,
+                    {**PAGE_ONLY, "show_progress": "minimal"},
+                )
 
         controls = [planner_in, sims_in, k_in, q0_in, cpuct_in, budget_in]
         tree_outputs = [tree_plot, tree_summary, root_table, node_select, node_details, tree_dl]
@@ -371,6 +381,7 @@ def build_app(
         turn_select.select(on_turn, inputs=[turn_select], outputs=tree_outputs, **PAGE_ONLY)
         node_select.select(on_node, inputs=[turn_select, node_select], outputs=[node_details], **PAGE_ONLY)
         demo.unload(on_unload)
+        wire_strategies()  # after the page's own events, which keep their places
 
     # api_open=False: no direct HTTP call skips the queue (and with it the concurrency limit).
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE, api_open=False)
@@ -411,21 +422,7 @@ def _turn_label(user: UserChat, index: int) -> str:
 
 
 def _write_json(user: UserChat, name: str, data: Any) -> str:
-    """A fresh folder per version (Gradio caches downloads by path), keeping a readable file name.
-
-    Gradio copies the file into its own cache when the button gets it, so only the latest
-    version of each file is kept here.
-    """
-    user.downloads += 1
-    folder = user.workdir / f"v{user.downloads}"
-    folder.mkdir(parents=True)
-    path = folder / name
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-    previous = user.latest_files.get(name)
-    if previous is not None:
-        shutil.rmtree(previous.parent, ignore_errors=True)
-    user.latest_files[name] = path
-    return str(path)
+    return user.write_download(name, json.dumps(data, indent=2, ensure_ascii=False))
 
 
 def serve(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = None, share: bool = False,
@@ -437,7 +434,7 @@ def serve(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = None, 
         server_name=host, server_port=port, share=share, prevent_thread_lock=not block, quiet=quiet,
         css=CSS, theme=gr.themes.Soft(primary_hue="blue"), footer_links=[],
         mcp_server=False, enable_monitoring=False, run_history=False, pwa=False, ssr_mode=False,
-        max_file_size="1kb",  # the page uploads nothing
+        max_file_size=MAX_UPLOAD,
         # Gradio keeps a little state per session id, also for ids our limits refused: bound it.
         # The app keeps none of its own there, so an id that falls out only gets a fresh copy.
         state_session_capacity=2 * registry.limits.settings.max_sessions,
@@ -454,7 +451,7 @@ def launch(args: argparse.Namespace) -> None:
     try:
         if backend.banner:
             print(backend.banner, flush=True)
-        demo = build_app(backend, limits=limits)
+        demo = build_app(backend, limits=limits, data_dirs=args.data_dir)
         try:
             serve(demo, host=args.host, port=args.port, share=bool(getattr(args, "share", False)))
         finally:

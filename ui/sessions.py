@@ -69,6 +69,21 @@ class UserChat:
         self.options = options
         return True
 
+    def write_download(self, name: str, text: str) -> str:
+        """A file for a download button, in a fresh folder per version (Gradio caches downloads by
+        path), keeping a readable file name. Gradio copies the file into its own cache when the
+        button gets it, so only the latest version of each file is kept here."""
+        self.downloads += 1
+        folder = self.workdir / f"v{self.downloads}"
+        folder.mkdir(parents=True)
+        path = folder / name
+        path.write_text(text, encoding="utf-8")
+        previous = self.latest_files.get(name)
+        if previous is not None:
+            shutil.rmtree(previous.parent, ignore_errors=True)
+        self.latest_files[name] = path
+        return str(path)
+
     # -- turns -----------------------------------------------------------------------------
 
     @property

@@ -18,6 +18,7 @@ from typing import Any, Iterator
 
 import plotly.graph_objects as go
 
+from gdp_zero.analysis.figures import VALUE_COLORSCALE, empty_figure  # the tab shows empty_figure too
 from gdp_zero.planners.base import PlannerTurn
 
 PATH_SEP = " › "
@@ -27,7 +28,6 @@ HOVER_REALIZATIONS = 3
 MIN_MARKER = 10.0
 MAX_MARKER = 36.0
 ROW_PX = 34  # vertical room per leaf
-COLORSCALE = "RdYlGn"  # red: the simulated user refuses (-1) ... green: donates (+1)
 CHOSEN_COLOR = "#1d4ed8"
 EDGE_COLOR = "#9ca3af"
 
@@ -242,7 +242,7 @@ def tree_figure(tree: dict[str, Any]) -> go.Figure:
         marker={
             "size": [marker_size(n.size_visits, max_visits) for n in nodes],
             "color": colours,
-            "colorscale": COLORSCALE,
+            "colorscale": VALUE_COLORSCALE,
             "cmin": -1.0,
             "cmax": 1.0,
             "showscale": True,
@@ -280,15 +280,6 @@ def _title(tree: dict[str, Any]) -> str:
     if tree.get("stopped_by") == "time_budget":
         parts.append("cut by the time budget")
     return " · ".join(parts)
-
-
-def empty_figure(message: str) -> go.Figure:
-    fig = go.Figure()
-    fig.add_annotation(text=html.escape(message, quote=False), showarrow=False, x=0.5, y=0.5,
-                       xref="paper", yref="paper", font={"size": 14, "color": "#6b7280"})
-    fig.update_layout(height=300, xaxis={"visible": False}, yaxis={"visible": False},
-                      plot_bgcolor="white", paper_bgcolor="white", margin={"l": 10, "r": 10, "t": 10, "b": 10})
-    return fig
 
 
 ROOT_TABLE_HEADERS = ["act", "P", "N", "Q", "chosen"]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, ContextManager, Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from gdp_zero.backends import DEMO_BANNER, Backend
 from gdp_zero.llm.fake_server import FAULT_KINDS, FakeLLMServer
@@ -33,6 +33,8 @@ SCREENSHOT_DIR = REPO / "test-artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 # A key the browser must never see: the fake server accepts any key, so it is safe to use one.
 SECRET_KEY = "sk-ui-test-secret-0123456789"
+# expect() has its own timeout (5 s), apart from the page's: on a loaded machine a turn can take longer.
+expect.set_options(timeout=20_000)
 SMALL_SEARCH = GDPZeroConfig(simulations=4, realizations=2, prior_samples=3, value_samples=3, concurrency=4)
 # Every test page comes from 127.0.0.1: per-address limits would soon refuse the suite itself.
 ONE_ADDRESS_FOR_ALL = LimitSettings(max_sessions_per_client=1000, turns_per_minute=10_000)
@@ -93,6 +95,23 @@ def docs_screenshot_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def publish_screenshots(docs_screenshot_dir: Path) -> Callable[..., None]:
+    """Copy screenshots to docs/screenshots/ (the README shows them) when missing or asked for
+    (GDP_ZERO_UPDATE_SCREENSHOTS=1), so that a test run does not leave the committed ones changed
+    (the fake replies differ from run to run)."""
+
+    def publish(folder: Path, *names: str) -> None:
+        refresh = os.environ.get("GDP_ZERO_UPDATE_SCREENSHOTS") == "1"
+        docs_screenshot_dir.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            if refresh or not (docs_screenshot_dir / name).exists():
+                shutil.copyfile(folder / name, docs_screenshot_dir / name)
+                print(f"copied to {docs_screenshot_dir / name}")
+
+    return publish
+
+
+@pytest.fixture(scope="session")
 def screenshot_dir() -> Path:
     shutil.rmtree(SCREENSHOT_DIR, ignore_errors=True)
     SCREENSHOT_DIR.mkdir(parents=True)
@@ -123,8 +142,11 @@ class ServedApp:
 
 
 @contextmanager
-def served_app(*, limits: LimitSettings = ONE_ADDRESS_FOR_ALL, userinfo: str = "") -> Iterator[ServedApp]:
-    """The app on its own fake LLM server; `userinfo` ("user:password") goes into the base URL."""
+def served_app(
+    *, limits: LimitSettings = ONE_ADDRESS_FOR_ALL, userinfo: str = "", data_dirs: tuple[Path, ...] = ()
+) -> Iterator[ServedApp]:
+    """The app on its own fake LLM server; `userinfo` ("user:password") goes into the base URL;
+    the Strategies tab may read P4G files under `data_dirs`."""
     from ui.app import build_app, serve
 
     llm = FakeLLMServer().start()
@@ -133,7 +155,7 @@ def served_app(*, limits: LimitSettings = ONE_ADDRESS_FOR_ALL, userinfo: str = "
     # One retry with tiny backoff: an injected endpoint failure surfaces in well under a second.
     settings = replace(settings, max_retries=1, backoff_base_s=0.01, backoff_max_s=0.02)
     backend = Backend("fake", settings, DEMO_BANNER)
-    demo = build_app(backend, search=SMALL_SEARCH, limits=limits)
+    demo = build_app(backend, search=SMALL_SEARCH, limits=limits, data_dirs=data_dirs)
     port = free_port()
     serve(demo, host="127.0.0.1", port=port, block=False, quiet=True)
     url = f"http://127.0.0.1:{port}/"
@@ -153,8 +175,8 @@ def start_app() -> Callable[..., ContextManager[ServedApp]]:
 
 
 @pytest.fixture(scope="session")
-def ui_app() -> Iterator[ServedApp]:
-    with served_app() as app:
+def ui_app(p4g_location: Path) -> Iterator[ServedApp]:
+    with served_app(data_dirs=(p4g_location,)) as app:
         yield app
 
 

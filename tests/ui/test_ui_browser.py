@@ -7,8 +7,6 @@ which override pytest-playwright's.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
 import urllib.request
 from pathlib import Path
@@ -89,7 +87,7 @@ def shot(page: Page, folder: Path, name: str, selector: str | None = None) -> Pa
 # --- tests ------------------------------------------------------------------------------------
 
 
-def test_chat_tree_and_downloads(page: Page, app: ServedApp, screenshot_dir: Path, docs_screenshot_dir: Path) -> None:
+def test_chat_tree_and_downloads(page: Page, app: ServedApp, screenshot_dir: Path, publish_screenshots: Any) -> None:
     started = time.monotonic()
     open_app(page, app)
     expect(page.locator("#banner")).to_be_visible()
@@ -187,14 +185,7 @@ def test_chat_tree_and_downloads(page: Page, app: ServedApp, screenshot_dir: Pat
     assert transcript["usage"]["session"]["total"]["calls"] > 0
     assert transcript["llm"]["default"]["api_key_set"] is True
 
-    # The screenshots the README shows: written when missing or asked for, so that a test run
-    # does not leave the committed ones changed (the fake replies differ from run to run).
-    refresh = os.environ.get("GDP_ZERO_UPDATE_SCREENSHOTS") == "1"
-    docs_screenshot_dir.mkdir(parents=True, exist_ok=True)
-    for name in ("chat.png", "tree.png"):
-        if refresh or not (docs_screenshot_dir / name).exists():
-            shutil.copyfile(screenshot_dir / name, docs_screenshot_dir / name)
-            print(f"copied to {docs_screenshot_dir / name}")
+    publish_screenshots(screenshot_dir, "chat.png", "tree.png")  # the README shows them
     print(f"main flow took {time.monotonic() - started:.1f} s")
 
 

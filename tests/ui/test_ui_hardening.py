@@ -28,6 +28,7 @@ from ui.limits import LimitSettings
 ServedApp = Any  # tests/ui/conftest.py
 URL_SECRET = "url-SECRET-5"
 CONTROLS = ["gdpzero", 4, 2, 0.25, 1.0, ""]  # planner, simulations, k, Q0, c_puct, time budget
+FLOOD = ["random", 1, 1, 0.25, 1, ""]  # the probe's payload: a session and one cheap LLM turn
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:.*no_silent_downcasting.*"),
@@ -61,7 +62,7 @@ def test_an_api_flood_never_evicts_a_person_and_the_limits_answer(
         one_address = [("198.51.100.7", new_session()) for _ in range(12)]
         many_addresses = [(f"203.0.113.{i}", new_session()) for i in range(30)]
         with ThreadPoolExecutor(8) as pool:
-            flood = [pool.submit(call, app.url, ON_LOAD, CONTROLS, session, client=client)
+            flood = [pool.submit(call, app.url, ON_LOAD, FLOOD, session, client=client)
                      for client, session in one_address + many_addresses]
             send(page, "And how much of a donation reaches the children?")  # while the flood runs
             results = [f.result(timeout=120) for f in flood]
@@ -85,7 +86,7 @@ def test_an_api_flood_never_evicts_a_person_and_the_limits_answer(
 
         # Turns per minute from one address: three sessions opened (3 turns), 3 more, then refused.
         sessions = [session for (_, session), s in zip(one_address, from_one) if "Your turn" in s]
-        replies = [call(app.url, ON_SEND, [f"message {i}", *CONTROLS], sessions[i % 3], client="198.51.100.7")
+        replies = [call(app.url, ON_SEND, [f"message {i}", *FLOOD], sessions[i % 3], client="198.51.100.7")
                    for i in range(4)]
         assert ["Your turn" in r.status for r in replies] == [True, True, True, False]
         assert "Too many turns from your address: at most 6 a minute. Try again in" in replies[-1].status

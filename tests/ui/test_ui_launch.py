@@ -23,7 +23,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait_for(url: str, proc: subprocess.Popen, seconds: float = 60) -> str:
+def _wait_for(url: str, proc: subprocess.Popen, seconds: float = 120) -> str:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and proc.poll() is None:
         try:
@@ -66,8 +66,8 @@ def test_gdp_zero_ui_serves_the_demo_and_stops_on_ctrl_c() -> None:
 
 def test_ctrl_c_removes_the_session_folders_and_no_url_credentials_are_logged(tmp_path: Path) -> None:
     """`gdp-zero ui` on an endpoint whose URL holds a password: sessions opened over HTTP write
-    their transcripts; after SIGINT no gdp-zero-ui-* folder is left, and neither /config nor the
-    output (logs at INFO included) shows the password."""
+    their transcripts; after SIGINT no gdp-zero-ui-* folder is left, and neither /config, the
+    transcripts nor the output (logs at INFO included) shows the password."""
     port, password = _free_port(), "url-SECRET-8"
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "TMPDIR": str(tmp_path)}
     with FakeLLMServer() as llm:
@@ -84,7 +84,9 @@ def test_ctrl_c_removes_the_session_folders_and_no_url_credentials_are_logged(tm
                 done = call(url, ON_LOAD, ["gdpzero", 3, 1, 0.25, 1.0, ""], new_session())
                 assert "Your turn" in done.status, done
             roots = list(tmp_path.glob("gdp-zero-ui-*"))
-            assert len(roots) == 1 and len(list(roots[0].glob("s*/v*/gdp-zero-transcript.json"))) == 3
+            transcripts = [p.read_text(encoding="utf-8") for p in roots[0].glob("s*/v*/gdp-zero-transcript.json")]
+            assert len(roots) == 1 and len(transcripts) == 3
+            assert all("http://***@127.0.0.1" in t and password not in t for t in transcripts)
         finally:
             output = _stop_with_ctrl_c(proc)
     assert proc.returncode in (0, 130), output

@@ -17,6 +17,7 @@ from typing import Any, Iterable
 import pandas as pd
 import plotly.graph_objects as go
 
+from gdp_zero.analysis.figures import empty_figure
 from gdp_zero.study import crud, stats
 from gdp_zero.study.dialogues import participation_record
 from gdp_zero.study.models import Participation
@@ -127,17 +128,10 @@ def _error_bars(table: pd.DataFrame) -> dict[str, Any]:
             "arrayminus": (table["mean"] - table["ci_low"]).tolist()}
 
 
-def _empty(message: str) -> go.Figure:
-    figure = go.Figure()
-    figure.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
-    figure.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, height=240, margin={"l": 20, "r": 20, "t": 30, "b": 20})
-    return figure
-
-
 def means_figure(means: pd.DataFrame) -> go.Figure:
     """Each item's mean per condition, with its 95% CI."""
     if means.empty:
-        return _empty("No answers yet.")
+        return empty_figure("No answers yet.")
     figure = go.Figure()
     for condition, group in means.groupby("condition", sort=True):
         labels = group["source"] + ": " + group["item"]
@@ -150,7 +144,7 @@ def means_figure(means: pd.DataFrame) -> go.Figure:
 def curves_figure(curves: pd.DataFrame) -> go.Figure:
     """The mean per-turn rating at each bot turn (0 = the greeting) per condition, with 95% CIs."""
     if curves.empty:
-        return _empty("No per-turn ratings yet.")
+        return empty_figure("No per-turn ratings yet.")
     figure = go.Figure()
     for (item, condition), group in curves.groupby(["item", "condition"], sort=True):
         figure.add_scatter(name=f"{condition}: {item}", x=group["turn"], y=group["mean"], mode="lines+markers",
@@ -164,7 +158,7 @@ def curves_figure(curves: pd.DataFrame) -> go.Figure:
 def strategy_figure(strategies: pd.DataFrame) -> go.Figure:
     """The share of each dialogue act among each condition's bot messages."""
     if strategies.empty:
-        return _empty("No bot messages yet.")
+        return empty_figure("No bot messages yet.")
     figure = go.Figure()
     for condition, group in strategies.groupby("condition", sort=True):
         figure.add_bar(name=condition, x=group["act"], y=group["share"], customdata=group["count"],

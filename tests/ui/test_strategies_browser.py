@@ -1,0 +1,137 @@
+"""The Strategies tab and the HTML report in Debian's chromium: P4G people next to a saved chat, offline report."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from gdp_zero.analysis.figures import FIGURES
+from gdp_zero.analysis.report import write_report
+from gdp_zero.analysis.sources import SourceError, load_sources
+from gdp_zero.analysis.strategies import analyse
+from gdp_zero.domain import load_domain
+from ui.strategies_view import allowed_path
+
+ServedApp = Any  # tests/ui/conftest.py
+REPO = Path(__file__).resolve().parents[2]
+DOMAIN = load_domain("p4g")
+TIMEOUT_MS = 60_000  # for the page and for assertions that wait on the server
+
+pytestmark = [  # Gradio's own analytics DataFrame code warns under pandas 3; not ours.
+    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting.*"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
+
+
+@pytest.fixture(scope="module")
+def transcript(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A transcript saved by `gdp-zero chat --save` on the demo (fake) LLM, as a person would make one."""
+    path = tmp_path_factory.mktemp("chat") / "my-chat.json"
+    lines = "Hi, who is this?\nI have heard of them.\nWhat would my money do?\nOK, I could give a little.\n/quit\n"
+    done = subprocess.run(
+        [sys.executable, "-m", "gdp_zero.cli", "chat", "--llm", "fake", "--sims", "3", "--realizations", "1", "--save", str(path)],
+        input=lines, capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert done.returncode == 0, done.stderr
+    return path
+
+
+def figure_traces(page: Page, key: str) -> int:
+    selector = f"#strategies-plot-{key} .js-plotly-plot"
+    page.wait_for_function(f"() => document.querySelector('{selector}')?.data?.length > 0")
+    return page.evaluate(f"() => document.querySelector('{selector}').data.length")
+
+
+def test_strategies_tab_shows_p4g_people_next_to_a_saved_transcript(
+    page: Page, app: ServedApp, p4g_dir: Path, transcript: Path, screenshot_dir: Path, publish_screenshots: Any
+) -> None:
+    expected = analyse([load_sources(str(p4g_dir), DOMAIN)[0], load_sources(str(transcript), DOMAIN)[0]], DOMAIN)
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(app.url)
+    expect(page.locator("#chat [data-testid='bot']")).to_have_count(1, timeout=TIMEOUT_MS)
+    page.get_by_role("tab", name="Strategies").click()
+
+    page.fill("#strategies-p4g textarea", str(p4g_dir))
+    page.locator("#strategies-files input[type=file]").set_input_files([str(transcript)])
+    expect(page.locator("#strategies-files tbody tr")).to_have_count(1, timeout=TIMEOUT_MS)  # uploaded
+    page.click("#strategies-run")
+
+    test = page.locator("#strategies-test")
+    expect(test).to_contain_text("χ² =", timeout=TIMEOUT_MS)  # loading P4G and drawing take seconds on a busy machine
+    assert expected.comparison is not None
+    expect(test).to_contain_text(expected.comparison.summary())  # the same numbers as scipy in-process
+    sources = page.locator("#strategies-sources")
+    expect(sources).to_contain_text("P4G humans")
+    expect(sources).to_contain_text("my-chat")
+    expect(page.locator("#strategies-messages")).to_contain_text("non-personal-Task-related-inquiry")  # unmapped, listed
+    expect(page.locator("#strategies-top-acts")).to_contain_text(expected.comparison.contributions.index[0])
+    for key, _, _, _ in FIGURES:
+        assert figure_traces(page, key) > 0, key
+    page.screenshot(path=str(screenshot_dir / "strategies-tab.png"), full_page=True)
+    page.locator("#strategies-messages").scroll_into_view_if_needed()
+    page.evaluate("() => window.scrollBy(0, document.getElementById('strategies-messages').getBoundingClientRect().top - 10)")
+    page.screenshot(path=str(screenshot_dir / "strategies.png"))
+    publish_screenshots(screenshot_dir, "strategies.png")
+
+    with page.expect_download() as info:
+        page.click("#strategies-download")
+    assert info.value.suggested_filename == "gdp-zero-strategies.html"
+    report = Path(info.value.path()).read_text(encoding="utf-8")
+    assert expected.comparison.summary() in report.replace("&#x27;", "'")
+    assert all(f'id="figure-{key}"' in report for key, _, _, _ in FIGURES)
+    assert app.secret not in report
+
+
+def test_a_bad_source_is_named_and_the_others_still_analysed(page: Page, app: ServedApp, transcript: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("not json at all\n{}\n", encoding="utf-8")
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(app.url)
+    expect(page.locator("#chat [data-testid='bot']")).to_have_count(1, timeout=TIMEOUT_MS)
+    page.get_by_role("tab", name="Strategies").click()
+    page.fill("#strategies-p4g textarea", str(tmp_path / "nowhere"))
+    page.locator("#strategies-files input[type=file]").set_input_files([str(transcript), str(broken)])
+    expect(page.locator("#strategies-files tbody tr")).to_have_count(2, timeout=TIMEOUT_MS)  # uploaded
+    page.get_by_label("Include this page's chat").check()
+    page.click("#strategies-run")
+    messages = page.locator("#strategies-messages")
+    expect(messages).to_contain_text("P4G: this server reads P4G files only under", timeout=TIMEOUT_MS)
+    expect(messages).to_contain_text("broken.jsonl:1: not a JSON line")
+    expect(page.locator("#strategies-sources")).to_contain_text("this chat")  # the page's own greeting
+    expect(page.locator("#strategies-test")).to_contain_text("χ² =")  # the transcript against this chat
+
+
+def test_p4g_paths_are_read_only_under_the_servers_data_folders(p4g_dir: Path, tmp_path: Path) -> None:
+    assert allowed_path(str(p4g_dir / "300_dialog.csv"), [p4g_dir]) == (p4g_dir / "300_dialog.csv").resolve()
+    for outside in ("/etc/passwd", str(p4g_dir / ".." / ".." / "secret.csv"), str(tmp_path)):
+        with pytest.raises(SourceError, match="reads P4G files only under"):
+            allowed_path(outside, [p4g_dir])
+    with pytest.raises(SourceError, match="start it with gdp-zero ui --data-dir FOLDER"):
+        allowed_path(str(p4g_dir), [])
+
+
+def test_the_report_opens_offline_and_shows_every_figure(
+    new_context: Any, p4g_dir: Path, transcript: Path, tmp_path: Path, screenshot_dir: Path
+) -> None:
+    analysis = analyse([load_sources(str(p4g_dir), DOMAIN)[0], load_sources(f"saved chat={transcript}", DOMAIN)[0]], DOMAIN)
+    path = write_report(tmp_path / "report.html", analysis)
+    context = new_context()
+    context.set_offline(True)
+    requested: list[str] = []
+    context.on("request", lambda request: requested.append(request.url))
+    page = context.new_page()
+    page.goto(path.as_uri())
+    for key, title, _, _ in FIGURES:
+        figure = page.locator(f"#figure-{key}")
+        expect(figure.locator(".main-svg").first).to_be_visible(timeout=TIMEOUT_MS)
+        assert page.evaluate(f"() => document.getElementById('figure-{key}').data.length") > 0, title
+    expect(page.locator("#chi-square")).to_contain_text("χ² =")
+    expect(page.locator("#unmapped")).to_contain_text("non-personal-Task-related-inquiry")
+    assert [url for url in requested if not url.startswith("file:")] == []  # nothing from the network
+    page.screenshot(path=str(screenshot_dir / "strategies-report.png"), full_page=True)

@@ -1,0 +1,144 @@
+"""The Strategies tab: pick sources of dialogues, see every strategy figure and the chi-square test, download the report.
+
+Sources: P4G files by a path on the server, uploaded transcripts (.json) or self-play runs files
+(.jsonl), and this page's own chat. The analysis is gdp_zero.analysis's; this module only wires it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import gradio as gr
+import pandas as pd
+
+from gdp_zero.analysis.figures import FIGURES, empty_figure
+from gdp_zero.analysis.report import report_html
+from gdp_zero.analysis.sources import (
+    SOURCE_COLUMNS, Source, SourceError, load_records_file, load_sources, records_sources, sources_table,
+)
+from gdp_zero.analysis.strategies import StrategyAnalysis, analyse
+from gdp_zero.domain import Domain
+from gdp_zero.p4g import P4GError
+from gdp_zero.records import DialogueRecord
+
+CHAT_LABEL = "this chat"
+REPORT_NAME = "gdp-zero-strategies.html"
+
+
+def allowed_path(text: str, data_dirs: Sequence[Path]) -> Path:
+    """The P4G path asked for, if it lies under one of the folders the server was started with.
+
+    A page may be open to strangers: it must not read (or say what is in) any other file.
+    """
+    path = Path(text).expanduser().resolve()
+    for folder in data_dirs:
+        if path.is_relative_to(Path(folder).expanduser().resolve()):
+            return path
+    where = ", ".join(str(d) for d in data_dirs) or "no folder (start it with gdp-zero ui --data-dir FOLDER)"
+    raise SourceError(f"this server reads P4G files only under {where}")
+
+
+def collect_sources(
+    p4g_path: str | None, uploads: list[str] | None, chat: DialogueRecord | None, domain: Domain,
+    data_dirs: Sequence[Path] = (),
+) -> tuple[list[Source], list[str]]:
+    """The sources asked for, and one line per source that could not be read (the others still are)."""
+    sources: list[Source] = []
+    problems: list[str] = []
+    if p4g_path and p4g_path.strip():
+        try:
+            sources += load_sources(str(allowed_path(p4g_path.strip(), data_dirs)), domain)
+        except (SourceError, P4GError) as error:
+            problems.append(f"P4G: {error}")
+    for upload in uploads or []:
+        path = Path(upload)
+        try:
+            # The upload's folder is Gradio's temporary one: the file name is what the person knows.
+            sources += records_sources(load_records_file(path), path.stem, path.name)
+        except SourceError as error:
+            problems.append(str(error).replace(str(path.parent) + "/", ""))
+    if chat is not None:
+        sources.append(Source(CHAT_LABEL, (chat,), "the chat on this page"))
+    return sources, problems
+
+
+def messages_html(problems: list[str], analysis: StrategyAnalysis | None) -> str:
+    lines = [f'<div class="status-error">{html.escape(p)}</div>' for p in problems]
+    if analysis is not None:
+        for source in analysis.sources:
+            lines += [f'<div class="status-hint">{html.escape(source.label)}: {html.escape(n)}</div>' for n in source.notes]
+    return "".join(lines)
+
+
+def test_html(analysis: StrategyAnalysis) -> str:
+    return f'<div class="strategies-test">{html.escape(analysis.comparison_text())}</div>'
+
+
+def top_acts_table(analysis: StrategyAnalysis) -> pd.DataFrame:
+    return analysis.comparison.top_acts() if analysis.comparison is not None else pd.DataFrame()
+
+
+def build_tab(
+    domain: Domain, current_chat: Callable[[gr.Request], Any], data_dirs: Sequence[Path], event_options: dict[str, Any]
+) -> Callable[[], None]:
+    """The tab's components, inside the caller's `gr.Tab`; returns the function that wires its event.
+
+    The caller wires it after the page's own events, so theirs keep their places in the queue's
+    function list. `current_chat(request)` is the page's `UserChat` (or None when its session has
+    ended): its record is the "this chat" source and its folder holds the report download. P4G
+    paths are read only under `data_dirs`; `event_options` are the app's options for its events.
+    """
+    gr.Markdown("Compare how often each dialogue act is used: people in PersuasionForGood, saved chats, "
+                "self-play runs. The same figures and test as `gdp-zero strategies SOURCES --out report.html`.")
+    with gr.Row():
+        p4g_path = gr.Textbox(
+            label="P4G files: a folder or file on this server (300_dialog.csv or .xlsx, full_dialog.csv)",
+            value=str(data_dirs[0]) if data_dirs else "", interactive=bool(data_dirs), elem_id="strategies-p4g", scale=3,
+            placeholder="under " + ", ".join(map(str, data_dirs)) if data_dirs else "off: start the app with --data-dir FOLDER",
+        )
+        use_chat = gr.Checkbox(False, label="Include this page's chat", elem_id="strategies-chat", scale=1)
+    uploads = gr.File(label="Transcripts (.json) or self-play runs files (.jsonl)", file_count="multiple",
+                      file_types=[".json", ".jsonl"], type="filepath", elem_id="strategies-files")
+    with gr.Row():
+        run = gr.Button("Analyse", variant="primary", elem_id="strategies-run", scale=1)
+        report = gr.DownloadButton("Download report (HTML)", interactive=False, elem_id="strategies-download", scale=1)
+    messages = gr.HTML("", elem_id="strategies-messages")
+    test = gr.HTML("", elem_id="strategies-test")
+    source_rows = gr.Dataframe(pd.DataFrame(columns=SOURCE_COLUMNS), label="Sources", interactive=False,
+                                 wrap=True, elem_id="strategies-sources")
+    top_acts = gr.Dataframe(pd.DataFrame(), label="Acts that contribute most to χ² (adjusted residual per source)",
+                            interactive=False, elem_id="strategies-top-acts")
+    plots = [gr.Plot(label=title, elem_id=f"strategies-plot-{key}") for key, title, _, _ in FIGURES]
+
+    def analysed(path: str, files: list[str] | None, chat: DialogueRecord | None) -> tuple[StrategyAnalysis | None, list[str], str]:
+        """Reading files, drawing and the report's HTML: seconds of work, so off the event loop."""
+        sources, problems = collect_sources(path, files, chat, domain, data_dirs)
+        if not sources:
+            problems.append("Nothing to analyse: give a P4G path, upload a transcript or runs file, or include the chat.")
+            return None, problems, ""
+        analysis = analyse(sources, domain)
+        return analysis, problems, report_html(analysis)
+
+    async def on_analyse(path: str, files: list[str] | None, chat_wanted: bool, request: gr.Request) -> list[Any]:
+        user = current_chat(request)
+        # The record is taken here, on the event loop, where the chat's turns are written.
+        chat = user.session.record() if chat_wanted and user is not None and user.session.log else None
+        analysis, problems, page = await asyncio.to_thread(analysed, path, files, chat)
+        if chat_wanted and chat is None:
+            problems.insert(0, "This page's chat has no turns yet (or its session has ended): it is left out.")
+        if analysis is None:
+            return [messages_html(problems, None), "", pd.DataFrame(columns=SOURCE_COLUMNS), pd.DataFrame(),
+                    gr.DownloadButton(value=None, interactive=False)] + [empty_figure("No sources yet.") for _ in plots]
+        download = gr.DownloadButton(value=user.write_download(REPORT_NAME, page), interactive=True) \
+            if user is not None else gr.DownloadButton(value=None, interactive=False)
+        return [messages_html(problems, analysis), test_html(analysis), sources_table(list(analysis.sources)),
+                top_acts_table(analysis), download] + [figure for _, _, figure in analysis.figures]
+
+    def wire_events() -> None:
+        run.click(on_analyse, inputs=[p4g_path, uploads, use_chat],
+                  outputs=[messages, test, source_rows, top_acts, report, *plots], **event_options)
+
+    return wire_events
