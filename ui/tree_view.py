@@ -19,6 +19,7 @@ from typing import Any, Iterator
 import plotly.graph_objects as go
 
 from gdp_zero.analysis.figures import VALUE_COLORSCALE, empty_figure  # the tab shows empty_figure too
+from gdp_zero.planners.base import PlannerTurn
 
 PATH_SEP = " › "
 ROOT_LABEL = "(root)"
@@ -522,3 +523,30 @@ def live_summary_html(tree: dict[str, Any], done: int, total: int) -> str:
     lead = f' · best so far <span class="act-tag">{html.escape(str(best))}</span>' if best else ""
     return (f'<div class="tree-summary live">Searching now: {done} of {total} simulation{"" if total == 1 else "s"} '
             f"done{lead} · the tree grows as simulations end</div>")
+
+
+@dataclass(frozen=True)
+class TreePanel:
+    """Everything the tree panel shows for one planned turn (the chat app's and the study dashboard's)."""
+
+    figure: go.Figure
+    summary: str
+    root_rows: list[list[Any]]
+    nodes: list[str]  # node choices, as path labels
+    selected: str | None  # the node shown first: the chosen act, else the root
+    details: str
+
+
+def tree_panel(planned: PlannerTurn | None, planner_label: str) -> TreePanel:
+    """The panel for `planned` (None: no turn yet); `planner_label` names a planner that does not search."""
+    tree = planned.tree if planned is not None else None
+    if tree is None:
+        message = "No turn yet." if planned is None else "This turn's planner does not search: no tree."
+        summary = tree_summary_html(None, planner_label) if planned is not None else ""
+        return TreePanel(empty_figure(message), summary, [], [], None, node_details_html(None))
+    nodes = node_choices(tree)
+    chosen = tree.get("chosen_act")
+    selected = chosen if chosen in nodes else ROOT_LABEL
+    summary = tree_summary_html(tree, planned.planner, planned.simulations, planned.reused_simulations, planned.seconds)
+    return TreePanel(tree_figure(tree), summary, root_table(tree), nodes, selected,
+                     node_details_html(find_node(tree, selected), tree))

@@ -1,0 +1,213 @@
+"""What the admin dashboard shows, as tables and figures: no Gradio here, so each piece is tested directly.
+
+`StudyReader` reads the study's database through gdp_zero/study (crud, stats, export); the
+functions below turn what it reads into DataFrames and Plotly figures.
+"""
+
+from __future__ import annotations
+
+import html
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from gdp_zero.analysis.figures import empty_figure
+from gdp_zero.study import crud, stats
+from gdp_zero.study.dialogues import participation_record
+from gdp_zero.study.models import Participation
+from gdp_zero.study.service import StudyService
+from gdp_zero.study.export import study_data, write_export
+from gdp_zero.study.spec import Study, is_numeric
+
+CONDITION_COLUMNS = ["condition", "label", "planner", "quota"]
+DIGITS = 3  # shown in the result tables; the exports keep full precision
+UNASSIGNED = "(unassigned)"  # as stats.participation_counts names participations before assignment
+
+
+def now_text() -> str:
+    return datetime.now(timezone.utc).strftime("%H:%M:%S UTC")
+
+
+def as_index(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def counts_frame(rows: Iterable[tuple[str | None, str, int]], study: Study) -> pd.DataFrame:
+    """Per condition (and before assignment): started, then each status; dropped = timed out (stats.participation_counts)."""
+    grouped = pd.DataFrame(list(rows), columns=["condition", "status", "count"])
+    counts = stats.participation_counts(grouped.loc[grouped.index.repeat(grouped["count"])])
+    conditions = pd.DataFrame([[c.name, c.label, c.planner, c.quota if c.quota is not None else ""] for c in study.conditions],
+                              columns=CONDITION_COLUMNS, dtype=object)  # object: a quota stays 20, not 20.0, beside blanks
+    table = conditions.merge(counts, on="condition", how="outer").fillna({"label": "", "planner": "", "quota": ""})
+    numbers = [c for c in table.columns if c not in CONDITION_COLUMNS]
+    return table.fillna({c: 0 for c in numbers}).astype({c: int for c in numbers})
+
+
+def participation_label(participation: Any, condition: str | None, messages: int) -> str:
+    preview = " · preview" if participation.preview else ""
+    return (f"#{participation.id} · {participation.participant_id} · {condition or UNASSIGNED} · "
+            f"{participation.status} · {messages} messages{preview}")
+
+
+def participation_info_html(participation: Any, condition: str | None, answers: list[Any]) -> str:
+    rows = [("participant id", participation.participant_id), ("condition", condition or UNASSIGNED),
+            ("status", participation.status), ("phase", participation.phase),
+            ("end reason", participation.end_reason or ""), ("screen-out reason", participation.screen_out_reason or ""),
+            ("attention check passed", "" if participation.attention_passed is None else str(participation.attention_passed)),
+            ("started", participation.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"))]
+    rows += [(f"{answer.survey}: {answer.item}", answer.value) for answer in answers]
+    body = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
+    return f'<table class="participation-info">{body}</table>'
+
+
+def turn_label(record: Any, index: int) -> str:
+    number = sum(1 for t in record.turns[: index + 1] if t.speaker == "system")
+    return f"turn {number} · {record.turns[index].act}"
+
+
+@dataclass(frozen=True)
+class Results:
+    """The statistics of the study so far (stats.py), as tables ready to show."""
+
+    participants: int  # completed participations with a condition
+    means: pd.DataFrame  # stats.item_summary
+    tests: pd.DataFrame  # stats.compare_conditions, the pre -> post change included
+    prepost: pd.DataFrame  # stats.pre_post_change per item asked before and after, with its item
+    curves: pd.DataFrame  # stats.turn_curves
+    strategies: pd.DataFrame  # stats.strategy_share
+
+
+def repeated_items(study: Study) -> list[str]:
+    """Numeric items asked in both surveys (e.g. donation intention): their pre -> post change is reported."""
+    post = {item.id for item in study.post_survey if is_numeric(item)}
+    return [item.id for item in study.pre_survey if item.id in post and is_numeric(item)]
+
+
+def results_of(data: Any) -> Results:
+    """All the dashboard's statistics from one read of the study's data (export.StudyData)."""
+    responses = data.responses()
+    items = repeated_items(data.study)
+    changes = [stats.change_responses(responses, item) for item in items]
+    tests = stats.compare_conditions(pd.concat([responses, *changes], ignore_index=True) if changes else responses)
+    prepost = [stats.pre_post_change(responses, item).assign(item=item) for item in items]
+    completed = data.participants[(data.participants["status"] == "completed") & data.participants["condition"].notna()]
+    return Results(
+        participants=len(completed),
+        means=stats.item_summary(responses),
+        tests=tests,
+        prepost=pd.concat(prepost, ignore_index=True) if prepost else pd.DataFrame(),
+        curves=stats.turn_curves(responses),
+        strategies=stats.strategy_share(data.messages),
+    )
+
+
+def shown(table: pd.DataFrame) -> pd.DataFrame:
+    """A result table for the page: numbers rounded, undefined values blank."""
+    return table.round(DIGITS).astype(object).where(table.notna(), "")
+
+
+def results_note(results: Results) -> str:
+    if results.participants == 0:
+        return '<div class="study-status">No completed participation yet: the tables fill as participants finish.</div>'
+    return (f'<div class="study-status">{results.participants} completed participations (previews excluded), as of '
+            f"{now_text()}. Per-turn ratings are averaged per participant before the tests; effect sizes: "
+            "Cohen's d and Hedges' g (Welch), rank-biserial r (Mann-Whitney; positive when condition a rates higher).</div>")
+
+
+def _error_bars(table: pd.DataFrame) -> dict[str, Any]:
+    return {"type": "data", "symmetric": False, "array": (table["ci_high"] - table["mean"]).tolist(),
+            "arrayminus": (table["mean"] - table["ci_low"]).tolist()}
+
+
+def means_figure(means: pd.DataFrame) -> go.Figure:
+    """Each item's mean per condition, with its 95% CI."""
+    if means.empty:
+        return empty_figure("No answers yet.")
+    figure = go.Figure()
+    for condition, group in means.groupby("condition", sort=True):
+        labels = group["source"] + ": " + group["item"]
+        figure.add_bar(name=condition, x=labels, y=group["mean"], error_y=_error_bars(group),
+                       customdata=group["n"], hovertemplate="%{x}<br>mean %{y:.2f} (n=%{customdata})<extra>" + condition + "</extra>")
+    figure.update_layout(barmode="group", height=380, margin={"l": 40, "r": 20, "t": 30, "b": 80}, legend_title_text="condition")
+    return figure
+
+
+def curves_figure(curves: pd.DataFrame) -> go.Figure:
+    """The mean per-turn rating at each bot turn (0 = the greeting) per condition, with 95% CIs."""
+    if curves.empty:
+        return empty_figure("No per-turn ratings yet.")
+    figure = go.Figure()
+    for (item, condition), group in curves.groupby(["item", "condition"], sort=True):
+        figure.add_scatter(name=f"{condition}: {item}", x=group["turn"], y=group["mean"], mode="lines+markers",
+                           error_y=_error_bars(group), customdata=group["n"],
+                           hovertemplate="turn %{x}<br>mean %{y:.2f} (n=%{customdata})<extra></extra>")
+    figure.update_layout(height=340, margin={"l": 40, "r": 20, "t": 30, "b": 40}, xaxis_title="bot turn (0 = greeting)",
+                         yaxis_title="mean rating", xaxis={"dtick": 1})
+    return figure
+
+
+def strategy_figure(strategies: pd.DataFrame) -> go.Figure:
+    """The share of each dialogue act among each condition's bot messages."""
+    if strategies.empty:
+        return empty_figure("No bot messages yet.")
+    figure = go.Figure()
+    for condition, group in strategies.groupby("condition", sort=True):
+        figure.add_bar(name=condition, x=group["act"], y=group["share"], customdata=group["count"],
+                       hovertemplate="%{x}: %{y:.0%} (%{customdata} messages)<extra>" + condition + "</extra>")
+    figure.update_layout(barmode="group", height=360, margin={"l": 40, "r": 20, "t": 30, "b": 100}, yaxis_tickformat=".0%",
+                         legend_title_text="condition")
+    return figure
+
+
+class StudyReader:
+    """The dashboard's reads, each in one short transaction of its own."""
+
+    def __init__(self, service: StudyService) -> None:
+        self.service = service
+
+    def results(self) -> Results:
+        return results_of(study_data(self.service.database, self.service.study.id))
+
+    def export(self, root: Path, *, raw_ids: bool) -> list[str]:
+        """Write the export files into a fresh folder under `root` (dropping the previous ones); their paths."""
+        root.mkdir(parents=True, exist_ok=True)
+        for previous in root.iterdir():  # Gradio has copied them into its own cache when they were shown
+            shutil.rmtree(previous, ignore_errors=True)
+        folder = Path(tempfile.mkdtemp(prefix="export-", dir=root))
+        written = write_export(study_data(self.service.database, self.service.study.id, raw_ids=raw_ids), folder)
+        return [str(path) for path in sorted(written)]
+
+    def status_counts(self) -> list[tuple[str | None, str, int]]:
+        with self.service.database.transaction() as session:
+            return crud.status_counts(session, self.service.study_id)
+
+    def participation_choices(self) -> list[tuple[str, int]]:
+        """Every participation, newest first, previews included (and marked)."""
+        with self.service.database.transaction() as session:
+            rows = crud.participations(session, self.service.study_id, include_preview=True)
+            return [(participation_label(p, p.condition.name if p.condition else None, crud.message_count(session, p.id)), p.id)
+                    for p in reversed(rows)]
+
+    def transcript(self, participation_id: Any) -> tuple[Any, str]:
+        """(the participation's DialogueRecord, its facts as HTML); (None, "") for an unknown id."""
+        number = as_index(participation_id)
+        if number is None:
+            return None, ""
+        with self.service.database.transaction() as session:
+            participation = session.get(Participation, number)
+            if participation is None or participation.study_id != self.service.study_id:
+                return None, ""
+            condition = participation.condition.name if participation.condition else None
+            info = participation_info_html(participation, condition, crud.answers_of(session, number))
+            record = participation_record(self.service.study.id, participation, crud.messages_of(session, number),
+                                          self.service.domain, participation.participant_id)
+        return record, info

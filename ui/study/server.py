@@ -1,0 +1,164 @@
+"""`gdp-zero study serve`: the participant flow at `/`, the researcher's pages behind a password.
+
+One FastAPI app holds separate Gradio apps, so no researcher page shares a nav bar, a config or
+an API with the participant's: `/` is the participant flow (nothing else of GDP-Zero studio is
+mounted), `/admin/` the dashboard and `/preview/` the flow as a researcher walks it without being
+counted. Both researcher apps ask for the admin password (Gradio's login page, any user name).
+Several processes may serve one PostgreSQL database behind a load balancer: every state lives in
+the database, except Gradio's own per-connection queue, so the balancer must keep a browser on
+one process (sticky sessions) for the length of a page visit.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import argparse
+import contextlib
+import hmac
+import ipaddress
+import socket
+from typing import AsyncIterator, Awaitable, Callable
+
+import gradio as gr
+import uvicorn
+from fastapi import FastAPI
+
+from gdp_zero.study.cli import ADMIN_PASSWORD_ENV
+from gdp_zero.validation import ConfigError
+from ui.app import CSS as APP_CSS
+
+ADMIN_PATH = "/admin"
+PREVIEW_PATH = "/preview"
+AUTH_MESSAGE = "Researcher pages of this study. Any user name; the study's admin password."
+# What participants read in demo mode; the researcher's fuller banner goes to the terminal.
+DEMO_NOTE = "Demo mode: the chat partner's replies are canned test sentences; no language model is connected."
+
+CSS = """
+.study-title { font-size: 1.5em; margin: 0.2em 0; }
+.study-banner { border: 1px solid #fdba74; background: #fff7ed; color: #7c2d12; padding: 8px 12px; border-radius: 8px; }
+.study-notice { padding: 8px 12px; border-radius: 8px; margin: 4px 0; }
+.study-hint { border: 1px solid #fcd34d; background: #fffbeb; color: #78350f; }
+.study-error { border: 1px solid #fca5a5; background: #fef2f2; color: #991b1b; }
+.study-closed { border: 1px solid #d1d5db; background: #f9fafb; color: #111827; font-size: 1.05em; }
+.study-status { color: #374151; min-height: 1.4em; }
+.study-busy { color: #1d4ed8; font-weight: 600; }
+#completion-code { font-size: 1.3em; padding: 2px 8px; user-select: all; }
+.completion-link { font-weight: 600; }
+#study-chat button[aria-label="Clear"] { display: none; }
+@media (max-width: 640px) {
+  .scale .wrap { flex-direction: column; align-items: stretch; }  /* five labelled options fit a phone only stacked */
+  .study-title { font-size: 1.2em; }
+}
+"""
+# The dashboard adds the chat app's styles (act tags, tree details) for its transcript browser.
+ADMIN_CSS = APP_CSS + CSS + """
+#admin-transcript button[aria-label="Clear"] { display: none; }
+.participation-info th { text-align: left; padding-right: 12px; font-weight: 600; }
+"""
+
+
+def is_loopback(host: str) -> bool:
+    """True when `host` only listens on this machine (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        try:
+            return all(ipaddress.ip_address(info[4][0]).is_loopback for info in socket.getaddrinfo(host, None))
+        except OSError:
+            return False
+
+
+def check_admin_exposure(host: str, password: str | None) -> None:
+    """Refuse to put the admin pages on a reachable address without a password."""
+    if password is None and not is_loopback(host):
+        raise ConfigError(
+            f"--host {host} makes the admin pages reachable from other machines: set a password with "
+            f"--admin-password or the {ADMIN_PASSWORD_ENV} environment variable (the environment keeps it "
+            "out of process lists)"
+        )
+
+
+def password_check(password: str) -> Callable[[str, str], bool]:
+    def check(_user: str, given: str) -> bool:
+        return hmac.compare_digest(given.encode(), password.encode())
+
+    return check
+
+
+def build_server(
+    participant: gr.Blocks,
+    admin: gr.Blocks,
+    preview: gr.Blocks,
+    *,
+    password: str | None,
+    on_shutdown: Callable[[], Awaitable[None]] | None = None,
+) -> FastAPI:
+    """The participant app at `/`, the researcher apps (password-protected when one is set) beside it.
+
+    `on_shutdown` runs in the server's event loop as it stops (the LLM clients live in that loop).
+    """
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if on_shutdown is not None:
+            await on_shutdown()
+
+    # No OpenAPI page: the only API is Gradio's, and the participant app hides its docs.
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    auth = password_check(password) if password else None
+    # Only the routes the pages need (as the chat app's serve()): no MCP, monitoring, run history,
+    # PWA or server-side rendering, and no uploads (no page takes a file).
+    style = {"theme": gr.themes.Soft(primary_hue="blue"), "ssr_mode": False, "run_history": False, "pwa": False,
+             "mcp_server": False, "enable_monitoring": False, "max_file_size": "1kb", "footer_links": []}
+    # Starlette matches mounts in order: the researcher paths before the catch-all root.
+    for blocks, path, css in ((admin, ADMIN_PATH, ADMIN_CSS), (preview, PREVIEW_PATH, CSS)):
+        gr.mount_gradio_app(app, blocks, path=path, auth=auth, auth_message=AUTH_MESSAGE, css=css, **style)
+    # show_error=False: an unexpected exception's text never reaches a participant's page.
+    gr.mount_gradio_app(app, participant, path="", show_error=False, css=CSS, **style)
+    return app
+
+
+def serve(args: argparse.Namespace) -> int:
+    """`gdp-zero study serve`: open the study, its database and the LLM, then serve until interrupted."""
+    from gdp_zero.cli import backend_from_args
+    from gdp_zero.study.db import open_database, redacted
+    from gdp_zero.study.service import StudyService
+    from gdp_zero.study.spec import load_study
+    from ui.study.admin import build_admin_app
+    from ui.study.participant import build_participant_app
+
+    study = load_study(args.study_file)
+    password = (args.admin_password or "").strip() or None
+    check_admin_exposure(args.host, password)
+    database = open_database(args.db)
+    backend = backend_from_args(args)
+    service = StudyService(study, database, backend.settings)
+    note = DEMO_NOTE if backend.mode == "fake" else None
+    try:
+        app = build_server(
+            build_participant_app(service, banner=note),
+            build_admin_app(service),
+            build_participant_app(service, preview=True, banner=note),
+            password=password,
+            on_shutdown=service.aclose,
+        )
+        base = f"http://{args.host}:{args.port}"
+        recruitment = study.recruitment.participant_param
+        print(f"Study {study.id!r} ({study.title}) on {redacted(args.db)}", flush=True)
+        if backend.banner:
+            print(backend.banner, flush=True)
+        print(f"Participants: {base}/?{recruitment}=...  (on Prolific: {base}/?{recruitment}={{{{%PROLIFIC_PID%}}}}"
+              "&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}})", flush=True)
+        lock = "password" if password else "no password: loopback only"
+        print(f"Admin: {base}{ADMIN_PATH}/   Preview: {base}{PREVIEW_PATH}/   ({lock})", flush=True)
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    finally:
+        database.dispose()
+        backend.stop()
+    return 0
