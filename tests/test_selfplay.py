@@ -160,12 +160,17 @@ async def test_a_heard_message_keeps_its_act_without_tagging_and_waits_for_retry
             session.hear("Hello", "neutral")
         await session.open()
         calls = session.client.ledger.total().calls
-        session.hear("Fine, I'll give a dollar.", "donate", "no_brackets")
+        session.hear("Maybe, tell me more.", "neutral", "no_brackets")
         assert session.client.ledger.total().calls == calls  # no tagging call
-        assert session.end_reason == "success" and session.log[-1].tag_fallback == "no_brackets"
+        assert session.end_reason is None and session.log[-1].tag_fallback == "no_brackets"
         with pytest.raises(MessageRejected, match="no reply yet"):
             session.hear("Again", "neutral")
         await session.retry()
         assert [t.speaker for t in session.log] == ["system", "user", "system"]
+        # A heard donation ends the dialogue: nothing is left to reply to.
+        session.hear("Fine, I'll give a dollar.", "donate")
+        assert session.end_reason == "success"
+        with pytest.raises(MessageRejected, match="nothing to retry"):
+            await session.retry()
     finally:
         await session.aclose()

@@ -7,6 +7,7 @@ which override pytest-playwright's.
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.request
 from pathlib import Path
@@ -494,7 +495,7 @@ def test_a_200_simulation_turn_fits_the_screen_and_clicks_open_node_details(
     labels = traces["nodes"]["customdata"]
     figure = page.locator("#tree-plot .js-plotly-plot").bounding_box()
     assert figure is not None and figure["height"] <= 900  # one screen, however large the tree
-    assert "showing" in page.evaluate("() => document.querySelector('#tree-plot .js-plotly-plot').layout.title.text")
+    title = page.evaluate("() => document.querySelector('#tree-plot .js-plotly-plot').layout.title.text")
 
     # The node-link view: a click on a node opens its details.
     details = page.locator("#node-details .node-path")
@@ -507,7 +508,11 @@ def test_a_200_simulation_turn_fits_the_screen_and_clicks_open_node_details(
     page.get_by_label("icicle").check()
     page.wait_for_function("() => document.querySelector('#tree-plot .js-plotly-plot').data[0].type === 'icicle'")
     every = page.evaluate("() => document.querySelector('#tree-plot .js-plotly-plot').data[0].ids.length")
-    assert every > len(labels)  # the filter hid nodes in the node-link view; the icicle has them all
+    # The demo's trees differ run to run (16 to 135 nodes at n = 200): when the filter hid nodes in
+    # the node-link view its title says so, and the icicle has them all (test_ui_views checks the
+    # filter itself on a fixed large tree).
+    assert every >= len(labels)
+    assert ("showing" in title) == (every > len(labels)), title
     docs_shot(page, screenshot_dir, docs_screenshot_dir, "tree-200-icicle.png")
     slice_label = page.locator("#tree-plot g.slice").nth(1).locator("text").first.text_content() or ""
     click_point(page, "#tree-plot g.slice", 1)
