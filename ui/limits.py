@@ -48,28 +48,34 @@ class LimitSettings:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> LimitSettings:
+        """The limits the flags set; flags a command does not have keep their defaults."""
+        defaults = cls()
         return cls(
-            max_sessions=args.max_sessions,
-            max_sessions_per_client=args.max_sessions_per_client,
+            max_sessions=getattr(args, "max_sessions", defaults.max_sessions),
+            max_sessions_per_client=getattr(args, "max_sessions_per_client", defaults.max_sessions_per_client),
             turns_per_minute=args.turns_per_minute,
             max_turns_in_flight=args.max_turns_in_flight,
-            idle_timeout_s=args.idle_minutes * 60,
+            idle_timeout_s=getattr(args, "idle_minutes", defaults.idle_timeout_s / 60) * 60,
         )
 
 
-def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
+def add_limit_arguments(parser: argparse.ArgumentParser, *, sessions: bool = True) -> None:
+    """The limit flags; `sessions=False` for a server that limits only LLM turns (the study server,
+    whose participations are bounded by the study's quotas and tokens, not by browser sessions)."""
     defaults = LimitSettings()
     group = parser.add_argument_group("limits (per client address, and for the whole server)")
-    group.add_argument("--max-sessions", type=_positive_int, default=defaults.max_sessions,
-                       help=f"open sessions on the server; new ones are refused beyond it (default {defaults.max_sessions})")
-    group.add_argument("--max-sessions-per-client", type=_positive_int, default=defaults.max_sessions_per_client,
-                       help=f"open sessions per client address (default {defaults.max_sessions_per_client})")
+    if sessions:
+        group.add_argument("--max-sessions", type=_positive_int, default=defaults.max_sessions,
+                           help=f"open sessions on the server; new ones are refused beyond it (default {defaults.max_sessions})")
+        group.add_argument("--max-sessions-per-client", type=_positive_int, default=defaults.max_sessions_per_client,
+                           help=f"open sessions per client address (default {defaults.max_sessions_per_client})")
     group.add_argument("--turns-per-minute", type=_positive_int, default=defaults.turns_per_minute,
                        help=f"LLM turns a client address may start per minute (default {defaults.turns_per_minute})")
     group.add_argument("--max-turns-in-flight", type=_positive_int, default=defaults.max_turns_in_flight,
                        help=f"LLM turns running at once on the server (default {defaults.max_turns_in_flight})")
-    group.add_argument("--idle-minutes", type=_positive_float, default=defaults.idle_timeout_s / 60,
-                       help=f"close a session after this many minutes without activity (default {defaults.idle_timeout_s / 60:g})")
+    if sessions:
+        group.add_argument("--idle-minutes", type=_positive_float, default=defaults.idle_timeout_s / 60,
+                           help=f"close a session after this many minutes without activity (default {defaults.idle_timeout_s / 60:g})")
 
 
 class LimitExceeded(Exception):

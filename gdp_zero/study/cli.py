@@ -17,6 +17,7 @@ DEFAULT_DB = "sqlite:///study.db"
 def add_study_commands(commands: Any) -> None:
     """Add `study` and its subcommands to the top-level subparsers of `gdp-zero`."""
     from gdp_zero.cli import add_llm_arguments
+    from ui.limits import add_limit_arguments  # Gradio-free, like the chat app's flags
 
     study = commands.add_parser("study", help="crowd studies: check a study file, serve it to participants, export its data")
     sub = study.add_subparsers(dest="study_command", required=True)
@@ -33,6 +34,7 @@ def add_study_commands(commands: Any) -> None:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=7861)
     add_llm_arguments(serve)
+    add_limit_arguments(serve, sessions=False)
     serve.set_defaults(run=serve_command)
 
     export = sub.add_parser("export", help="write the study's data as CSV and JSONL files")

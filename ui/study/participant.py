@@ -26,6 +26,7 @@ from gdp_zero.llm.errors import LLMError
 from gdp_zero.session import MessageRejected
 from gdp_zero.study.service import ParticipantView, StudyRefusal, StudyService, SurveyInvalid
 from ui.chat_view import literal
+from ui.limits import ClientLimits, LimitExceeded, client_address
 from ui.study import forms
 
 logger = logging.getLogger(__name__)
@@ -108,8 +109,14 @@ def survey_page(survey: str, heading: str, items: Any, submit: str) -> tuple[gr.
     return page, inputs, button
 
 
-def build_participant_app(service: StudyService, *, preview: bool = False, banner: str | None = None) -> gr.Blocks:
-    """The flow for `service`'s study; `preview=True` is the researcher's uncounted walk-through."""
+def build_participant_app(
+    service: StudyService, *, preview: bool = False, banner: str | None = None, limits: ClientLimits | None = None
+) -> gr.Blocks:
+    """The flow for `service`'s study; `preview=True` is the researcher's uncounted walk-through.
+
+    `limits` bounds the LLM turns each client address may start per minute and those in flight
+    (ui/limits.py, as in the chat app): a refused turn keeps the person's page as it was, with the reason.
+    """
     study = service.study
     pre_items, post_items, rating_items = study.survey_items("pre"), study.survey_items("post"), study.turn_ratings
 
@@ -230,8 +237,8 @@ def build_participant_app(service: StudyService, *, preview: bool = False, banne
             except (StudyRefusal, MessageRejected) as error:
                 return refused(error, token_value)
 
-        async def bot_turn(token_value: str, run: Callable[[], Awaitable[ParticipantView]], pending: str | None = None,
-                           done: dict[Any, Any] | None = None) -> AsyncIterator[dict[Any, Any]]:
+        async def bot_turn(token_value: str, client: str, run: Callable[[], Awaitable[ParticipantView]],
+                           pending: str | None = None, done: dict[Any, Any] | None = None) -> AsyncIterator[dict[Any, Any]]:
             """Run a bot turn, showing the person's message and a "writing" line until the reply is stored.
 
             `done` is added to the last update when the turn went through (not when it was refused).
@@ -241,8 +248,16 @@ def build_participant_app(service: StudyService, *, preview: bool = False, banne
             except StudyRefusal as error:
                 yield await asyncio.to_thread(refused, error, token_value)
                 return
+            release: Callable[[], None] = lambda: None
+            if limits is not None:
+                try:
+                    release = limits.start_turn(client)
+                except LimitExceeded as error:  # nothing was stored: the typed message stays in its box
+                    yield render(shown, str(error), "hint")
+                    return
             started = time.monotonic()
             task = asyncio.ensure_future(run())
+            task.add_done_callback(lambda _: release())  # the slot is held while the turn runs, however it ends
             await asyncio.sleep(0)
             # The whole page once; then only the line that counts the seconds (50 people waiting at
             # once must not cost the server a chat's worth of updates each per second).
@@ -265,13 +280,13 @@ def build_participant_app(service: StudyService, *, preview: bool = False, banne
             else:
                 raise error
 
-        async def chat_onward(view: ParticipantView, token_value: str) -> AsyncIterator[dict[Any, Any]]:
+        async def chat_onward(view: ParticipantView, token_value: str, client: str) -> AsyncIterator[dict[Any, Any]]:
             """In the chat without the bot's message it owes (a new chat, or a turn cut by a restart): run it."""
             if view.phase == "chat" and not view.transcript:
-                async for update in bot_turn(token_value, lambda: service.start_chat(token_value)):
+                async for update in bot_turn(token_value, client, lambda: service.start_chat(token_value)):
                     yield update
             elif view.awaiting_reply:
-                async for update in bot_turn(token_value, lambda: service.retry(token_value)):
+                async for update in bot_turn(token_value, client, lambda: service.retry(token_value)):
                     yield update
 
         # -- handlers (each is also an API endpoint: the token is always an input) --------
@@ -286,7 +301,7 @@ def build_participant_app(service: StudyService, *, preview: bool = False, banne
                 return
             yield render(view)
             if view.token is not None:
-                async for update in chat_onward(view, view.token):
+                async for update in chat_onward(view, view.token, client_address(request)):
                     yield update
 
         def on_consent(stored: str | None) -> dict[Any, Any]:
@@ -295,7 +310,7 @@ def build_participant_app(service: StudyService, *, preview: bool = False, banne
         def on_decline(stored: str | None) -> dict[Any, Any]:
             return step(stored, lambda: service.consent(stored or "", False))
 
-        async def on_pre(values: dict[Any, Any]) -> AsyncIterator[dict[Any, Any]]:
+        async def on_pre(values: dict[Any, Any], request: gr.Request) -> AsyncIterator[dict[Any, Any]]:
             stored = values[token] or ""
             try:
                 view = await asyncio.to_thread(service.answer, stored, "pre", forms.answers(pre_items, values, pre_inputs))
@@ -303,7 +318,7 @@ def build_participant_app(service: StudyService, *, preview: bool = False, banne
                 yield await asyncio.to_thread(refused, error, stored)
                 return
             yield render(view)
-            async for update in chat_onward(view, stored):
+            async for update in chat_onward(view, stored, client_address(request)):
                 yield update
 
         def on_post(values: dict[Any, Any]) -> dict[Any, Any]:
@@ -321,15 +336,16 @@ def build_participant_app(service: StudyService, *, preview: bool = False, banne
 
             return step(stored, rate)
 
-        async def on_send(stored: str | None, text: str) -> AsyncIterator[dict[Any, Any]]:
+        async def on_send(stored: str | None, text: str, request: gr.Request) -> AsyncIterator[dict[Any, Any]]:
             stored = stored or ""
             # The typed text is cleared once it is stored: a refused message stays, to be edited.
-            async for update in bot_turn(stored, lambda: service.send(stored, text), (text or "").strip() or None, {message: ""}):
+            async for update in bot_turn(stored, client_address(request), lambda: service.send(stored, text),
+                                         (text or "").strip() or None, {message: ""}):
                 yield update
 
-        async def on_retry(stored: str | None) -> AsyncIterator[dict[Any, Any]]:
+        async def on_retry(stored: str | None, request: gr.Request) -> AsyncIterator[dict[Any, Any]]:
             stored = stored or ""
-            async for update in bot_turn(stored, lambda: service.retry(stored)):
+            async for update in bot_turn(stored, client_address(request), lambda: service.retry(stored)):
                 yield update
 
         def on_finish(stored: str | None) -> dict[Any, Any]:

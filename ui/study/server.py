@@ -131,6 +131,7 @@ def serve(args: argparse.Namespace) -> int:
     from gdp_zero.study.service import StudyService
     from gdp_zero.study.spec import load_study
     from ui.study.admin import build_admin_app
+    from ui.limits import ClientLimits, LimitSettings
     from ui.study.participant import build_participant_app
 
     study = load_study(args.study_file)
@@ -139,12 +140,13 @@ def serve(args: argparse.Namespace) -> int:
     database = open_database(args.db)
     backend = backend_from_args(args)
     service = StudyService(study, database, backend.settings)
+    limits = ClientLimits(LimitSettings.from_args(args))  # one count of LLM turns for participants and previews
     note = DEMO_NOTE if backend.mode == "fake" else None
     try:
         app = build_server(
-            build_participant_app(service, banner=note),
+            build_participant_app(service, banner=note, limits=limits),
             build_admin_app(service),
-            build_participant_app(service, preview=True, banner=note),
+            build_participant_app(service, preview=True, banner=note, limits=limits),
             password=password,
             on_shutdown=service.aclose,
         )

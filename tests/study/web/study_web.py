@@ -44,6 +44,10 @@ class StudyServer:
     password: str | None = ADMIN_PASSWORD
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[str] | None = None
+    # Every test and benchmark participant comes from 127.0.0.1: the per-address turn limits are
+    # raised unless a test is about them.
+    turns_per_minute: int = 10_000
+    max_turns_in_flight: int = 1_000
 
     @property
     def url(self) -> str:
@@ -55,7 +59,8 @@ class StudyServer:
     def command(self) -> list[str]:
         llm = ["--llm", "fake"] if self.llm_url is None else ["--llm", "openai", "--base-url", self.llm_url, "--model", "fake-model"]
         command = [sys.executable, "-m", "gdp_zero.cli", "study", "serve", str(self.study_file), "--db", self.db_url,
-                   "--host", "127.0.0.1", "--port", str(self.port), *llm]
+                   "--host", "127.0.0.1", "--port", str(self.port), *llm,
+                   "--turns-per-minute", str(self.turns_per_minute), "--max-turns-in-flight", str(self.max_turns_in_flight)]
         return command + (["--admin-password", self.password] if self.password else [])
 
     def start(self) -> StudyServer:
