@@ -7,11 +7,10 @@ which override pytest-playwright's.
 from __future__ import annotations
 
 import json
-import os
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -335,12 +334,10 @@ def test_no_secret_reaches_the_browser(app: ServedApp) -> None:
 # --- as a new user meets it (issue 12) ------------------------------------------------------------
 
 
-def docs_shot(page: Page, folder: Path, docs: Path, name: str, selector: str | None = None) -> None:
-    """A screenshot for the README: taken every run, copied to docs/ when missing or asked for."""
+def docs_shot(page: Page, folder: Path, publish: Callable[..., None], name: str, selector: str | None = None) -> None:
+    """A screenshot for the README: taken every run, published by the `publish_screenshots` fixture."""
     shot(page, folder, name, selector)
-    if os.environ.get("GDP_ZERO_UPDATE_SCREENSHOTS") == "1" or not (docs / name).exists():
-        docs.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(folder / name, docs / name)
+    publish(folder, name)
 
 
 def newest_in_view(page: Page) -> None:
@@ -446,7 +443,7 @@ def root_count(page: Page) -> int:
 
 
 def test_the_tree_grows_live_beside_the_chat(page: Page, app: ServedApp, new_context: Any, screenshot_dir: Path,
-                                            docs_screenshot_dir: Path) -> None:
+                                            publish_screenshots: Any) -> None:
     open_app(page, app)
     chat, panel = page.locator("#chat").bounding_box(), page.locator("#tree-plot").bounding_box()
     assert chat is not None and panel is not None
@@ -463,7 +460,7 @@ def test_the_tree_grows_live_beside_the_chat(page: Page, app: ServedApp, new_con
         seen.add(root_count(page))
         if len(seen) == 2 and not shot_taken:
             expect(page.locator("#root-table")).to_contain_text("✓")  # the best act so far, live
-            docs_shot(page, screenshot_dir, docs_screenshot_dir, "tree-live.png")
+            docs_shot(page, screenshot_dir, publish_screenshots, "tree-live.png")
             shot_taken = True
         page.wait_for_timeout(150)
     assert len(seen) >= 3, seen  # redrawn as simulations ended, not only at the end
@@ -487,7 +484,7 @@ def click_point(page: Page, selector: str, index: int) -> None:
 
 
 def test_a_200_simulation_turn_fits_the_screen_and_clicks_open_node_details(
-        page: Page, app: ServedApp, new_context: Any, screenshot_dir: Path, docs_screenshot_dir: Path) -> None:
+        page: Page, app: ServedApp, new_context: Any, screenshot_dir: Path, publish_screenshots: Any) -> None:
     open_app(page, app)
     page.fill("#simulations input", "200")
     send(page, "Tell me everything about it.")
@@ -513,7 +510,7 @@ def test_a_200_simulation_turn_fits_the_screen_and_clicks_open_node_details(
     # filter itself on a fixed large tree).
     assert every >= len(labels)
     assert ("showing" in title) == (every > len(labels)), title
-    docs_shot(page, screenshot_dir, docs_screenshot_dir, "tree-200-icicle.png")
+    docs_shot(page, screenshot_dir, publish_screenshots, "tree-200-icicle.png")
     slice_label = page.locator("#tree-plot g.slice").nth(1).locator("text").first.text_content() or ""
     click_point(page, "#tree-plot g.slice", 1)
     expect(details).not_to_have_text(labels[target])
@@ -528,7 +525,7 @@ def test_a_200_simulation_turn_fits_the_screen_and_clicks_open_node_details(
     send(small, "Tell me everything about it.")
     small.get_by_label("sunburst").check()
     small.wait_for_function("() => document.querySelector('#tree-plot .js-plotly-plot').data[0].type === 'sunburst'")
-    docs_shot(small, screenshot_dir, docs_screenshot_dir, "tree-200-sunburst-narrow.png", "#tree-panel")
+    docs_shot(small, screenshot_dir, publish_screenshots, "tree-200-sunburst-narrow.png", "#tree-panel")
 
 
 def test_the_chosen_act_heads_the_root_table_and_its_details_say_what_they_mean(page: Page, app: ServedApp) -> None:
