@@ -122,7 +122,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dialogues", type=int, default=300, help="dialogues per row and world (at least 300 for the README)")
     parser.add_argument("--published", type=int, nargs="+", default=[10, 20, 50])
-    parser.add_argument("--sims", type=int, nargs="+", default=[10, 20, 50, 100, 200])
+    parser.add_argument("--sims", type=int, nargs="+", default=[10, 20, 30, 50, 100, 200])
     parser.add_argument("--budgets", type=float, nargs="+", default=[5, 10, 20], help="time budgets in L")
     parser.add_argument("--plot", type=Path, default=Path("docs/decision_quality.png"))
     args = parser.parse_args()

@@ -61,7 +61,10 @@ def add_llm_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_planner_arguments(parser: argparse.ArgumentParser) -> None:
     # Unset numbers take the backend's suggestion (a smaller search for the tiny local model).
-    group = parser.add_argument_group("planner (defaults: 10 simulations, k=3, Q0 0.25, c_puct 1, 15 prior and 10 value samples, 16 in flight)")
+    d = GDPZeroConfig()
+    group = parser.add_argument_group(
+        f"planner (defaults: {d.simulations} simulations, k={d.realizations}, Q0 {d.q0:g}, c_puct {d.c_puct:g}, "
+        f"{d.prior_samples} prior and {d.value_samples} value samples, {d.concurrency} in flight)")
     group.add_argument("--planner", choices=PLANNERS, default="gdpzero")
     group.add_argument("--sims", type=int, help="MCTS simulations per turn")
     group.add_argument("--realizations", type=int, help="k realizations per node")

@@ -27,6 +27,7 @@ BASE = GDPZeroConfig()
     ("c_puct", math.inf, "finite"),
     ("time_budget_s", 0.0, "more than 0"),
     ("time_budget_s", math.nan, "finite"),
+    ("root", "alphazero", "must be one of puct, gumbel"),
 ])
 def test_each_rule_names_its_setting(setting: str, value: float, problem: str) -> None:
     with pytest.raises(InvalidSetting) as raised:

@@ -38,7 +38,7 @@ CONCURRENCY = 32  # turns of different people running at once
 SERVER_LIMITS = Limits(simulations=200, realizations=10, time_budget_s=300.0)
 # The control that sets each planner number, to name it when it is refused.
 CONTROL_LABELS = {"simulations": "Simulations", "realizations": "k", "q0": "Q0", "c_puct": "c_puct",
-                  "time_budget_s": "The time budget"}
+                  "time_budget_s": "The time budget", "root": "Root act selection"}
 MESSAGE_PLACEHOLDER = (f"Your reply to the persuader (up to {MAX_MESSAGE_CHARS} characters); "
                        "Enter sends, Shift+Enter for a new line")
 MAX_DEPTH_SHOWN = 10  # the depth slider's top: "all"
@@ -81,6 +81,7 @@ QUEUE_SIZE = 512  # events waiting for a worker; beyond it Gradio answers "queue
 PAGE_ONLY = dict(api_visibility="private", show_progress="hidden")
 MAX_UPLOAD = "20mb"  # the Strategies tab's transcripts and runs files; nothing else is uploaded
 PLANNER_CHOICES = [("GDP-Zero (search)", "gdpzero"), ("Prompting (no search)", "prompting"), ("Random", "random")]
+ROOT_CHOICES = [("PUCT (as published)", "puct"), ("Gumbel + Sequential Halving", "gumbel")]
 
 CSS = """
 .act-tag { display: inline-block; padding: 0 8px; margin-right: 6px; border-radius: 999px;
@@ -117,7 +118,8 @@ class SettingsRejected(ValueError):
 
 
 def options_from_controls(
-    defaults: GDPZeroConfig, planner: str, simulations: Any, realizations: Any, q0: Any, c_puct: Any, budget: Any
+    defaults: GDPZeroConfig, planner: str, simulations: Any, realizations: Any, q0: Any, c_puct: Any, budget: Any,
+    root: Any,
 ) -> ChatOptions:
     """The planner options the controls describe, checked by the planner's rules and this server's limits."""
     try:
@@ -130,7 +132,7 @@ def options_from_controls(
         budget_s = float(text) if text else None
     except ValueError:
         raise SettingsRejected(f"Time budget {text!r} is not a number of seconds (leave it blank for none).") from None
-    search = replace(defaults, simulations=sims, realizations=k, q0=q0_f, c_puct=c_f, time_budget_s=budget_s)
+    search = replace(defaults, simulations=sims, realizations=k, q0=q0_f, c_puct=c_f, time_budget_s=budget_s, root=root)
     try:
         check_search(search, SERVER_LIMITS)
     except InvalidSetting as invalid:
@@ -196,6 +198,8 @@ def build_app(
                                                        elem_id="time-budget", min_width=120)
                                 gr.Textbox(settings.default.model, label="Model (set when the server starts)",
                                            interactive=False, elem_id="model", min_width=120)
+                            root_in = gr.Radio(ROOT_CHOICES, value=defaults.root, label="Root act selection",
+                                               elem_id="root-rule")
                             with gr.Accordion("LLM settings (no secrets)", open=False):
                                 gr.JSON(settings.public_dict(), elem_id="llm-settings")
                     with gr.Column(scale=6, min_width=420, elem_id="tree-panel"):
@@ -234,7 +238,7 @@ def build_app(
                     {**PAGE_ONLY, "show_progress": "minimal"},
                 )
 
-        controls = [planner_in, sims_in, k_in, q0_in, cpuct_in, budget_in]
+        controls = [planner_in, sims_in, k_in, q0_in, cpuct_in, budget_in, root_in]
         tree_outputs = [tree_plot, tree_summary, root_table, node_select, node_details, tree_dl]
         outputs = [chatbot, status, error_box, message, send, transcript_dl, turn_select, usage_table, retry, *tree_outputs]
 
@@ -378,10 +382,10 @@ def build_app(
 
         # Gradio passes the control values positionally and the request by its annotation.
         async def on_load(
-            planner_v: str, sims: Any, k: Any, q0: Any, cpuct: Any, budget: Any, request: gr.Request
+            planner_v: str, sims: Any, k: Any, q0: Any, cpuct: Any, budget: Any, root: Any, request: gr.Request
         ) -> AsyncIterator[dict[Any, Any]]:
             try:
-                options = options_from_controls(defaults, planner_v, sims, k, q0, cpuct, budget)
+                options = options_from_controls(defaults, planner_v, sims, k, q0, cpuct, budget, root)
             except SettingsRejected:
                 options = ChatOptions(search=defaults)
             try:
@@ -416,22 +420,22 @@ def build_app(
             return user.open
 
         async def on_send(
-            text: str, planner_v: str, sims: Any, k: Any, q0: Any, cpuct: Any, budget: Any, request: gr.Request
+            text: str, planner_v: str, sims: Any, k: Any, q0: Any, cpuct: Any, budget: Any, root: Any, request: gr.Request
         ) -> AsyncIterator[dict[Any, Any]]:
-            controls = (planner_v, sims, k, q0, cpuct, budget)
+            controls = (planner_v, sims, k, q0, cpuct, budget, root)
             async for update in configured_turn(request, controls, lambda user: lambda: user.send(text), {message: text}):
                 yield update
 
         async def on_retry(
-            planner_v: str, sims: Any, k: Any, q0: Any, cpuct: Any, budget: Any, request: gr.Request
+            planner_v: str, sims: Any, k: Any, q0: Any, cpuct: Any, budget: Any, root: Any, request: gr.Request
         ) -> AsyncIterator[dict[Any, Any]]:
-            async for update in configured_turn(request, (planner_v, sims, k, q0, cpuct, budget), lambda user: user.retry):
+            async for update in configured_turn(request, (planner_v, sims, k, q0, cpuct, budget, root), lambda user: user.retry):
                 yield update
 
         async def on_restart(
-            planner_v: str, sims: Any, k: Any, q0: Any, cpuct: Any, budget: Any, request: gr.Request
+            planner_v: str, sims: Any, k: Any, q0: Any, cpuct: Any, budget: Any, root: Any, request: gr.Request
         ) -> AsyncIterator[dict[Any, Any]]:
-            async for update in configured_turn(request, (planner_v, sims, k, q0, cpuct, budget), restart_then_open):
+            async for update in configured_turn(request, (planner_v, sims, k, q0, cpuct, budget, root), restart_then_open):
                 yield update
 
         async def on_undo(request: gr.Request) -> dict[Any, Any]:

@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 
 from gdp_zero.analysis.figures import VALUE_COLORSCALE, empty_figure  # the tab shows empty_figure too
 from gdp_zero.planners.base import PlannerTurn
+from gdp_zero.wording import plural
 
 PATH_SEP = " › "
 ROOT_LABEL = "(root)"
@@ -512,9 +513,18 @@ def tree_summary_html(tree: dict[str, Any] | None, planner: str, simulations: in
         note = ' <span class="budget-note">⏱ search cut by the time budget</span>'
     return (
         f'<div class="tree-summary">Chosen act <span class="act-tag">{html.escape(str(tree.get("chosen_act")))}</span>'
-        f" · {simulations} simulation{'' if simulations == 1 else 's'} this turn, {reused} reused"
+        f"{_how_chosen(tree)} · {plural(simulations, 'simulation')} this turn, {reused} reused"
         f" · {seconds:.1f} s · Q0 = {tree.get('q0')}{note}</div>"
     )
+
+
+def _how_chosen(tree: dict[str, Any]) -> str:
+    """How the root act was chosen: a Gumbel root's rounds, else the PUCT root's final rule."""
+    rounds = tree.get("rounds") or []
+    if rounds:
+        widths = " → ".join(str(len(r["acts"])) for r in rounds)
+        return f" (Gumbel root: survived {plural(len(rounds), 'round')} of Sequential Halving, {widths} acts)"
+    return " (highest Q)" if tree.get("choose_by") == "value" else " (most visits)"
 
 
 def live_summary_html(tree: dict[str, Any], done: int, total: int) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from gdp_zero.mcts.search import ROOT_RULES
 from gdp_zero.planners.gdpzero import GDPZeroConfig
 
 Q0_RANGE = (-1.0, 1.0)  # values live in [-1, 1]; an untried act's Q outside it is meaningless
@@ -47,6 +48,8 @@ def check_search(config: GDPZeroConfig, limits: Limits = Limits()) -> GDPZeroCon
     _number("c_puct", config.c_puct, low=0.0)
     if config.time_budget_s is not None:
         _number("time_budget_s", config.time_budget_s, above=0.0, high=limits.time_budget_s)
+    if config.root not in ROOT_RULES:
+        raise InvalidSetting("root", f"must be one of {', '.join(ROOT_RULES)}, got {config.root!r}")
     return config
 
 

@@ -309,6 +309,24 @@ def test_planner_settings_apply_from_the_next_turn(page: Page, app: ServedApp) -
     expect(page.locator(USER)).to_have_count(2)
 
 
+def test_the_root_rule_control_switches_to_a_gumbel_root_and_back(page: Page, app: ServedApp) -> None:
+    open_app(page, app)
+    page.fill("#simulations input", "8")
+    page.get_by_label("Gumbel + Sequential Halving").check()
+    send(page, "Tell me more.")
+    expect(page.locator("#tree-summary")).to_contain_text("Gumbel root: survived")
+    page.get_by_label("PUCT (as published)").check()
+    send(page, "And then?")
+    expect(page.locator("#tree-summary")).to_contain_text("(highest Q)")
+
+    _, text = download(page, "#download-transcript")
+    planned = [t["planner_turn"] for t in json.loads(text)["turns"] if t.get("planner_turn")]
+    # The greeting was planned with the page's default; each later turn with the control as it was sent.
+    assert [p["settings"]["root"] for p in planned] == ["puct", "gumbel", "puct"]
+    assert planned[1]["tree"]["rounds"] and planned[1]["tree"]["chosen_act"] == planned[1]["act"]
+    assert not planned[2]["tree"]["rounds"]
+
+
 def test_undo_and_restart(page: Page, app: ServedApp) -> None:
     open_app(page, app)
     send(page, "First message.")

@@ -330,22 +330,27 @@ def test_usage_rows_per_session_and_turn() -> None:
 
 def test_options_from_controls() -> None:
     base = GDPZeroConfig(prior_samples=3)
-    options = options_from_controls(base, "gdpzero", 12, 2, 0.0, 1.5, " 2.5 ")
+    options = options_from_controls(base, "gdpzero", 12, 2, 0.0, 1.5, " 2.5 ", "gumbel")
     assert options.planner == "gdpzero"
-    assert options.search == replace(base, simulations=12, realizations=2, q0=0.0, c_puct=1.5, time_budget_s=2.5)
-    assert options_from_controls(base, "random", 10, 3, 0.25, 1, "").search.time_budget_s is None
-    for bad, says in [((0, 3, 0, 1, ""), "Simulations must be at least 1"), ((5, 0, 0, 1, ""), "k must be at least 1"),
-                      ((5, 3, 0, 1, "-1"), "time budget must be more than 0"), ((5, 3, 0, 1, "soon"), "Time budget"),
-                      ((5, 3, 0, -1, ""), "c_puct must be at least 0"), ((None, 3, 0, 1, ""), "whole numbers"),
-                      ((201, 3, 0, 1, ""), "Simulations must be at most 200 on this server"),
-                      ((5, 11, 0, 1, ""), "k must be at most 10 on this server"),
-                      ((5, 3, 0, 1, "nan"), "finite"),
-                      ((5, 3, 5, 1, ""), "Q0 must be between -1 and 1, got 5"),
-                      ((5, 3, 0, 1, "1e9"), "time budget must be at most 300 on this server")]:
+    assert options.search == replace(base, simulations=12, realizations=2, q0=0.0, c_puct=1.5, time_budget_s=2.5,
+                                     root="gumbel")
+    assert options_from_controls(base, "random", 10, 3, 0.25, 1, "", "puct").search.time_budget_s is None
+    for bad, says in [((0, 3, 0, 1, "", "puct"), "Simulations must be at least 1"),
+                      ((5, 0, 0, 1, "", "puct"), "k must be at least 1"),
+                      ((5, 3, 0, 1, "-1", "puct"), "time budget must be more than 0"),
+                      ((5, 3, 0, 1, "soon", "puct"), "Time budget"),
+                      ((5, 3, 0, -1, "", "puct"), "c_puct must be at least 0"),
+                      ((None, 3, 0, 1, "", "puct"), "whole numbers"),
+                      ((201, 3, 0, 1, "", "puct"), "Simulations must be at most 200 on this server"),
+                      ((5, 11, 0, 1, "", "puct"), "k must be at most 10 on this server"),
+                      ((5, 3, 0, 1, "nan", "puct"), "finite"),
+                      ((5, 3, 5, 1, "", "puct"), "Q0 must be between -1 and 1, got 5"),
+                      ((5, 3, 0, 1, "1e9", "puct"), "time budget must be at most 300 on this server"),
+                      ((5, 3, 0, 1, "", "alphazero"), "Root act selection must be one of puct, gumbel, got 'alphazero'")]:
         with pytest.raises(SettingsRejected, match=re.escape(says)):
             options_from_controls(base, "gdpzero", *bad)
     with pytest.raises(SettingsRejected, match="planner"):
-        options_from_controls(base, "mcts", 10, 3, 0, 1, "")
+        options_from_controls(base, "mcts", 10, 3, 0, 1, "", "puct")
 
 
 def test_settings_shown_to_the_browser_have_no_key() -> None:
