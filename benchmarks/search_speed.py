@@ -183,7 +183,8 @@ async def main() -> None:
             variants = (
                 ("sequential (published)", GDPZeroConfig.sequential(simulations=n)),
                 ("concurrent", replace(fast, simulations=n, reuse_tree=False)),
-                ("concurrent + tree reuse (default)", replace(fast, simulations=n)),
+                ("concurrent + tree reuse" + (" (the default)" if n == GDPZeroConfig().simulations else ""),
+                 replace(fast, simulations=n)),
             )
             for label, config in variants:
                 if args.skip_sequential and not config.concurrency > 1:
