@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import os
 import random
 import re
+import ssl
 import time
 from dataclasses import replace
 from typing import Any, Awaitable, Callable, TypeVar
@@ -24,6 +27,7 @@ from .errors import (
     ModelNotFoundError,
     QuotaExceededError,
     RequestRejectedError,
+    UntrustedCertificateError,
     WrongEndpointError,
 )
 from .ledger import CallRecord, UsageLedger
@@ -49,6 +53,19 @@ for _name in ("httpx", "httpx2", "httpcore", "httpcore2", "openai", "openai._bas
 
 T = TypeVar("T")
 Send = Callable[[openai.AsyncOpenAI], Awaitable[Any]]
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One certificate store for the process, made as httpx makes its default (SSL_CERT_FILE or
+    SSL_CERT_DIR, else certifi's bundle). Each SDK client would otherwise load the bundle again, 40 ms
+    of CPU or more on the event loop, and a study server makes clients for every participant."""
+    cafile, capath = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+    if cafile or capath:
+        return ssl.create_default_context(cafile=cafile or None, capath=None if cafile else capath)
+    import certifi  # the SDK's HTTP client depends on it
+
+    return ssl.create_default_context(cafile=certifi.where())
+
 
 # Local servers (llama.cpp, vLLM, Ollama) ignore the key, but the SDK refuses to run without one.
 _LOCAL_PLACEHOLDER_KEY = "no-key"
@@ -269,13 +286,15 @@ class LLMClient:
                 if ep.base_url is None or ep.provider == "azure":
                     raise AuthenticationError.missing(ep.url, _key_hint(ep))
                 api_key = _LOCAL_PLACEHOLDER_KEY
+            http = openai.DefaultAsyncHttpxClient(verify=_tls_context())
             if ep.provider == "azure":
                 sdk: openai.AsyncOpenAI = openai.AsyncAzureOpenAI(
-                    azure_endpoint=ep.base_url, api_key=api_key, api_version=ep.azure_api_version, max_retries=0
+                    azure_endpoint=ep.base_url, api_key=api_key, api_version=ep.azure_api_version, max_retries=0,
+                    http_client=http,
                 )
             else:
                 # An explicit base_url stops the SDK from reading OPENAI_BASE_URL behind the settings' back.
-                sdk = openai.AsyncOpenAI(base_url=ep.request_url, api_key=api_key, max_retries=0)
+                sdk = openai.AsyncOpenAI(base_url=ep.request_url, api_key=api_key, max_retries=0, http_client=http)
             self._sdk_clients[key] = sdk
         return self._sdk_clients[key]
 
@@ -377,6 +396,9 @@ def _call_record(
 
 def _fatal_error(exc: openai.APIError, role: str, ep: EndpointSettings) -> LLMError | None:
     """The error to raise at once, or None when the failure is worth retrying."""
+    certificate = _certificate_failure(exc)
+    if certificate is not None:
+        return UntrustedCertificateError.for_url(ep.url, certificate)
     if not isinstance(exc, openai.APIStatusError):
         return None  # timeouts, connection failures and unparsable replies are usually transient
     status = exc.status_code
@@ -421,6 +443,16 @@ def _is_connect_failure(exc: BaseException) -> bool:
             return True
         cause = cause.__cause__ or cause.__context__
     return False
+
+
+def _certificate_failure(exc: BaseException) -> str | None:
+    """Why the server's certificate failed verification, if that is what ended the request."""
+    cause: BaseException | None = exc.__cause__
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return cause.verify_message or "certificate verify failed"
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def _retry_after_s(exc: openai.APIError) -> float | None:

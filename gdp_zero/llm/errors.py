@@ -60,6 +60,17 @@ class WrongEndpointError(EndpointSetupError):
         )
 
 
+class UntrustedCertificateError(EndpointSetupError):
+    """The endpoint's TLS certificate does not verify (a private CA, a proxy that inspects TLS)."""
+
+    @classmethod
+    def for_url(cls, url: str, reason: str) -> UntrustedCertificateError:
+        return cls(
+            f"The TLS certificate of the LLM endpoint {url} is not trusted ({reason}). If your network or "
+            "server uses its own certificate authority, set SSL_CERT_FILE to its certificate bundle."
+        )
+
+
 class QuotaExceededError(EndpointSetupError):
     """The account behind the key has no quota left."""
 

@@ -76,6 +76,7 @@ class FakeLLMServer:
         login_page: bool = False,
         check_key_on_models: bool = True,
         any_model: bool = False,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         unknown = sorted(set(faults) - set(FAULT_KINDS + TEXT_FAULTS))
         if unknown:
@@ -93,6 +94,7 @@ class FakeLLMServer:
         self.login_page = login_page
         self.check_key_on_models = check_key_on_models  # False: as servers that list models to anyone
         self.any_model = any_model  # True: answer under any model name, as llama.cpp does
+        self.tls = tls  # a server-side context: serve HTTPS, as a hosted endpoint does
         self.stats = FakeServerStats()
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -116,7 +118,13 @@ class FakeLLMServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", self.port), _Handler)
         self._httpd.daemon_threads = True
         self._httpd.fake = self  # type: ignore[attr-defined]
-        self._base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+        scheme = "http"
+        if self.tls is not None:
+            # The handshake happens in the handler's thread, so a client that rejects it stalls no one.
+            self._httpd.socket = self.tls.wrap_socket(self._httpd.socket, server_side=True,
+                                                      do_handshake_on_connect=False)
+            scheme = "https"
+        self._base_url = f"{scheme}://127.0.0.1:{self._httpd.server_address[1]}/v1"
         # A short poll interval keeps stop() quick, which matters across hundreds of test fixtures.
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, args=(0.05,), name="fake-llm-server", daemon=True
