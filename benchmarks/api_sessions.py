@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.ui.gradio_
 
 from tests.ui.gradio_http import ON_LOAD, ON_SEND, call, new_session  # noqa: E402
 
-PERSON = ["gdpzero", 10, 3, 0.25, 1.0, ""]  # the app's default search
-FLOOD = ["random", 1, 1, 0.25, 1, ""]  # the probe's payload: one cheap LLM turn per session
+PERSON = ["gdpzero", 10, 3, 0.25, 1.0, "", "puct"]  # a 10-simulation search, as the README's table was measured
+FLOOD = ["random", 1, 1, 0.25, 1, "", "puct"]  # the probe's payload: one cheap LLM turn per session
 
 
 def free_port() -> int:

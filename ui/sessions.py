@@ -15,7 +15,6 @@ import contextlib
 import itertools
 import logging
 import shutil
-import tempfile
 import time
 import weakref
 from pathlib import Path
@@ -28,6 +27,7 @@ from gdp_zero.mcts.search import SearchProgress
 from gdp_zero.planners.base import PlannerTurn
 from gdp_zero.session import ChatSession, MessageRejected
 from ui.limits import ClientLimits
+from ui.scratch import scratch_folder
 from ui.tree_view import ViewChoice
 
 logger = logging.getLogger(__name__)
@@ -193,7 +193,7 @@ class SessionRegistry:
         self.settings = settings
         self.limits = limits or ClientLimits()
         self._chats: dict[str, UserChat] = {}
-        self.root = Path(tempfile.mkdtemp(prefix="gdp-zero-ui-"))
+        self.root = scratch_folder("ui")
         self.remove_files = weakref.finalize(self, shutil.rmtree, self.root, ignore_errors=True)
         self._folders = itertools.count(1)  # never the session hash: it comes from the client
         self._sweeper: asyncio.Task[None] | None = None

@@ -27,7 +27,7 @@ from ui.limits import LimitSettings
 
 ServedApp = Any  # tests/ui/conftest.py
 URL_SECRET = "url-SECRET-5"
-CONTROLS = ["gdpzero", 4, 2, 0.25, 1.0, ""]  # planner, simulations, k, Q0, c_puct, time budget
+CONTROLS = ["gdpzero", 4, 2, 0.25, 1.0, "", "puct"]  # planner, simulations, k, Q0, c_puct, time budget, root rule
 FLOOD = ["random", 1, 1, 0.25, 1, ""]  # the probe's payload: a session and one cheap LLM turn
 
 pytestmark = [
@@ -102,18 +102,20 @@ def test_numbers_the_controls_never_send_are_refused_through_the_api(guarded: Se
     session = new_session()
     assert "Your turn" in call(guarded.url, ON_LOAD, CONTROLS, session).status
     for sims in (float("inf"), float("-inf"), float("nan"), 1.5, "lots", None):
-        done = call(guarded.url, ON_SEND, ["Hello there.", "gdpzero", sims, 2, 0.25, 1.0, ""], session)
+        done = call(guarded.url, ON_SEND, ["Hello there.", "gdpzero", sims, 2, 0.25, 1.0, "", "puct"], session)
         assert done.success and done.error is None, (sims, done)
         assert "Simulations and k must be whole numbers" in done.status, (sims, done.status)
     for q0 in (float("inf"), float("nan")):
-        done = call(guarded.url, ON_SEND, ["Hello there.", "gdpzero", 4, 2, q0, 1.0, ""], session)
+        done = call(guarded.url, ON_SEND, ["Hello there.", "gdpzero", 4, 2, q0, 1.0, "", "puct"], session)
         assert "Q0 must be a finite number" in done.status
-    done = call(guarded.url, ON_SEND, ["Hello there.", "gdpzero", 10**6, 2, 0.25, 1.0, ""], session)
+    done = call(guarded.url, ON_SEND, ["Hello there.", "gdpzero", 10**6, 2, 0.25, 1.0, "", "puct"], session)
     assert "Simulations must be at most 200 on this server" in done.status
-    done = call(guarded.url, ON_SEND, ["Hello there.", "gdpzero", 0, 2, 0.25, 1.0, ""], session)
+    done = call(guarded.url, ON_SEND, ["Hello there.", "gdpzero", 0, 2, 0.25, 1.0, "", "puct"], session)
     assert "Simulations must be at least 1" in done.status
+    done = call(guarded.url, ON_SEND, ["Hello there.", "gdpzero", 4, 2, 0.25, 1.0, "", {"rule": "gumbel"}], session)
+    assert "Root act selection must be one of puct, gumbel" in done.status
     assert "Hello there" not in "".join(chat_texts(done))  # nothing was kept from the refused sends
-    done = call(guarded.url, ON_SEND, ["Hello there.", "gdpzero", "3", 1, 0.25, 1.0, ""], session)
+    done = call(guarded.url, ON_SEND, ["Hello there.", "gdpzero", "3", 1, 0.25, 1.0, "", "puct"], session)
     assert "Replied with" in done.status and "after 3 simulations" in done.status
 
 

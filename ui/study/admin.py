@@ -9,7 +9,6 @@ only lays them out. The tree of each bot turn is drawn by ui/tree_view.py, as in
 from __future__ import annotations
 
 import html
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import pandas as pd
 
 from gdp_zero.study.service import StudyService
 from ui import chat_view, tree_view
+from ui.scratch import scratch_folder
 from ui.study import admin_views
 
 REFRESH_S = 10.0  # the overview's live counts
@@ -26,7 +26,7 @@ REFRESH_S = 10.0  # the overview's live counts
 def build_admin_app(service: StudyService) -> gr.Blocks:
     study = service.study
     reader = admin_views.StudyReader(service)
-    export_root = Path(tempfile.mkdtemp(prefix="gdp-zero-study-export-"))  # Gradio serves the files from its cache
+    export_root = scratch_folder("study-export")  # Gradio serves the files from its cache
 
     with gr.Blocks(title=f"Admin · {study.title}", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.HTML(

@@ -1,11 +1,13 @@
 """Fixtures for the study's web tests: `gdp-zero study serve` on a free loopback port, Debian's chromium.
 
 The browser fixtures are the web app's (tests/ui/conftest.py), imported so both suites start
-chromium one way.
+chromium one way. The servers run on SQLite and on PostgreSQL (tests/study/conftest.py makes a
+fresh database for each), so a whole participation is checked on both stores a study may use.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
@@ -17,6 +19,7 @@ import pytest
 from playwright.sync_api import expect
 
 from gdp_zero.llm.fake_server import FakeLLMServer
+from tests.study.conftest import BACKENDS, create_postgres_database, drop_postgres_database
 from tests.study.web.study_web import StudyServer
 from tests.ui.conftest import screenshot_dir, ui_browser  # noqa: F401  (fixtures)
 
@@ -33,28 +36,43 @@ def patient_expect() -> Iterator[None]:
     expect.set_options(timeout=DEFAULT_EXPECT_TIMEOUT_MS)
 
 
-@pytest.fixture
-def start_server(tmp_path: Path) -> Iterator[Callable[..., StudyServer]]:
-    """Start a study server: `start_server()` in demo mode, or `start_server(llm=fake)` on a given fake LLM."""
+@contextlib.contextmanager
+def fresh_database(backend: str, folder: Path) -> Iterator[str]:
+    """The URL of an empty study database on `backend`, dropped afterwards (PostgreSQL)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / 'study.db'}"
+        return
+    url = create_postgres_database()
+    try:
+        yield url
+    finally:
+        drop_postgres_database(url)
+
+
+@pytest.fixture(params=BACKENDS)
+def start_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., StudyServer]]:
+    """Start a study server: `start_server()` in demo mode, or `start_server(llm=fake)` on a given fake LLM.
+
+    Every server a test starts shares the test's one database (a restart finds what was stored)."""
     servers: list[StudyServer] = []
+    with fresh_database(request.param, tmp_path) as db_url:
 
-    def start(llm: FakeLLMServer | None = None) -> StudyServer:
-        server = StudyServer(db_url=f"sqlite:///{tmp_path / 'study.db'}", log=tmp_path / f"server-{len(servers)}.log",
-                             llm_url=llm.base_url if llm is not None else None)
-        servers.append(server)
-        return server.start()
+        def start(llm: FakeLLMServer | None = None) -> StudyServer:
+            server = StudyServer(db_url=db_url, log=tmp_path / f"server-{len(servers)}.log",
+                                 llm_url=llm.base_url if llm is not None else None)
+            servers.append(server)
+            return server.start()
 
-    yield start
-    for server in servers:
-        server.stop()
+        yield start
+        for server in servers:
+            server.stop()
 
 
-@pytest.fixture(scope="module")
-def study_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StudyServer]:
-    """One demo-mode server for a test module; its tests use participant ids of their own."""
+@pytest.fixture(scope="module", params=BACKENDS)
+def study_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StudyServer]:
+    """One demo-mode server for a test module and database; its tests use participant ids of their own."""
     folder = tmp_path_factory.mktemp("study-server")
-    server = StudyServer(db_url=f"sqlite:///{folder / 'study.db'}", log=folder / "server.log").start()
-    yield server
-    server.stop()
-
-
+    with fresh_database(request.param, folder) as db_url:
+        server = StudyServer(db_url=db_url, log=folder / "server.log").start()
+        yield server
+        server.stop()
