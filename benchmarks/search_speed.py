@@ -33,6 +33,7 @@ from gdp_zero.mcts.search import SearchConfig, search
 from gdp_zero.mcts.scoring import play_dialogue
 from gdp_zero.mcts.toy import BEST_ACT, ToyEnvironment, ToyState
 from gdp_zero.planners import GDPZeroConfig
+from gdp_zero.wording import plural
 
 USER_MESSAGE = "I'm fine. What is this about?"
 SECOND_MESSAGE = "I have heard of them. Why should I give money?"
@@ -199,7 +200,7 @@ async def main() -> None:
         result = await one_turn(base_url, replace(fast, simulations=50, time_budget_s=budget))
         print(f"time budget 3 L (n = 50 asked): the planner answered after {result['planner_wall'] / L:.1f} L "
               f"({result['wall'] / L:.1f} L with the tagging of the message before it), "
-              f"{result['simulations']} simulations, stopped by {result['stopped_by']}")
+              f"{plural(result['simulations'], 'simulation')}, stopped by {result['stopped_by']}")
         reuse = await selfplay_reuse(base_url, replace(fast, simulations=20))
         print(f"tree reuse, 5-turn LLM self-play at n = 20: simulations carried over per turn {reuse['saved']} "
               f"(total {sum(reuse['saved'])} of {5 * 20}); mean wall {reuse['wall'] / L:.1f} L per turn")

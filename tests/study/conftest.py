@@ -8,6 +8,7 @@ see each other's rows. Without the variable the PostgreSQL cases skip, saying wh
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from pathlib import Path
@@ -56,17 +57,25 @@ def drop_postgres_database(url: str) -> None:
         admin.dispose()
 
 
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    """The URL of a fresh, empty study database: a SQLite file, or a new PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'study.db'}"
+@contextlib.contextmanager
+def fresh_database(backend: str, folder: Path) -> Iterator[str]:
+    """The URL of a fresh, empty study database: a SQLite file in `folder`, or a new PostgreSQL
+    database, dropped afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / 'study.db'}"
         return
     url = create_postgres_database()
     try:
         yield url
     finally:
         drop_postgres_database(url)
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a fresh, empty study database on each backend."""
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
 
 
 SMALL_STUDY_FILE = Path(__file__).parent / "small_study.toml"

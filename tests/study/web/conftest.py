@@ -7,7 +7,6 @@ fresh database for each), so a whole participation is checked on both stores a s
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
@@ -19,7 +18,7 @@ import pytest
 from playwright.sync_api import expect
 
 from gdp_zero.llm.fake_server import FakeLLMServer
-from tests.study.conftest import BACKENDS, create_postgres_database, drop_postgres_database
+from tests.study.conftest import BACKENDS, fresh_database
 from tests.study.web.study_web import StudyServer
 from tests.ui.conftest import screenshot_dir, ui_browser  # noqa: F401  (fixtures)
 
@@ -34,19 +33,6 @@ def patient_expect() -> Iterator[None]:
     expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     yield
     expect.set_options(timeout=DEFAULT_EXPECT_TIMEOUT_MS)
-
-
-@contextlib.contextmanager
-def fresh_database(backend: str, folder: Path) -> Iterator[str]:
-    """The URL of an empty study database on `backend`, dropped afterwards (PostgreSQL)."""
-    if backend == "sqlite":
-        yield f"sqlite:///{folder / 'study.db'}"
-        return
-    url = create_postgres_database()
-    try:
-        yield url
-    finally:
-        drop_postgres_database(url)
 
 
 @pytest.fixture(params=BACKENDS)
