@@ -28,7 +28,7 @@ from ui.limits import LimitSettings
 ServedApp = Any  # tests/ui/conftest.py
 URL_SECRET = "url-SECRET-5"
 CONTROLS = ["gdpzero", 4, 2, 0.25, 1.0, "", "puct"]  # planner, simulations, k, Q0, c_puct, time budget, root rule
-FLOOD = ["random", 1, 1, 0.25, 1, ""]  # the probe's payload: a session and one cheap LLM turn
+FLOOD = ["random", 1, 1, 0.25, 1, "", "puct"]  # the probe's payload: a session and one cheap LLM turn
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:.*no_silent_downcasting.*"),
