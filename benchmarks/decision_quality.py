@@ -106,6 +106,13 @@ def plot(results: dict[tuple[Setting, str], SettingScore], path: Path) -> Path:
                 line={"dash": "dot" if "budget" in family else "solid"},
                 hovertemplate="%{text}: %{y:.3f} at %{x:.1f} L",
             ), row=1, col=column)
+        default = [r for (s, w), r in results.items() if w == world and s.config == GDPZeroConfig()]
+        figure.add_trace(go.Scatter(
+            x=[r.seconds_per_decision / L for r in default], y=[r.success.mean for r in default],
+            mode="markers", name=f"the default (n = {GDPZeroConfig().simulations})", legendgroup="default",
+            showlegend=column == 1, marker={"symbol": "star", "size": 16, "color": "black"},
+            hovertemplate="the default: %{y:.3f} at %{x:.1f} L",
+        ), row=1, col=column)
         figure.update_xaxes(type="log", title_text="wall time per decision (L)", row=1, col=column)
         figure.update_yaxes(title_text="success rate (95% CI)", row=1, col=column)
     figure.update_layout(width=1200, height=520, title="Decision quality against wall time")
