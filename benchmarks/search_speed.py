@@ -184,7 +184,7 @@ async def main() -> None:
             variants = (
                 ("sequential (published)", GDPZeroConfig.sequential(simulations=n)),
                 ("concurrent", replace(fast, simulations=n, reuse_tree=False)),
-                ("concurrent + tree reuse" + (" (the default)" if n == GDPZeroConfig().simulations else ""),
+                ("concurrent + tree reuse" + (" (the default)" if replace(fast, simulations=n) == GDPZeroConfig() else ""),
                  replace(fast, simulations=n)),
             )
             for label, config in variants:

@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+import trustme
 
 from gdp_zero.llm.fake_server import FakeLLMServer
-
-trustme = pytest.importorskip("trustme")
 
 CLIENT = """
 import asyncio, json, sys
@@ -41,12 +40,12 @@ print(json.dumps(asyncio.run(main())))
 
 
 @pytest.fixture(scope="module")
-def ca() -> "trustme.CA":
+def ca() -> trustme.CA:
     return trustme.CA()
 
 
 @pytest.fixture
-def https_server(ca: "trustme.CA") -> Iterator[FakeLLMServer]:
+def https_server(ca: trustme.CA) -> Iterator[FakeLLMServer]:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(context)
     server = FakeLLMServer(tls=context).start()
@@ -64,7 +63,7 @@ def run_client(base_url: str, ca_file: Path | None) -> dict:
     return json.loads(done.stdout)
 
 
-def test_a_private_ca_is_trusted_through_ssl_cert_file(https_server: FakeLLMServer, ca: "trustme.CA",
+def test_a_private_ca_is_trusted_through_ssl_cert_file(https_server: FakeLLMServer, ca: trustme.CA,
                                                        tmp_path: Path) -> None:
     assert https_server.base_url.startswith("https://")
     ca_file = tmp_path / "ca.pem"
