@@ -121,10 +121,9 @@ def token_hash(token: str) -> str:
 
 @dataclass
 class _Chat:
-    """A participant's chat held in memory; one request at a time plans its turns."""
+    """A participant's chat held in memory."""
 
     session: ChatSession
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_used: float = field(default_factory=time.monotonic)
 
 
@@ -148,6 +147,9 @@ class StudyService:
             row = crud.sync_study(session, study)
             self.study_id = row.id
         self._chats: dict[int, _Chat] = {}
+        # One turn at a time per participation: a reload mid-turn waits for the turn in progress, and
+        # only then compares the chat in memory with the database (a rebuild would plan the turn twice).
+        self._turn_locks: dict[int, asyncio.Lock] = {}
         self._finished: list[ChatSession] = []
 
     # --- entering and viewing ------------------------------------------------------------------
@@ -269,8 +271,8 @@ class StudyService:
             except StudyFull:
                 await asyncio.to_thread(self._screen_out_full, token)
                 return self.view(token)
-        chat = await self._chat(participation.id)
-        async with chat.lock:
+        async with self._turn_lock(participation.id):
+            chat = await self._chat(participation.id)
             if not chat.session.log:
                 started = time.monotonic()
                 turn_mark = len(chat.session.log)
@@ -351,8 +353,8 @@ class StudyService:
     # --- internals: the chat -------------------------------------------------------------------
 
     async def _reply(self, token: str, participation_id: int, started: float, on_progress: ProgressCallback | None = None) -> ParticipantView:
-        chat = await self._chat(participation_id)
-        async with chat.lock:
+        async with self._turn_lock(participation_id):
+            chat = await self._chat(participation_id)
             if chat.session.pending is None:  # another request answered it meanwhile
                 return await asyncio.to_thread(self.view, token)
             turn_mark = len(chat.session.log)
@@ -360,8 +362,12 @@ class StudyService:
             await asyncio.to_thread(self._store_turn, token, chat.session, turn_mark, time.monotonic() - started)
         return await asyncio.to_thread(self.view, token)
 
+    def _turn_lock(self, participation_id: int) -> asyncio.Lock:
+        return self._turn_locks.setdefault(participation_id, asyncio.Lock())
+
     async def _chat(self, participation_id: int) -> _Chat:
-        """The participant's ChatSession, rebuilt from the database unless memory matches it."""
+        """The participant's ChatSession, rebuilt from the database unless memory matches it; call it
+        holding the participation's turn lock."""
         self._evict_idle_chats()
         await self._close_finished()
         state = await asyncio.to_thread(self._chat_state, participation_id)
@@ -399,8 +405,9 @@ class StudyService:
         """Let go of chats idle past the timeout (their participants timed out; a return rebuilds them)."""
         idle_since = time.monotonic() - self.idle_timeout.total_seconds()
         for participation_id, chat in list(self._chats.items()):
-            if chat.last_used < idle_since and not chat.lock.locked():
+            if chat.last_used < idle_since and not self._turn_lock(participation_id).locked():
                 self._forget_chat(participation_id)
+                del self._turn_locks[participation_id]
 
     async def _close_finished(self) -> None:
         finished, self._finished = self._finished, []

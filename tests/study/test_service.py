@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import timedelta
 
@@ -200,6 +201,29 @@ async def test_a_message_survives_an_llm_failure_and_retry_completes_the_turn(da
     _, messages, *_ = stored(database, token)
     assert [m.speaker for m in messages] == ["system", "user", "system"] and messages[1].act
     await restarted.aclose()
+
+
+async def test_a_reload_while_the_bot_plans_waits_for_that_turn_instead_of_planning_it_again(database, fake_server, settings, small):
+    """The page, reloaded mid-turn, asks to complete the pending message: it gets the one reply being written."""
+    service = StudyService(only(small, "prompting"), database, settings)
+    token = service.enter({"PROLIFIC_PID": "impatient"}).token
+    service.consent(token, True)
+    service.answer(token, "pre", {"donation_intention": 3})
+    await service.start_chat(token)
+    service.rate(token, 0, {"persuasive": 3})
+    fake_server.latency_s = 0.3
+    requests_before = sum(fake_server.stats.requests.values())
+    sending = asyncio.create_task(service.send(token, "Tell me more."))
+    chat = next(iter(service._chats.values())).session
+    while chat.log[-1].text != "Tell me more.":  # committed and tagged: the bot is planning its reply
+        await asyncio.sleep(0.01)
+    reloaded = await service.retry(token)
+    sent = await sending
+    assert reloaded.transcript == sent.transcript and sent.transcript[-1].speaker == "bot"
+    _, messages, *_ = stored(database, token)
+    assert [m.speaker for m in messages] == ["system", "user", "system"]
+    assert sum(fake_server.stats.requests.values()) - requests_before == 2  # one tagging, one reply: planned once
+    await service.aclose()
 
 
 def test_survey_answers_are_checked_per_item_and_nothing_is_stored_when_one_is_wrong(database, settings, small):
