@@ -24,7 +24,8 @@ from typing import AsyncIterator, Awaitable, Callable
 
 import gradio as gr
 import uvicorn
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import PlainTextResponse
 
 from gdp_zero.study.cli import ADMIN_PASSWORD_ENV
 from gdp_zero.validation import ConfigError
@@ -83,6 +84,16 @@ def check_admin_exposure(host: str, password: str | None) -> None:
         )
 
 
+PROXIED_WITHOUT_PASSWORD = (f"The admin and preview pages answer requests through a proxy only with a password: start "
+                            f"the server with --admin-password or {ADMIN_PASSWORD_ENV}.")
+
+
+def _proxied_or_remote(request: Request) -> bool:
+    headers = request.headers
+    client = request.client.host if request.client else ""
+    return "x-forwarded-for" in headers or "forwarded" in headers or not is_loopback(client)
+
+
 def password_check(password: str) -> Callable[[str, str], bool]:
     def check(_user: str, given: str) -> bool:
         return hmac.compare_digest(given.encode(), password.encode())
@@ -116,6 +127,15 @@ def build_server(
     # PWA or server-side rendering, and no uploads (no page takes a file).
     style = {"theme": gr.themes.Soft(primary_hue="blue"), "ssr_mode": False, "run_history": False, "pwa": False,
              "mcp_server": False, "enable_monitoring": False, "max_file_size": "1kb", "footer_links": []}
+    if password is None:
+        # Without a password the researcher pages are for this machine only (check_admin_exposure
+        # refuses other hosts), and a reverse proxy on this machine would hand them to anyone.
+        @app.middleware("http")
+        async def researcher_pages_stay_local(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+            if request.url.path.startswith((ADMIN_PATH, PREVIEW_PATH)) and _proxied_or_remote(request):
+                return PlainTextResponse(PROXIED_WITHOUT_PASSWORD, status_code=403)
+            return await call_next(request)
+
     # Starlette matches mounts in order: the researcher paths before the catch-all root.
     for blocks, path, css in ((admin, ADMIN_PATH, ADMIN_CSS), (preview, PREVIEW_PATH, CSS)):
         gr.mount_gradio_app(app, blocks, path=path, auth=auth, auth_message=AUTH_MESSAGE, css=css, **style)

@@ -77,6 +77,20 @@ def test_admin_pages_refuse_access_without_the_password(study_server: StudyServe
     page.context.close()
 
 
+def test_without_a_password_the_researcher_pages_answer_this_machine_only(tmp_path: Any) -> None:
+    """On loopback with no password the dashboard is the researcher's own; through a proxy it is refused."""
+    server = StudyServer(db_url=f"sqlite:///{tmp_path / 's.db'}", log=tmp_path / "server.log", password=None).start()
+    try:
+        proxied = {"X-Forwarded-For": "203.0.113.7"}
+        for path in ("admin/", "preview/"):
+            assert status_of(server.url + path + "config") == 200
+            assert status_of(server.url + path + "config", headers=proxied) == 403
+            assert status_of(server.url + path + "config", headers={"Forwarded": "for=203.0.113.7"}) == 403
+        assert status_of(server.url + "config", headers=proxied) == 200  # participants may come through a proxy
+    finally:
+        server.stop()
+
+
 def test_another_participants_transcript_is_unreachable(study_server: StudyServer, ui_browser: Browser) -> None:
     call = GradioCall(study_server.url)
     victim_id = f"VICTIM{uuid.uuid4().hex[:10]}"
