@@ -17,7 +17,7 @@ import pandas as pd
 from gdp_zero.analysis.figures import FIGURES, empty_figure
 from gdp_zero.analysis.report import report_html
 from gdp_zero.analysis.sources import (
-    SOURCE_COLUMNS, Source, SourceError, load_records_file, load_sources, records_sources, sources_table,
+    SOURCE_COLUMNS, Source, SourceError, load_path, load_records_file, parse_spec, records_sources, sources_table,
 )
 from gdp_zero.analysis.strategies import StrategyAnalysis, analyse
 from gdp_zero.domain import Domain
@@ -50,7 +50,9 @@ def collect_sources(
     problems: list[str] = []
     if p4g_path and p4g_path.strip():
         try:
-            sources += load_sources(str(allowed_path(p4g_path.strip(), data_dirs)), domain)
+            # The path is checked after the label is split off: the whole text may not be the path read.
+            label, path = parse_spec(p4g_path.strip())
+            sources += load_path(allowed_path(str(path), data_dirs), domain, label)
         except (SourceError, P4GError) as error:
             problems.append(f"P4G: {error}")
     for upload in uploads or []:

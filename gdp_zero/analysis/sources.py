@@ -43,8 +43,13 @@ def parse_spec(spec: str) -> tuple[str | None, Path]:
 
 
 def load_sources(spec: str, domain: Domain) -> list[Source]:
-    """The sources a spec names: one for P4G, one per condition for a file of dialogue records."""
+    """The sources a spec (`LABEL=PATH` or `PATH`) names."""
     label, path = parse_spec(spec)
+    return load_path(path, domain, label)
+
+
+def load_path(path: Path, domain: Domain, label: str | None = None) -> list[Source]:
+    """The sources in `path`: one for P4G, one per condition for a file of dialogue records."""
     if not path.exists():
         raise SourceError(f"{path}: no such file or folder")
     if path.suffix.lower() in RECORD_SUFFIXES:

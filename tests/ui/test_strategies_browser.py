@@ -16,7 +16,7 @@ from gdp_zero.analysis.report import write_report
 from gdp_zero.analysis.sources import SourceError, load_sources
 from gdp_zero.analysis.strategies import analyse
 from gdp_zero.domain import load_domain
-from ui.strategies_view import allowed_path
+from ui.strategies_view import allowed_path, collect_sources
 
 ServedApp = Any  # tests/ui/conftest.py
 REPO = Path(__file__).resolve().parents[2]
@@ -114,6 +114,16 @@ def test_p4g_paths_are_read_only_under_the_servers_data_folders(p4g_dir: Path, t
             allowed_path(outside, [p4g_dir])
     with pytest.raises(SourceError, match="start it with gdp-zero ui --data-dir FOLDER"):
         allowed_path(str(p4g_dir), [])
+
+
+def test_a_label_cannot_smuggle_a_path_from_outside_the_data_folders(p4g_dir: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.csv"
+    secret.write_text("ssn,name\n123,Alice\n", encoding="utf-8")
+    sources, problems = collect_sources(f"{p4g_dir}/x={secret}", [], None, DOMAIN, [p4g_dir])
+    assert sources == [] and len(problems) == 1
+    assert "reads P4G files only under" in problems[0] and "ssn" not in problems[0]
+    sources, problems = collect_sources(f"corpus={p4g_dir}", [], None, DOMAIN, [p4g_dir])
+    assert problems == [] and [s.label for s in sources] == ["corpus"]
 
 
 def test_the_report_opens_offline_and_shows_every_figure(
