@@ -130,6 +130,14 @@ def test_with_a_time_budget_no_round_is_launched_that_cannot_finish(make_world, 
         assert sum(r.simulations for r in tree.rounds) < 1000  # the budget, not n, sized the rounds
 
 
+def test_a_budget_that_is_never_reached_loses_no_simulation_to_the_round_that_times_the_calls():
+    unbounded = gumbel_search(2, simulations=200, considered_acts=5, concurrency=4)
+    budgeted = gumbel_search(2, simulations=200, considered_acts=5, concurrency=4, time_budget_s=1000 * L)
+    assert budgeted.seconds < 1000 * L
+    assert (len(budgeted.simulations), budgeted.stopped_by) == (len(unbounded.simulations), "simulations") == (200, "simulations")
+    assert budgeted.rounds[0].simulations == 5  # one visit per act: the calls are timed
+
+
 def test_a_budget_shorter_than_one_simulation_still_answers_after_one():
     tree = gumbel_search(1, simulations=100, considered_acts=4, concurrency=16, time_budget_s=0.5 * L)
     assert tree.stopped_by == "time_budget"

@@ -144,8 +144,14 @@ class _Search(Generic[State]):
         for index, planned in enumerate(schedule):
             scores = halving_scores(root, tree.gumbel)
             survivors = sorted(survivors, key=scores.__getitem__, reverse=True)[: planned.considered]
+            measuring = self.config.time_budget_s is not None and not self.slowest_transition
             simulations = self._round_size(planned, schedule[index:])
-            if simulations < planned.simulations:
+            if measuring and index + 1 < len(schedule):
+                # The round that times the calls is cut to one visit per act by design, not by the
+                # budget: its other visits go to the next round, which the budget sizes in its turn.
+                later = schedule[index + 1]
+                schedule[index + 1] = PlannedRound(later.considered, later.simulations + planned.simulations - simulations)
+            elif simulations < planned.simulations:
                 tree.stopped_by = "time_budget"
             if simulations == 0:
                 break
