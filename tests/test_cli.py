@@ -149,6 +149,16 @@ def test_an_invalid_planner_number_is_one_argparse_line_and_exit_2(flag: str, va
     assert result.stdout == ""  # refused before any backend started
 
 
+@pytest.mark.parametrize("command", [["selfplay", "--out", "runs.jsonl"], ["evaluate", "--p4g", ".", "--out", "judged.jsonl"]])
+def test_selfplay_and_evaluate_check_planner_numbers_as_the_chat_does(command: list[str], tmp_path: Path):
+    out = tmp_path / command[-1]
+    result = run_cli([*command[:-1], str(out), "--llm", "fake", "--sims", "0"])
+    assert result.returncode == 2
+    assert one_line(result.stderr) == (f"gdp-zero {command[0]}: error: argument --sims: must be at least 1, got 0 "
+                                       f"(see gdp-zero {command[0]} --help)")
+    assert not out.exists()
+
+
 def test_a_config_file_that_is_not_utf8_is_one_line(tmp_path: Path):
     config = tmp_path / "llm.toml"
     config.write_bytes('[llm]\nmodel = "caf\u00e9"\n'.encode("latin-1"))

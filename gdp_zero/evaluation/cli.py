@@ -21,6 +21,7 @@ from gdp_zero.evaluation.static import (
 )
 from gdp_zero.evaluation.summary import format_judgments, format_report, runs_of, summarize_judgments, summarize_run
 from gdp_zero.factory import ChatOptions
+from gdp_zero.planners import GDPZeroConfig
 from gdp_zero.llm.client import LLMClient
 from gdp_zero.p4g import P4GError, load_p4g
 from gdp_zero.personas import PERSONAS_DIR, load_personas, p4g_persuadees, write_personas
@@ -55,7 +56,7 @@ def add_selfplay_command(commands: argparse._SubParsersAction) -> None:
     play.add_argument("--max-turns", type=_positive, help="persuader turns before a dialogue fails (default: the domain's)")
     play.add_argument("--out", type=Path, help="the runs file (JSONL), e.g. runs/NAME.jsonl")
     play.add_argument("--name", help="the run's name in its records (default: the --out file's name)")
-    selfplay.set_defaults(run=selfplay_command, selfplay_parser=selfplay)
+    selfplay.set_defaults(run=selfplay_command, command_parser=selfplay)
     actions = selfplay.add_subparsers(dest="selfplay_action")
     summarize = actions.add_parser("summarize", help="success rate, turns and cost per run, and a test between runs")
     summarize.add_argument("runs", type=Path, nargs="+", help="runs files (JSONL)")
@@ -83,7 +84,7 @@ def add_evaluate_command(commands: argparse._SubParsersAction) -> None:
                         help="contexts planned and judged at once")
     static.add_argument("--out", type=Path, required=True, help="the judgments file (JSONL)")
     static.add_argument("--name", help="the run's name in its judgments (default: the --out file's name)")
-    evaluate.set_defaults(run=evaluate_command)
+    evaluate.set_defaults(run=evaluate_command, command_parser=evaluate)
 
 
 def _add_llm_and_planner_arguments(parser: argparse.ArgumentParser) -> None:
@@ -104,18 +105,18 @@ def personas_from_p4g_command(args: argparse.Namespace) -> int:
 
 
 def selfplay_command(args: argparse.Namespace) -> int:
-    from gdp_zero.cli import backend_from_args, search_config
+    from gdp_zero.cli import backend_from_args, checked_search_config
 
     if args.out is None:
-        args.selfplay_parser.error("the following arguments are required: --out")
+        args.command_parser.error("the following arguments are required: --out")
+    checked_search_config(args, args.command_parser, GDPZeroConfig())  # bad flags fail before a backend starts
     personas = load_personas(args.personas)
     backend = backend_from_args(args)
     try:
         if backend.banner:
             print(backend.banner, file=sys.stderr)
-        options = ChatOptions(
-            planner=args.planner, search=search_config(args, suggested_search(backend.mode)), max_exchanges=args.max_turns
-        )
+        search = checked_search_config(args, args.command_parser, suggested_search(backend.mode))
+        options = ChatOptions(planner=args.planner, search=search, max_exchanges=args.max_turns)
         run = SelfPlayRun(
             name=args.name or args.out.stem,
             out=args.out,
@@ -154,8 +155,9 @@ async def _play(run: SelfPlayRun, backend: Backend) -> SelfPlayProgress:
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
-    from gdp_zero.cli import backend_from_args, search_config
+    from gdp_zero.cli import backend_from_args, checked_search_config
 
+    checked_search_config(args, args.command_parser, GDPZeroConfig())  # bad flags fail before a backend starts
     name = args.name or args.out.stem
     try:
         records = load_p4g(args.p4g, load_domain()).records[: args.dialogues]
@@ -169,7 +171,8 @@ def evaluate_command(args: argparse.Namespace) -> int:
     try:
         if backend.banner:
             print(backend.banner, file=sys.stderr)
-        options = ChatOptions(planner=args.planner, search=search_config(args, suggested_search(backend.mode)))
+        search = checked_search_config(args, args.command_parser, suggested_search(backend.mode))
+        options = ChatOptions(planner=args.planner, search=search)
         evaluation = StaticEvaluation(
             run=name, out=args.out, options=options, against=against, against_name=against_name,
             votes=args.votes, seed=args.order_seed, concurrency=args.context_concurrency,
