@@ -16,6 +16,8 @@ from gdp_zero.validation import load_toml_file
 
 DOMAINS_DIR = Path(__file__).parent / "domains"
 DEFAULT_DOMAIN = "p4g"
+# Why a dialogue ended (Domain.end_reason; DialogueRecord.end_reason)
+SUCCESS, TURN_LIMIT = "success", "turn_limit"
 
 
 class _Strict(BaseModel):
@@ -139,9 +141,9 @@ class Domain(_Strict):
         """
         last_user = dialogue.last("user")
         if last_user is not None and last_user.act == self.success_act:
-            return "success"
+            return SUCCESS
         if dialogue.exchanges >= self.max_exchanges and last_user is not None:
-            return "turn_limit"
+            return TURN_LIMIT
         return None
 
 

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable
 import pandas as pd
 
 from gdp_zero.dialogue import Speaker
-from gdp_zero.domain import Domain
+from gdp_zero.domain import SUCCESS, Domain
 from gdp_zero.records import DialogueRecord, TurnRecord
 
 SOURCE = "p4g"
@@ -39,7 +39,7 @@ REQUIRED_LABEL_COLUMNS = tuple(columns[0] for columns in LABEL_COLUMNS.values())
 INFO_COLUMNS = ("B2", "B3", "B4", "B6")
 UNMAPPED_PREFIX = "unmapped: "
 UNLABELLED = "(unlabelled)"  # full_dialog.csv has no act labels
-SUCCESS, NO_DONATION = "success", "no_donation"
+NO_DONATION = "no_donation"
 
 # A sentence's speaker and row -> its labels (first, second) and the act it is read as.
 SentenceReader = Callable[[Speaker, dict[str, Any]], tuple[list[str], str]]

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from gdp_zero.evaluation.jobs import RunMismatch, as_done, check_same_planner
-from gdp_zero.evaluation.summary import SUCCESS
+from gdp_zero.domain import SUCCESS
 from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.llm.client import LLMClient
 from gdp_zero.llm.ledger import UsageLedger

@@ -6,12 +6,12 @@ from typing import Iterable, Mapping
 
 import pandas as pd
 
+from gdp_zero.domain import SUCCESS
 from gdp_zero.records import DialogueRecord
 
 COLUMNS = ("source", "dialogue", "turn", "exchange", "speaker", "act", "text", "outcome", "result")
 DONATED, NOT_DONATED, UNFINISHED = "donated", "not donated", "unfinished"
 SPEAKER_NAMES = {"system": "persuader", "user": "persuadee"}  # what a reader calls the table's speakers
-SUCCESS = "success"  # Domain.end_reason of a dialogue that reached the goal
 
 
 def dialogue_result(record: DialogueRecord) -> str:

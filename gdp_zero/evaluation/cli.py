@@ -19,7 +19,6 @@ from gdp_zero.evaluation.static import (
     opponent_replies,
     run_static_evaluation,
 )
-from gdp_zero.evaluation.summary import format_judgments, format_report, runs_of, summarize_judgments, summarize_run
 from gdp_zero.factory import ChatOptions
 from gdp_zero.planners import GDPZeroConfig
 from gdp_zero.llm.client import LLMClient
@@ -187,6 +186,8 @@ def evaluate_command(args: argparse.Namespace) -> int:
     if not judgments:
         print(f"error: nothing was judged: no context of the {len(records)} dialogues is in {args.against}", file=sys.stderr)
         return 2
+    from gdp_zero.evaluation.summary import format_judgments, summarize_judgments  # scipy: 1 s, only when used
+
     print(format_judgments(summarize_judgments(judgments)))
     return 0
 
@@ -208,6 +209,8 @@ async def _evaluate(evaluation: StaticEvaluation, records: list, backend: Backen
 
 
 def summarize_command(args: argparse.Namespace) -> int:
+    from gdp_zero.evaluation.summary import format_report, runs_of, summarize_run  # scipy: 1 s, only when used
+
     summaries = []
     try:
         for path in args.runs:

@@ -14,10 +14,10 @@ from typing import Any, Iterable
 
 from scipy.stats import binomtest, fisher_exact
 
+from gdp_zero.domain import SUCCESS
 from gdp_zero.records import DialogueRecord
 
 CONFIDENCE = 0.95
-SUCCESS = "success"
 
 
 @dataclass(frozen=True)
