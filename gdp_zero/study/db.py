@@ -60,10 +60,6 @@ class Database:
     engine: Engine
     sessions: sessionmaker[Session]
 
-    @property
-    def is_postgres(self) -> bool:
-        return self.engine.dialect.name == "postgresql"
-
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One short transaction: committed when the block ends, rolled back if it raises."""

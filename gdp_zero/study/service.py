@@ -580,9 +580,9 @@ class StudyService:
             return ParticipantView(phase=phase, reason=phase, notice=NOTICES[phase], **base)  # type: ignore[arg-type]
         state = self._read_chat(session, participation.id)
         can, must = self._finish_rules(state)
-        rated = crud.rated_message_ids(session, participation.id)
         transcript = tuple(
-            TranscriptLine(m.position, "bot" if m.speaker == "system" else "you", m.text, m.id in rated) for m in state.messages
+            TranscriptLine(m.position, "bot" if m.speaker == "system" else "you", m.text, m.id in state.rated)
+            for m in state.messages
         )
         return ParticipantView(
             phase="rating" if state.awaiting_rating is not None else "chat",

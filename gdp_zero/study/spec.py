@@ -21,7 +21,6 @@ from gdp_zero.planners import PLANNERS, GDPZeroConfig
 from gdp_zero.validation import ConfigError, describe_problem, describe_validation_error, read_toml
 
 STUDIES_DIR = Path(__file__).resolve().parents[2] / "studies"
-PROLIFIC_PARAMS = ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID")
 PROLIFIC_COMPLETE_URL = "https://app.prolific.com/submissions/complete?cc={code}"
 Survey = Literal["pre", "post"]
 SURVEYS: tuple[Survey, ...] = ("pre", "post")

@@ -16,6 +16,7 @@ from scipy import stats
 
 CONFIDENCE = 0.95
 COUNT_STATUSES = ("active", "completed", "timed_out", "screened_out", "declined")
+UNASSIGNED = "(unassigned)"  # the condition of participations not yet assigned one
 
 
 def mean_ci(values: pd.Series) -> tuple[int, float, float, float, float]:
@@ -144,8 +145,8 @@ def strategy_share(messages: pd.DataFrame) -> pd.DataFrame:
 
 
 def participation_counts(participants: pd.DataFrame) -> pd.DataFrame:
-    """Per condition ("(unassigned)" before assignment): started, then each status; dropped = timed out."""
-    table = participants.assign(condition=participants["condition"].fillna("(unassigned)"))
+    """Per condition (UNASSIGNED before assignment): started, then each status; dropped = timed out."""
+    table = participants.assign(condition=participants["condition"].fillna(UNASSIGNED))
     counts = pd.crosstab(table["condition"], table["status"]).reindex(columns=list(COUNT_STATUSES), fill_value=0)
     counts.insert(0, "started", counts.sum(axis=1))
     return counts.rename(columns={"timed_out": "dropped"}).reset_index()

@@ -21,13 +21,13 @@ from gdp_zero.analysis.figures import empty_figure
 from gdp_zero.study import crud, stats
 from gdp_zero.study.dialogues import participation_record
 from gdp_zero.study.models import Participation
+from gdp_zero.study.stats import UNASSIGNED
 from gdp_zero.study.service import StudyService
 from gdp_zero.study.export import study_data, write_export
 from gdp_zero.study.spec import Study, is_numeric
 
 CONDITION_COLUMNS = ["condition", "label", "planner", "quota"]
 DIGITS = 3  # shown in the result tables; the exports keep full precision
-UNASSIGNED = "(unassigned)"  # as stats.participation_counts names participations before assignment
 
 
 def now_text() -> str:
