@@ -168,7 +168,10 @@ class LLMClient:
         ep = self.settings.for_role(role)
 
         async def send(sdk: openai.AsyncOpenAI) -> Any:
-            return await sdk.models.list(timeout=ep.timeout_s)
+            try:
+                return await sdk.models.list(timeout=ep.timeout_s)
+            except AttributeError:  # the SDK cannot build its page of models from an HTML body
+                raise WrongEndpointError.not_json(ep.url) from None
 
         page = await self._request(role, ep, send, n_requested=0, to_ledger=False)
         return sorted(model.id for model in page.data)
@@ -224,8 +227,6 @@ class LLMClient:
                         started = time.perf_counter()
                         try:
                             response = await send(sdk)
-                        except AttributeError:  # the SDK cannot build its page of models from an HTML body
-                            raise WrongEndpointError.not_json(ep.url) from None
                         finally:
                             seconds += time.perf_counter() - started
                     if isinstance(response, str):  # the SDK hands back a body that is not JSON as text
