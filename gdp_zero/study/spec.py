@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, Validatio
 from gdp_zero.domain import DEFAULT_DOMAIN, load_domain
 from gdp_zero.llm.settings import LLMSettings, apply_llm_table, validate_llm_table
 from gdp_zero.planners import PLANNERS, GDPZeroConfig
+from gdp_zero.planners.checks import Q0_RANGE
 from gdp_zero.validation import ConfigError, describe_problem, describe_validation_error, read_toml
 
 STUDIES_DIR = Path(__file__).resolve().parents[2] / "studies"
@@ -162,6 +163,7 @@ _SEARCH_BOUNDS = {
     "value_samples": Field(ge=1),
     "concurrency": Field(ge=1),
     "c_puct": Field(ge=0),
+    "q0": Field(ge=Q0_RANGE[0], le=Q0_RANGE[1]),
 }
 # The time budget is a condition's own field (it applies to any search), not a search-table key.
 _SEARCH_FIELDS = [f.name for f in fields(GDPZeroConfig) if f.name != "time_budget_s"]

@@ -44,6 +44,7 @@ BASE = SHIPPED.read_text()
         ("min_turns = 3", "min_turn = 3", "chat.min_turn: unknown field"),
         ('type = "number"', 'type = "slider"', "post_survey.4.type: expected type = \"likert\", \"number\", \"choice\" or \"text\", got 'slider'"),
         ("simulations = 10", "simulations = 0", "conditions.0.search.simulations: input should be greater than or equal to 1, got 0"),
+        ("q0 = 0.25", "q0 = 5.0", "conditions.0.search.q0: input should be less than or equal to 1, got 5.0"),
         ('correct = "Strongly disagree"', 'correct = "Nope"', "attention_check.correct: expected one of 'Strongly agree'"),
         ('label = "Chat partner"', 'label = "GDP-Zero bot"', "conditions.0.label: a neutral label must not name the condition or planner"),
         ("max_turns = 8 ", "max_turns = 2 ", "chat: max_turns (2) must be at least min_turns (3)"),
