@@ -84,9 +84,15 @@ def finished_records(run: SelfPlayRun, client: LLMClient) -> dict[str, DialogueR
         return {}
     drop_torn_line(run.out)
     records = {r.id: r for r in load_records(run.out) if r.source == SOURCE and r.condition == run.name}
-    wanted = planner_settings(run, client)
+    session = build_session(client.settings, run.options, client.sibling(UsageLedger()))
+    wanted, limit = session.planner.describe(), session.domain.max_exchanges
     for record in records.values():
-        check_same_planner(str(run.out), f"dialogue {record.id} of run {run.name!r}", record.planner or {}, wanted)
+        item = f"dialogue {record.id} of run {run.name!r}"
+        check_same_planner(str(run.out), item, record.planner or {}, wanted)
+        stored = record.meta.get("max_exchanges")
+        if stored != limit:  # the success rate of a run is read against one turn limit
+            raise RunMismatch(f"{run.out}: {item} was played to {stored} persuader turns, now {limit}; "
+                              "write to a new file or use another --name")
     return records
 
 
@@ -147,7 +153,3 @@ async def play_dialogue(run: SelfPlayRun, planned: PlannedDialogue, client: LLMC
         meta={"index": planned.index, "exchanges": session.dialogue.exchanges, "max_exchanges": session.domain.max_exchanges},
     )
 
-
-def planner_settings(run: SelfPlayRun, client: LLMClient) -> dict[str, Any]:
-    """What a record of this run stores as its planner (seeds aside, the same for every dialogue)."""
-    return build_session(client.settings, run.options, client.sibling(UsageLedger())).planner.describe()

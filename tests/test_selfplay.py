@@ -126,6 +126,9 @@ async def test_resuming_with_other_planner_settings_is_refused(fake_server, make
         changed = SelfPlayRun("r", run.out, run.personas, 2, ChatOptions(search=GDPZeroConfig(simulations=3), max_exchanges=2))
         with pytest.raises(RunMismatch, match="simulations: file 2, now 3"):
             await run_selfplay(changed, client)
+        longer = SelfPlayRun("r", run.out, run.personas, 2, ChatOptions(search=search, max_exchanges=4))
+        with pytest.raises(RunMismatch, match="was played to 2 persuader turns, now 4"):
+            await run_selfplay(longer, client)
     finally:
         await client.aclose()
     assert len(load_records(run.out)) == 2
