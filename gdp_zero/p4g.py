@@ -27,6 +27,7 @@ import pandas as pd
 from gdp_zero.dialogue import Speaker
 from gdp_zero.domain import SUCCESS, Domain
 from gdp_zero.records import DialogueRecord, TurnRecord
+from gdp_zero.wording import plural
 
 SOURCE = "p4g"
 ANNOTATED_DIALOGS = ("300_dialog.csv", "300_dialog.xlsx")
@@ -88,8 +89,8 @@ class P4GCorpus:
     def unmapped_message(self) -> str | None:
         if not self.unmapped:
             return None
-        listed = "; ".join(f"{u.label!r} ({u.speaker}, {u.column}: {u.count} sentence{'s' * (u.count != 1)})" for u in self.unmapped)
-        return (f"{len(self.unmapped)} label{'s' * (len(self.unmapped) != 1)} not in the domain's corpus_labels, "
+        listed = "; ".join(f"{u.label!r} ({u.speaker}, {u.column}: {plural(u.count, 'sentence')})" for u in self.unmapped)
+        return (f"{plural(len(self.unmapped), 'label')} not in the domain's corpus_labels, "
                 f"kept as '{UNMAPPED_PREFIX}LABEL' (not counted as any act): {listed}")
 
     def summary(self) -> str:
@@ -158,8 +159,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
 def _require(frame: pd.DataFrame, columns: Iterable[str], path: Path, kind: str) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        plural = "s" * (len(missing) != 1)
-        raise P4GError(f"{path}: missing column{plural} {', '.join(missing)} of {kind} "
+        noun = "column" if len(missing) == 1 else "columns"
+        raise P4GError(f"{path}: missing {noun} {', '.join(missing)} of {kind} "
                        f"(has: {', '.join(map(str, frame.columns))})")
 
 
@@ -231,7 +232,8 @@ def _read_dialogues(
     if outcomes:
         missing = sum(1 for r in records if r.outcome is None)
         if missing:
-            notes.append(f"{missing} dialogue{'s' * (missing != 1)} have no persuadee row in {info_path.name}: outcome unknown")
+            notes.append(f"{plural(missing, 'dialogue')} {'has' if missing == 1 else 'have'} no persuadee row in {info_path.name}: "
+                         "outcome unknown")
     files = (str(path),) + ((str(info_path),) if info_path is not None else ())
     return P4GCorpus(records=tuple(records), unmapped=(), files=files, notes=tuple(notes), annotated=kind == "annotated")
 

@@ -202,7 +202,7 @@ def load_records(path: Path) -> list[DialogueRecord]:
     """The records of a transcript (.json: one record or a list) or a runs file (.jsonl: one per line)."""
     path = Path(path)
     text = read_text(path)
-    if path.suffix == ".jsonl":
+    if path.suffix.lower() == ".jsonl":
         return list(_jsonl_records(path, text))
     try:
         data = json.loads(text)

@@ -531,7 +531,7 @@ def live_summary_html(tree: dict[str, Any], done: int, total: int) -> str:
     """The summary line of a tree still being searched: its best act so far."""
     best = tree.get("chosen_act")
     lead = f' · best so far <span class="act-tag">{html.escape(str(best))}</span>' if best else ""
-    return (f'<div class="tree-summary live">Searching now: {done} of {total} simulation{"" if total == 1 else "s"} '
+    return (f'<div class="tree-summary live">Searching now: {done} of {plural(total, "simulation")} '
             f"done{lead} · the tree grows as simulations end</div>")
 
 
