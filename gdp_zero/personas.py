@@ -146,20 +146,21 @@ def from_p4g(row: dict[str, str]) -> Persona:
     Traits are the CSV's values unchanged (blank cells left unset); the description is written
     from them by `describe`; the dialogue and user ids and the real donation go in `meta`.
     """
+    where = f"full_info.csv row of dialogue {row.get('B2')!r}"
     groups: dict[str, dict[str, Any]] = {}
     for group, model in TRAIT_GROUPS.items():
-        values = {name: _cell(row.get(f"{name}.x"), model.model_fields[name].annotation) for name in model.model_fields}
+        values = {name: _cell(row.get(f"{name}.x"), model.model_fields[name].annotation, f"{where}, column {name}.x")
+                  for name in model.model_fields}
         values = {name: value for name, value in values.items() if value is not None}
         if values:
             groups[group] = values
-    where = f"full_info.csv row of dialogue {row.get('B2')!r}"
     traits = validate(Traits, groups, where)
     meta = {
         "source": "p4g",
         "dialogue_id": row["B2"],
         "user_id": row["B3"],
-        "actual_donation": _cell(row.get("B6"), float),
-        "turns": int(_cell(row.get("B7"), float) or 0),
+        "actual_donation": _cell(row.get("B6"), float, f"{where}, column B6"),
+        "turns": int(_cell(row.get("B7"), float, f"{where}, column B7") or 0),
     }
     return validate(
         Persona,
@@ -184,7 +185,7 @@ def p4g_persuadees(csv_path: Path, n: int | None = None) -> Iterator[Persona]:
         for row in reader:
             if n is not None and made >= n:
                 return
-            if _cell(row["B4"], float) != P4G_PERSUADEE_ROLE:
+            if _cell(row["B4"], float, f"{csv_path}, line {reader.line_num}, column B4") != P4G_PERSUADEE_ROLE:
                 continue
             persona = from_p4g(row)
             if persona.traits.big_five is None:  # left the survey blank: nothing to condition on
@@ -204,13 +205,16 @@ def write_personas(personas: Iterable[Persona], out_dir: Path) -> list[Path]:
     return written
 
 
-def _cell(raw: str | None, annotation: Any) -> Any:
-    """A CSV cell as the trait's type; blank or NA cells are None."""
+def _cell(raw: str | None, annotation: Any, where: str) -> Any:
+    """A CSV cell as the trait's type; blank or NA cells are None; ConfigError naming `where` if not a number."""
     if raw is None or raw.strip() in ("", "NA", "nan"):
         return None
     if str in getattr(annotation, "__args__", (annotation,)):
         return raw.strip()
-    value = float(raw)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{where}: expected a number, got {raw.strip()[:40]!r}") from None
     return None if math.isnan(value) else value
 
 

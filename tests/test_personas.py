@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gdp_zero.personas import PERSONAS_DIR, TRAIT_GROUPS, load_persona, load_personas
+from gdp_zero.personas import PERSONAS_DIR, TRAIT_GROUPS, load_persona, load_personas, p4g_persuadees
 from gdp_zero.validation import ConfigError
 
 ENV = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AZURE_OPENAI_"))}
@@ -117,3 +117,17 @@ def test_duplicate_ids_and_empty_folders_are_refused(tmp_path: Path):
     empty.mkdir()
     with pytest.raises(ConfigError, match="no persona files"):
         load_personas([empty])
+
+
+def test_a_survey_cell_that_is_not_a_number_names_its_row_and_column(tmp_path: Path, p4g_dir: Path):
+    with open(p4g_dir / "full_info.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    persuadee = next(row for row in rows if row["B4"] == "1" and row["extrovert.x"].strip())
+    persuadee["extrovert.x"] = "very"
+    broken = tmp_path / "full_info.csv"
+    with open(broken, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    with pytest.raises(ConfigError, match=rf"dialogue '{persuadee['B2']}', column extrovert\.x: expected a number, got 'very'"):
+        list(p4g_persuadees(broken))
