@@ -16,13 +16,12 @@ usage ledger.
 
 from __future__ import annotations
 
-import fcntl
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from gdp_zero.evaluation.jobs import RunMismatch, as_done, check_same_planner
+from gdp_zero.evaluation.jobs import RunMismatch, as_done, check_same_planner, only_writer
 from gdp_zero.domain import SUCCESS
 from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.llm.client import LLMClient
@@ -80,7 +79,7 @@ class SelfPlayProgress:
 
 def finished_records(run: SelfPlayRun, client: LLMClient) -> dict[str, DialogueRecord]:
     """The run's dialogues already in its file; refuses a file of another configuration."""
-    if not run.out.exists():
+    if not run.out.exists() or not run.out.stat().st_size:
         return {}
     drop_torn_line(run.out)
     records = {r.id: r for r in load_records(run.out) if r.source == SOURCE and r.condition == run.name}
@@ -100,12 +99,7 @@ async def run_selfplay(
     run: SelfPlayRun, client: LLMClient, on_dialogue: Callable[[SelfPlayProgress], None] | None = None
 ) -> SelfPlayProgress:
     """Play every dialogue of `run` not yet in its file, appending each as it finishes."""
-    run.out.parent.mkdir(parents=True, exist_ok=True)
-    with open(run.out, "ab") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RunMismatch(f"{run.out}: another self-play is writing this file") from None
+    with only_writer(run.out, "self-play"):
         plan = run.plan()
         done = finished_records(run, client)
         todo = [d for d in plan if d.id not in done]

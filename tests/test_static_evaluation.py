@@ -13,7 +13,7 @@ import pytest
 from scipy.stats import binomtest
 
 from gdp_zero.domain import load_domain
-from gdp_zero.evaluation.jobs import RunMismatch
+from gdp_zero.evaluation.jobs import RunMismatch, only_writer
 from gdp_zero.evaluation.static import (
     StaticEvaluation,
     contexts,
@@ -93,6 +93,16 @@ async def test_every_context_is_judged_and_saved_with_swap_flag_and_votes(fake_s
             await run_static_evaluation(other_opponent, three_dialogues, client)
     finally:
         await client.aclose()
+
+
+async def test_a_second_evaluation_on_the_same_file_is_refused_while_the_first_writes(
+    fake_server, make_settings, three_dialogues, tmp_path
+):
+    out = tmp_path / "judged.jsonl"
+    with only_writer(out, "evaluation"):  # the first run, holding the file
+        with pytest.raises(RunMismatch, match="another evaluation is writing this file"):
+            await evaluate(make_settings(fake_server.base_url), three_dialogues, out)
+    assert out.read_text() == ""  # nothing judged twice, nothing interleaved
 
 
 async def test_a_judge_that_always_answers_a_wins_half_the_time(fake_server, make_settings, three_dialogues, tmp_path, monkeypatch):

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Mapping, TypeVar
+import contextlib
+import fcntl
+from pathlib import Path
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, TypeVar
 
 from gdp_zero.validation import ConfigError
 
@@ -25,6 +28,19 @@ def check_same_planner(where: str, item: str, stored: Mapping[str, Any], wanted:
         raise RunMismatch(
             f"{where}: {item} was run with other planner settings ({listed}); write to a new file or use another --name"
         )
+
+
+@contextlib.contextmanager
+def only_writer(out: Path, what: str) -> Iterator[None]:
+    """Hold `out` (created if missing) for this process: a second run on the same file is refused,
+    not left to judge or play the same items again and interleave its lines."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "ab") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunMismatch(f"{out}: another {what} is writing this file") from None
+        yield
 
 
 async def as_done(

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Literal
 
 from gdp_zero.dialogue import Dialogue
 from gdp_zero.domain import Domain, load_domain
-from gdp_zero.evaluation.jobs import RunMismatch, as_done, check_same_planner
+from gdp_zero.evaluation.jobs import RunMismatch, as_done, check_same_planner, only_writer
 from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.llm.client import LLMClient
 from gdp_zero.llm.ledger import UsageLedger
@@ -147,31 +147,31 @@ async def run_static_evaluation(
     todo = contexts(records, load_domain(evaluation.options.domain))
     if evaluation.against is not None:
         todo = [c for c in todo if c.key in evaluation.against]
-    evaluation.out.parent.mkdir(parents=True, exist_ok=True)
-    done: dict[tuple[str, int], Judgment] = {}
-    if evaluation.out.exists():
-        drop_torn_line(evaluation.out)
-        done = {j.key: j for j in load_judgments(evaluation.out) if j.run == evaluation.run}
-        wanted = build_session(client.settings, evaluation.options, client.sibling(UsageLedger())).planner.describe()
-        for judgment in done.values():
-            where = f"the judgment of {judgment.dialogue_id} turn {judgment.turn} in run {evaluation.run!r}"
-            check_same_planner(str(evaluation.out), where, judgment.planner_turn.get("settings", {}), wanted)
-            if judgment.opponent != evaluation.against_name:
-                raise RunMismatch(f"{evaluation.out}: {where} is against {judgment.opponent!r}, not "
-                                  f"{evaluation.against_name!r}; write to a new file or use another --name")
-    progress = EvaluationProgress(total=len(todo))
-    for context in todo:
-        if context.key in done:
-            progress.add(done[context.key])
-    if on_judgment is not None:
-        on_judgment(progress)
-    pending = [c for c in todo if c.key not in done]
-    async with aclosing(as_done(pending, lambda c: judge_context(evaluation, c, client), evaluation.concurrency)) as judged:
-        async for judgment in judged:
-            append_json_line(evaluation.out, asdict(judgment))
-            progress.add(judgment)
-            if on_judgment is not None:
-                on_judgment(progress)
+    with only_writer(evaluation.out, "evaluation"):
+        done: dict[tuple[str, int], Judgment] = {}
+        if evaluation.out.stat().st_size:  # judgments of an earlier run to resume from
+            drop_torn_line(evaluation.out)
+            done = {j.key: j for j in load_judgments(evaluation.out) if j.run == evaluation.run}
+            wanted = build_session(client.settings, evaluation.options, client.sibling(UsageLedger())).planner.describe()
+            for judgment in done.values():
+                where = f"the judgment of {judgment.dialogue_id} turn {judgment.turn} in run {evaluation.run!r}"
+                check_same_planner(str(evaluation.out), where, judgment.planner_turn.get("settings", {}), wanted)
+                if judgment.opponent != evaluation.against_name:
+                    raise RunMismatch(f"{evaluation.out}: {where} is against {judgment.opponent!r}, not "
+                                      f"{evaluation.against_name!r}; write to a new file or use another --name")
+        progress = EvaluationProgress(total=len(todo))
+        for context in todo:
+            if context.key in done:
+                progress.add(done[context.key])
+        if on_judgment is not None:
+            on_judgment(progress)
+        pending = [c for c in todo if c.key not in done]
+        async with aclosing(as_done(pending, lambda c: judge_context(evaluation, c, client), evaluation.concurrency)) as judged:
+            async for judgment in judged:
+                append_json_line(evaluation.out, asdict(judgment))
+                progress.add(judgment)
+                if on_judgment is not None:
+                    on_judgment(progress)
     return progress
 
 
