@@ -173,8 +173,13 @@ def messages_of(session: Session, participation_id: int) -> list[Message]:
     return list(session.scalars(select(Message).where(Message.participation_id == participation_id).order_by(Message.position)))
 
 
-def message_count(session: Session, participation_id: int) -> int:
-    return session.scalar(select(func.count()).select_from(Message).where(Message.participation_id == participation_id)) or 0
+def message_counts(session: Session, participation_ids: list[int]) -> dict[int, int]:
+    """Messages per participation, in one query (participations without any are left out)."""
+    rows = session.execute(
+        select(Message.participation_id, func.count()).where(Message.participation_id.in_(participation_ids))
+        .group_by(Message.participation_id)
+    )
+    return {participation_id: count for participation_id, count in rows}
 
 
 def add_message(session: Session, participation_id: int, **fields: Any) -> Message:

@@ -373,3 +373,21 @@ async def test_a_donation_ends_the_chat_before_max_turns(database, fake_server, 
     participation, *_ = stored(database, token)
     assert participation.end_reason == "success"
     await service.aclose()
+
+
+async def test_the_dashboards_participation_list_counts_each_ones_messages(database, settings, small):
+    from ui.study.admin_views import StudyReader
+
+    service = StudyService(only(small, "prompting"), database, settings)
+    chatted = service.enter({"PROLIFIC_PID": "talker"}).token
+    service.consent(chatted, True)
+    service.answer(chatted, "pre", {"donation_intention": 3})
+    await service.start_chat(chatted)
+    service.rate(chatted, 0, {"persuasive": 3})
+    await service.send(chatted, "Tell me more.")
+    service.enter({"PROLIFIC_PID": "silent"})
+    labels = [label for label, _ in StudyReader(service).participation_choices()]
+    assert len(labels) == 2
+    assert "silent" in labels[0] and labels[0].endswith("0 messages")  # newest first
+    assert "talker" in labels[1] and labels[1].endswith("3 messages")
+    await service.aclose()

@@ -194,7 +194,8 @@ class StudyReader:
         """Every participation, newest first, previews included (and marked)."""
         with self.service.database.transaction() as session:
             rows = crud.participations(session, self.service.study_id, include_preview=True)
-            return [(participation_label(p, p.condition.name if p.condition else None, crud.message_count(session, p.id)), p.id)
+            counts = crud.message_counts(session, [p.id for p in rows])
+            return [(participation_label(p, p.condition.name if p.condition else None, counts.get(p.id, 0)), p.id)
                     for p in reversed(rows)]
 
     def transcript(self, participation_id: Any) -> tuple[Any, str]:
