@@ -24,7 +24,7 @@ from gdp_zero.study.cli import add_study_commands
 from gdp_zero.text import for_terminal
 from gdp_zero.validation import ConfigError
 from gdp_zero.wording import plural
-from ui.limits import LimitSettings, add_limit_arguments
+from gdp_zero.serving.limits import LimitSettings, add_limit_arguments
 
 COMMANDS = ("/undo", "/restart", "/retry", "/save [FILE]", "/quit")
 CHAT_HELP = "Commands: " + "  ".join(COMMANDS)

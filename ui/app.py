@@ -29,7 +29,7 @@ from gdp_zero.planners import PLANNERS, GDPZeroConfig
 from gdp_zero.planners.checks import InvalidSetting, Limits, check_search
 from gdp_zero.session import MAX_MESSAGE_CHARS, MessageRejected
 from ui import chat_view, strategies_view, tree_view, usage_view
-from ui.limits import ClientLimits, LimitExceeded, LimitSettings, client_address
+from gdp_zero.serving.limits import ClientLimits, LimitExceeded, LimitSettings, client_address
 from ui.sessions import SessionRegistry, UserChat
 
 POLL_S = 0.2  # how often a running turn reports its progress
@@ -76,7 +76,7 @@ PAGE_JS = """() => {
   update();
 }"""
 QUEUE_SIZE = 512  # events waiting for a worker; beyond it Gradio answers "queue full"
-# Every event is for this page only: hidden from the API page and gradio_client (ui/limits.py
+# Every event is for this page only: hidden from the API page and gradio_client (gdp_zero/serving/limits.py
 # bounds what a client calling the queue directly can do).
 PAGE_ONLY = dict(api_visibility="private", show_progress="hidden")
 MAX_UPLOAD = "20mb"  # the Strategies tab's transcripts and runs files; nothing else is uploaded

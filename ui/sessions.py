@@ -3,7 +3,7 @@
 A `ChatSession` holds an AsyncOpenAI client, so it is never deep-copied into `gr.State`: the
 registry keys it by Gradio's per-page session hash and closes it when the page unloads, or when
 it has been idle for the limits' idle timeout (a session in use is never closed to make room:
-ui/limits.py refuses new ones instead). A turn runs as an asyncio task, so a handler can report
+gdp_zero/serving/limits.py refuses new ones instead). A turn runs as an asyncio task, so a handler can report
 its progress while it runs, and a page closed mid-turn never leaves the dialogue half-written
 (the task finishes or is cancelled on close). Every turn holds a slot of the limits while it runs.
 """
@@ -26,8 +26,8 @@ from gdp_zero.llm.settings import LLMSettings
 from gdp_zero.mcts.search import SearchProgress
 from gdp_zero.planners.base import PlannerTurn
 from gdp_zero.session import ChatSession, MessageRejected
-from ui.limits import ClientLimits
-from ui.scratch import scratch_folder
+from gdp_zero.serving.limits import ClientLimits
+from gdp_zero.serving.scratch import scratch_folder
 from ui.tree_view import ViewChoice
 
 logger = logging.getLogger(__name__)

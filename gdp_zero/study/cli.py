@@ -17,7 +17,7 @@ DEFAULT_DB = "sqlite:///study.db"
 def add_study_commands(commands: Any) -> None:
     """Add `study` and its subcommands to the top-level subparsers of `gdp-zero`."""
     from gdp_zero.cli import add_llm_arguments
-    from ui.limits import add_limit_arguments  # Gradio-free, like the chat app's flags
+    from gdp_zero.serving.limits import add_limit_arguments  # Gradio-free, like the chat app's flags
 
     study = commands.add_parser("study", help="crowd studies: check a study file, serve it to participants, export its data")
     sub = study.add_subparsers(dest="study_command", required=True)

@@ -26,7 +26,7 @@ from gdp_zero.backends import DEMO_BANNER, Backend
 from gdp_zero.llm.fake_server import FAULT_KINDS, FakeLLMServer
 from gdp_zero.llm.settings import load_llm_settings
 from gdp_zero.planners import GDPZeroConfig
-from ui.limits import LimitSettings
+from gdp_zero.serving.limits import LimitSettings
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT_DIR = REPO / "test-artifacts" / "screenshots"

@@ -23,7 +23,7 @@ from gdp_zero.llm.fake_server import TEXT_FAULTS
 from gdp_zero.text import MAX_LLM_TEXT_CHARS
 from tests.ui.gradio_http import ON_LOAD, ON_SEND, Completed, call, new_session
 from tests.ui.test_ui_browser import BOT, USER, open_app, send
-from ui.limits import LimitSettings
+from gdp_zero.serving.limits import LimitSettings
 
 ServedApp = Any  # tests/ui/conftest.py
 URL_SECRET = "url-SECRET-5"

@@ -12,7 +12,7 @@ import pytest
 from gdp_zero.factory import ChatOptions
 from gdp_zero.planners import GDPZeroConfig
 from gdp_zero.session import MessageRejected, TurnLog
-from ui.limits import ClientLimits, LimitExceeded, LimitSettings
+from gdp_zero.serving.limits import ClientLimits, LimitExceeded, LimitSettings
 from ui.sessions import SessionRegistry, UserChat
 
 SMALL = ChatOptions(search=GDPZeroConfig(simulations=3, realizations=1, prior_samples=2, value_samples=2))

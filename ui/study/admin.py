@@ -17,7 +17,7 @@ import pandas as pd
 
 from gdp_zero.study.service import StudyService
 from ui import chat_view, tree_view
-from ui.scratch import scratch_folder
+from gdp_zero.serving.scratch import scratch_folder
 from ui.study import admin_views
 
 REFRESH_S = 10.0  # the overview's live counts

@@ -26,7 +26,7 @@ from gdp_zero.llm.errors import LLMError
 from gdp_zero.session import MessageRejected
 from gdp_zero.study.service import ParticipantView, StudyRefusal, StudyService, SurveyInvalid
 from ui.chat_view import literal
-from ui.limits import ClientLimits, LimitExceeded, client_address
+from gdp_zero.serving.limits import ClientLimits, LimitExceeded, client_address
 from ui.study import forms
 
 logger = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ def build_participant_app(
     """The flow for `service`'s study; `preview=True` is the researcher's uncounted walk-through.
 
     `limits` bounds the LLM turns each client address may start per minute and those in flight
-    (ui/limits.py, as in the chat app): a refused turn keeps the person's page as it was, with the reason.
+    (gdp_zero/serving/limits.py, as in the chat app): a refused turn keeps the person's page as it was, with the reason.
     """
     study = service.study
     pre_items, post_items, rating_items = study.survey_items("pre"), study.survey_items("post"), study.turn_ratings

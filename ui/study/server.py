@@ -151,7 +151,7 @@ def serve(args: argparse.Namespace) -> int:
     from gdp_zero.study.service import StudyService
     from gdp_zero.study.spec import load_study
     from ui.study.admin import build_admin_app
-    from ui.limits import ClientLimits, LimitSettings
+    from gdp_zero.serving.limits import ClientLimits, LimitSettings
     from ui.study.participant import build_participant_app
 
     study = load_study(args.study_file)

@@ -1,4 +1,4 @@
-"""The study server bounds the LLM turns a client address may start, as the chat app does (ui/limits.py)."""
+"""The study server bounds the LLM turns a client address may start, as the chat app does (gdp_zero/serving/limits.py)."""
 
 from __future__ import annotations
 

@@ -8,13 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ui.scratch import scratch_folder
+from gdp_zero.serving.scratch import scratch_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 MAKE_FOLDER = """
 import sys, time
 from pathlib import Path
-from ui.scratch import scratch_folder
+from gdp_zero.serving.scratch import scratch_folder
 folder = scratch_folder("study-export", base=Path(sys.argv[1]))
 (folder / "answers.csv").write_text("participant,answer\\n")
 print(folder, flush=True)

@@ -1,11 +1,11 @@
-"""ui/limits.py on its own: settings from `gdp-zero ui` flags, refusals that say what to do."""
+"""gdp_zero/serving/limits.py on its own: settings from `gdp-zero ui` flags, refusals that say what to do."""
 
 from __future__ import annotations
 
 import pytest
 
 from gdp_zero.cli import build_parser
-from ui.limits import ClientLimits, LimitExceeded, LimitSettings
+from gdp_zero.serving.limits import ClientLimits, LimitExceeded, LimitSettings
 
 
 def test_gdp_zero_ui_flags_set_the_limits() -> None:
