@@ -124,9 +124,44 @@ class HalvingRound:
 
 StopReason = Literal["simulations", "time_budget", "reused"]
 # "visits": the most visited root act, as published. "value": the highest Q among visited root
-# acts. Concurrent simulations allocate visits before their values return, so with few rounds
-# of feedback N mostly echoes the prior; Q does not (see the README's benchmark).
-FinalChoice = Literal["visits", "value"]
+# acts. "shrunk": the highest shrunk Q (`shrunk_q`) among the acts visited at least `min_visits`
+# times. Concurrent simulations allocate visits before their values return, so with few rounds
+# of feedback N mostly echoes the prior; the raw Q of an act tried once is one noisy sample, and
+# the highest of many such samples is the luckiest (the winner's curse). Shrinking Q towards the
+# parent's value by its visits, and asking for a second visit, keeps that sample from winning
+# (see the README's "Decisions that hold on worlds nobody tuned for").
+FinalChoice = Literal["visits", "value", "shrunk"]
+
+
+def mean_value(node: Node[State]) -> float:
+    """The mean of every value backed up through `node`'s acts; its own V(s) before any."""
+    if not node.visits:
+        return node.value or 0.0
+    return sum(node.value_sums.values()) / node.visits
+
+
+def shrunk_q(node: Node[State], act: str, strength: float) -> float:
+    """(N(s,a) Q(s,a) + kappa V(s)) / (N(s,a) + kappa): Q as a posterior mean around the parent's value.
+
+    `strength` (kappa) is how many visits the parent's mean value counts as: the estimate of an
+    act tried once stays near what the position is worth, and moves to its own mean as its
+    visits grow past kappa.
+    """
+    return shrink(node.value_sums.get(act, 0.0), node.child_visits.get(act, 0), mean_value(node), strength)
+
+
+def shrink(value_sum: float, visits: int, anchor: float, strength: float) -> float:
+    """(value_sum + kappa anchor) / (visits + kappa): `anchor` when there is nothing to go on."""
+    return (value_sum + strength * anchor) / (visits + strength) if visits + strength else anchor
+
+
+def eligible_acts(node: Node[State], min_visits: int) -> list[str]:
+    """The acts that may win: visited `min_visits` times, else (too few simulations for any) visited at all, else all."""
+    for least in (min_visits, 1):
+        acts = [act for act in node.prior if node.child_visits.get(act, 0) >= least]
+        if acts:
+            return acts
+    return list(node.prior)
 
 
 @dataclass
@@ -134,6 +169,8 @@ class SearchTree(Generic[State]):
     root: Node[State]
     q0: float
     choose_by: FinalChoice = "visits"
+    shrinkage: float = 0.0  # "shrunk": kappa, the visits the parent's value counts as
+    min_visits: int = 1  # "shrunk": the visits an act needs to win (while any act has them)
     simulations: list[SimulationRecord] = field(default_factory=list)
     reused_simulations: int = 0
     stopped_by: StopReason = "simulations"
@@ -161,6 +198,11 @@ class SearchTree(Generic[State]):
             q = root.q(a, self.q0) if visited else 0.0
             return (visited, q, root.child_visits.get(a, 0), root.prior[a], self.tie_breaker.get(a, 0.0))
 
+        def shrunk_first(a: str) -> tuple[float, ...]:
+            return (shrunk_q(root, a, self.shrinkage), root.child_visits.get(a, 0), root.prior[a], self.tie_breaker.get(a, 0.0))
+
+        if self.choose_by == "shrunk":
+            return max(eligible_acts(root, self.min_visits), key=shrunk_first)
         return max(root.prior, key=visits_first if self.choose_by == "visits" else value_first)
 
     def advance(self, act: str, realization: Realization[State]) -> SearchTree[State] | None:
@@ -175,12 +217,15 @@ class SearchTree(Generic[State]):
             return None
         _rebase(child, ())
         child.realizations = [realization]
-        return SearchTree(root=child, q0=self.q0, choose_by=self.choose_by, reused_simulations=child.visits)
+        return SearchTree(root=child, q0=self.q0, choose_by=self.choose_by, shrinkage=self.shrinkage,
+                          min_visits=self.min_visits, reused_simulations=child.visits)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "q0": self.q0,
             "choose_by": self.choose_by,
+            "shrinkage": self.shrinkage,
+            "min_visits": self.min_visits,
             "chosen_act": self.chosen_act() if self.root.prior else None,
             "reused_simulations": self.reused_simulations,
             "stopped_by": self.stopped_by,
