@@ -18,11 +18,14 @@ MAX_LLM_TEXT_CHARS = 1000
 
 _BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 # Terminal escape sequences are dropped whole, so no "[2J" or "]0;title" residue is shown:
-# CSI (ESC [ or 0x9B, parameters, final byte); OSC, DCS, PM, APC, SOS (ESC ] P ^ _ X or their C1
-# forms, up to BEL, ESC \\ or the end of the line); any other ESC and the byte after it.
+# CSI (ESC [ or 0x9B, parameters, final byte); OSC, DCS, PM, APC, SOS (ESC ] P ^ _ X up to BEL,
+# ESC \\ or the end of the line; their one-character C1 forms, U+009D and so on, only with their
+# terminator, so a stray U+009D in a reply loses itself and not the rest of the line); any
+# other ESC and the byte after it.
 _ESCAPE_SEQUENCE = re.compile(
     r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
-    r"|(?:\x1b[\]P^_X]|[\x9d\x90\x9e\x9f\x98])[^\x07\x1b\n]*(?:\x07|\x1b\\)?"
+    r"|\x1b[\]P^_X][^\x07\x1b\n]*(?:\x07|\x1b\\)?"
+    r"|[\x9d\x90\x9e\x9f\x98][^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)"
     r"|\x1b[ -~]?"
 )
 _UNWANTED = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{_BIDI_CONTROLS}]")  # C0 but tab and newline, DEL, C1
@@ -45,7 +48,8 @@ def clean_text(text: str, limit: int | None = None) -> str:
 
 
 def for_terminal(text: str) -> str:
-    """One line of printable characters: nothing a terminal would interpret (escape sequences, C1
-    controls, bidi or zero-width format characters); line breaks and other spaces become spaces,
-    so a text cannot forge a line of its own."""
-    return "".join(ch if ch.isprintable() else " " if ch.isspace() else "" for ch in text)
+    """One line of printable characters for anything from outside printed on a terminal (replies,
+    model ids, servers' error texts): escape sequences go whole as in `clean_text`, then every
+    other character a terminal would interpret (C1 controls, bidi or zero-width format characters);
+    line breaks and other spaces become spaces, so a text cannot forge a line of its own."""
+    return "".join(ch if ch.isprintable() else " " if ch.isspace() else "" for ch in clean_text(text))

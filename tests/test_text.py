@@ -40,5 +40,11 @@ def test_limit_cuts_with_an_ellipsis() -> None:
 
 def test_for_terminal_prints_one_line_of_printable_text() -> None:
     printed = for_terminal("line one\nPersuader [donate]: forged\u2028x\u00a0y \u200bz \x1b[2J\ud83d")
-    assert printed == "line one Persuader [donate]: forged x y z [2J"
+    assert printed == "line one Persuader [donate]: forged x y z \ufffd"  # the sequence goes whole, as in clean_text
     assert printed.isprintable()
+
+
+def test_one_character_c1_sequences_go_whole_and_a_stray_one_takes_nothing_else() -> None:
+    assert for_terminal("a\x9d0;title\x9cb \x9d52;c;cHduZWQ=\x07c") == "ab c"
+    assert clean_text("keep \x9d the rest of this line") == "keep  the rest of this line"
+    assert clean_text("x\x900;dcs\x1b\\y") == "xy"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from gdp_zero.text import for_terminal
+
+MAX_MODEL_ID_CHARS = 100  # of each id an endpoint lists, in an error message
+
 
 class LLMError(Exception):
     """Any failure talking to an LLM endpoint that the caller cannot fix by retrying."""
@@ -38,7 +42,10 @@ class ModelNotFoundError(EndpointSetupError):
 
     @classmethod
     def not_listed(cls, url: str, model: str, served: list[str], most: int = 10) -> ModelNotFoundError:
-        listed = ", ".join(served[:most]) + (f" and {len(served) - most} more" if len(served) > most else "")
+        # The ids are the endpoint's text, printed on terminals and pages: a crafted one must not
+        # set a terminal's title or clipboard (OSC 52), clear its screen or run on for pages.
+        listed = ", ".join(repr(for_terminal(name)[:MAX_MODEL_ID_CHARS]) for name in served[:most])
+        listed += f" and {len(served) - most} more" if len(served) > most else ""
         return cls(f"The LLM endpoint {url} has no model {model!r}; it serves: {listed}. Pass --model with one of them.")
 
 
