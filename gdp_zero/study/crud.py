@@ -13,7 +13,9 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from gdp_zero.study.models import Answer, ConditionRow, Event, Message, Meta, Participation, Rating, StudyRow, utcnow
+from gdp_zero.study.models import (
+    Answer, ArenaVote, ConditionRow, Event, Message, Meta, Participation, Rating, StudyRow, utcnow,
+)
 from gdp_zero.study.spec import Study
 
 ACTIVE, COMPLETED, SCREENED_OUT, DECLINED, TIMED_OUT = "active", "completed", "screened_out", "declined", "timed_out"
@@ -214,3 +216,30 @@ def messages_for(session: Session, participation_ids: Sequence[int]) -> list[Mes
             select(Message).where(Message.participation_id.in_(participation_ids)).order_by(Message.participation_id, Message.position)
         )
     )
+
+
+# --- arena votes -------------------------------------------------------------------------------
+
+
+def add_arena_vote(session: Session, **fields: Any) -> ArenaVote:
+    vote = ArenaVote(**fields)
+    session.add(vote)
+    session.flush()
+    return vote
+
+
+def arena_votes(session: Session, arena: str) -> list[ArenaVote]:
+    return list(session.scalars(select(ArenaVote).where(ArenaVote.arena == arena).order_by(ArenaVote.id)))
+
+
+def arena_pair_counts(session: Session, arena: str) -> list[tuple[str, str, int]]:
+    """(contestant shown as A, as B, votes) for every pair of the arena that has votes."""
+    rows = session.execute(
+        select(ArenaVote.model_a, ArenaVote.model_b, func.count()).where(ArenaVote.arena == arena)
+        .group_by(ArenaVote.model_a, ArenaVote.model_b)
+    )
+    return [(a, b, count) for a, b, count in rows]
+
+
+def arena_votes_of_voter(session: Session, arena: str, voter: str) -> int:
+    return session.scalar(select(func.count()).where(ArenaVote.arena == arena, ArenaVote.voter == voter)) or 0

@@ -24,13 +24,18 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gdp_zero.records import app_version, now_iso
-from gdp_zero.study.models import SCHEMA_VERSION, Base, Meta
+from gdp_zero.study.models import SCHEMA_VERSION, ArenaVote, Base, Meta
 
 BUSY_TIMEOUT_MS = 30_000
 _SCHEMA_LOCK = 0x6764_7A65_726F  # "gdzero": the advisory lock id on PostgreSQL
 
+
+def _add_arena_votes(connection: Connection) -> None:
+    ArenaVote.__table__.create(connection)  # type: ignore[attr-defined]
+
+
 # from_version -> the step to from_version + 1, run inside the schema transaction.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_arena_votes}
 
 
 class DatabaseError(RuntimeError):

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: arena_votes
 
 
 def utcnow() -> datetime:
@@ -169,3 +169,23 @@ class Event(Base):
     kind: Mapped[str] = mapped_column(String(30))
     at: Mapped[datetime] = mapped_column(default=utcnow)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ArenaVote(Base):
+    """One arena vote: the two contestants as shown (A and B), the verdict, both dialogues so far, the draw."""
+
+    __tablename__ = "arena_votes"
+    __table_args__ = (Index("ix_arena_votes_arena", "arena", "voter"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    arena: Mapped[str] = mapped_column(String(80))  # the arena file's `id`
+    battle: Mapped[str] = mapped_column(String(32), unique=True)  # one vote per battle
+    voter: Mapped[str] = mapped_column(String(64))  # a pseudonym: the salted hash of the browser's session
+    model_a: Mapped[str] = mapped_column(String(40))  # contestant names
+    model_b: Mapped[str] = mapped_column(String(40))
+    winner: Mapped[str] = mapped_column(String(10))  # a, b, tie, both_bad
+    exchanges: Mapped[int]  # the person's messages answered by both before the vote
+    dialogue_a: Mapped[dict[str, Any]]  # DialogueRecord.to_dict() of each side
+    dialogue_b: Mapped[dict[str, Any]]
+    contestants: Mapped[dict[str, Any]]  # {"a": ..., "b": ...}: Contestant.public_dict with models by role
+    draw: Mapped[dict[str, Any]]  # pairing.Draw.to_dict(): the pair's probability and what it depended on
+    at: Mapped[datetime] = mapped_column(default=utcnow)
