@@ -26,13 +26,14 @@ from gdp_zero.llm.settings import LLMSettings
 from gdp_zero.mcts.search import SearchProgress
 from gdp_zero.planners.base import PlannerTurn
 from gdp_zero.session import ChatSession, MessageRejected
-from gdp_zero.serving.limits import ClientLimits
+from gdp_zero.serving.limits import ClientLimits, LimitExceeded
 from gdp_zero.serving.scratch import scratch_folder
 from ui.tree_view import ViewChoice
 
 logger = logging.getLogger(__name__)
 
 SWEEP_INTERVAL_S = 30.0  # how often idle sessions are looked for
+GONE_REMEMBERED = 2000  # closed or refused session keys whose reason a page can still be told
 TurnAdmission = Callable[[], Callable[[], None]]  # raises LimitExceeded, or returns the slot's release
 
 
@@ -185,6 +186,9 @@ class UserChat:
 class SessionRegistry:
     """Chats by browser session id, within `limits`. Idle chats expire; chats in use are never closed.
 
+    A chat is in use while its person starts turns (a message, a retry, a restart); viewing its
+    trees or downloads does not count, so a script cannot hold a place with cheap events.
+
     Downloads go under one folder for the registry (`root`, gdp-zero-ui-*), removed with every
     chat by `close_all`, and at interpreter exit (Ctrl-C included) by `remove_files`.
     """
@@ -193,6 +197,7 @@ class SessionRegistry:
         self.settings = settings
         self.limits = limits or ClientLimits()
         self._chats: dict[str, UserChat] = {}
+        self._gone: dict[str, str] = {}  # session key -> why it has no chat, oldest first
         self.root = scratch_folder("ui")
         self.remove_files = weakref.finalize(self, shutil.rmtree, self.root, ignore_errors=True)
         self._folders = itertools.count(1)  # never the session hash: it comes from the client
@@ -202,19 +207,35 @@ class SessionRegistry:
         return len(self._chats)
 
     def get(self, key: str) -> UserChat | None:
-        chat = self._chats.get(key)
-        if chat is not None:
-            self.limits.touch(key)
-        return chat
+        """The chat of `key`. Looking does not keep it alive: only its turns do (see `create`)."""
+        return self._chats.get(key)
+
+    def why_gone(self, key: str) -> str | None:
+        """Why `key` has no chat, when this server closed or refused it (None: never seen, or long ago)."""
+        return self._gone.get(key)
 
     async def create(self, key: str, client: str, options: ChatOptions) -> UserChat:
         """A new chat for `key`; LimitExceeded (nothing created) when the limits refuse it."""
         await self.close(key)
         await self.sweep()  # chats that have expired make room first
-        self.limits.open_session(key, client)
         try:
-            chat = UserChat(self.settings, options, self.root / f"s{next(self._folders)}",
-                            lambda: self.limits.start_turn(client))
+            replaced = self.limits.open_session(key, client, busy=self._busy)
+        except LimitExceeded as refused:
+            self._remember(key, f"This page has no chat: {refused}")
+            raise
+        if replaced is not None:
+            minutes = self.limits.settings.yield_after_idle_s / 60
+            await self.close(replaced, f"This chat was closed to make room for a newcomer on a full server, after "
+                                       f"{minutes:g} minutes without a message: reload the page to start a new one.")
+        self._gone.pop(key, None)
+
+        def admit_turn() -> Callable[[], None]:
+            release = self.limits.start_turn(client)  # LimitExceeded: nothing was started
+            self.limits.touch(key)  # a turn is what a person does: the chat is in use
+            return release
+
+        try:
+            chat = UserChat(self.settings, options, self.root / f"s{next(self._folders)}", admit_turn)
         except BaseException:
             self.limits.close_session(key)
             raise
@@ -223,18 +244,32 @@ class SessionRegistry:
             self._sweeper = asyncio.ensure_future(self._sweep_forever())
         return chat
 
-    async def close(self, key: str) -> None:
+    async def close(self, key: str, reason: str | None = None) -> None:
+        """Close the chat of `key`; `reason`, if given, is what its page is told afterwards."""
         chat = self._chats.pop(key, None)
         self.limits.close_session(key)
+        if reason is not None:
+            self._remember(key, reason)
         if chat is not None:
             await chat.aclose()
 
     async def sweep(self) -> int:
         """Close the chats idle for longer than the limits' idle timeout; how many were closed."""
-        expired = self.limits.sweep(busy=lambda key: key in self._chats and self._chats[key].busy)
+        expired = self.limits.sweep(busy=self._busy)
+        minutes = self.limits.settings.idle_timeout_s / 60
         for key in expired:
-            await self.close(key)
+            await self.close(key, f"This chat was closed after {minutes:g} minutes without a message: "
+                                  "reload the page to start a new one.")
         return len(expired)
+
+    def _busy(self, key: str) -> bool:
+        return key in self._chats and self._chats[key].busy
+
+    def _remember(self, key: str, reason: str) -> None:
+        self._gone.pop(key, None)
+        self._gone[key] = reason
+        while len(self._gone) > GONE_REMEMBERED:
+            del self._gone[next(iter(self._gone))]
 
     async def _sweep_forever(self) -> None:
         while True:

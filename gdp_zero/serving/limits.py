@@ -5,17 +5,22 @@ crowd the others out. The chat app and the crowd-study server both use this; it 
 of planners or Gradio (a Gradio request is read by duck typing in `client_address`).
 
     limits = ClientLimits(LimitSettings(max_sessions_per_client=5))
-    limits.open_session(key, client_address(request))  # LimitExceeded: this address, or the server, is full
-    limits.touch(key)                                   # on every event of the session: it is in use
+    replaced = limits.open_session(key, client_address(request))  # LimitExceeded: this address, or the server, is full
+    if replaced: close_it(replaced)                     # a long-idle session that gave its place to a newcomer
+    limits.touch(key)                                   # on what a person does (a message, a retry): it is in use
     release = limits.start_turn(client)                 # LimitExceeded: too many turns this minute, or in flight
     task.add_done_callback(lambda _: release())         # the slot is held while the turn runs, however it ends
     for key in limits.sweep(busy=is_running_a_turn):    # every minute: idle for idle_timeout_s, not running a turn
         close_it(key); limits.close_session(key)
     limits.snapshot()                                   # counts, for monitoring and tests
 
-`str(LimitExceeded)` is the message to show the person. A session is never closed to make room:
-new sessions are refused while the server is full, and only sessions idle for `idle_timeout_s`
-expire. `add_limit_arguments(parser)` adds the command-line flags; `LimitSettings.from_args`
+`str(LimitExceeded)` is the message to show the person. Idleness is judged by what a person does
+(the caller touches a session on a message, a retry, a restart, not on any event: a script sending
+a cheap event every 20 s held a full server for ever). A session in use is never closed to make
+room; when the server is full, a newcomer from an address that holds no session takes the place
+of the session idle longest once that one has been idle for `yield_after_idle_s` (an address
+holding several sessions gives one up first); otherwise the refusal says when a place can free
+up. Sessions idle for `idle_timeout_s` expire. `add_limit_arguments(parser)` adds the command-line flags; `LimitSettings.from_args`
 reads them.
 
 The client address is the peer of the HTTP connection, or the address a reverse proxy on the
@@ -39,7 +44,8 @@ class LimitSettings:
     max_sessions_per_client: int = 10  # open sessions per client address (tabs, reloads)
     turns_per_minute: int = 20  # LLM turns started per client address in any 60 seconds
     max_turns_in_flight: int = 32  # LLM turns running at once on the whole server
-    idle_timeout_s: float = 1800.0  # a session without events for this long is closed
+    idle_timeout_s: float = 1800.0  # a session without a person's action for this long is closed
+    yield_after_idle_s: float = 300.0  # when full, a session idle this long gives its place to a newcomer
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -96,22 +102,37 @@ class ClientLimits:
 
     # -- sessions ---------------------------------------------------------------------------
 
-    def open_session(self, key: str, client: str) -> None:
-        """Count a new session of `client`, or raise LimitExceeded. Reopening a key replaces it."""
+    def open_session(self, key: str, client: str, busy: Callable[[str], bool] = lambda key: False) -> str | None:
+        """Count a new session of `client`, or raise LimitExceeded. Reopening a key replaces it.
+
+        Returns the key of a long-idle session (not `busy`) that gave its place to this one on a
+        full server (the caller closes its chat), or None."""
         self.close_session(key)
         s = self.settings
-        if len(self._sessions) >= s.max_sessions:
-            raise LimitExceeded(
-                f"The server is full ({s.max_sessions} open sessions). Please try again in a few minutes."
-            )
         if self._per_client.get(client, 0) >= s.max_sessions_per_client:
             raise LimitExceeded(
                 f"Too many open sessions from your address ({s.max_sessions_per_client}). "
                 "Close other tabs of this app, then reload this page."
             )
+        replaced = self._make_room(client, busy) if len(self._sessions) >= s.max_sessions else None
         self._sessions[key] = client
         self._per_client[client] = self._per_client.get(client, 0) + 1
         self._last_active[key] = self._clock()
+        return replaced
+
+    def _make_room(self, client: str, busy: Callable[[str], bool]) -> str:
+        """The session that gives its place to a new one of `client` (closed here), or LimitExceeded."""
+        s = self.settings
+        now = self._clock()
+        idle = [key for key, last in self._last_active.items() if now - last >= s.yield_after_idle_s and not busy(key)]
+        if idle and client not in self._per_client:
+            # The address holding most sessions gives one up first, then the session idle longest.
+            key = max(idle, key=lambda k: (self._per_client[self._sessions[k]], -self._last_active[k]))
+            self.close_session(key)
+            return key
+        soonest = min(self._last_active.values()) + s.yield_after_idle_s - now
+        when = "a few minutes" if client in self._per_client or soonest <= 0 else _duration(soonest)
+        raise LimitExceeded(f"The server is full ({s.max_sessions} open sessions, all in use). Please try again in {when}.")
 
     def touch(self, key: str) -> None:
         if key in self._last_active:
@@ -173,6 +194,10 @@ class ClientLimits:
             "clients": len(self._per_client),
             "turns_in_flight": self._in_flight,
         }
+
+
+def _duration(seconds: float) -> str:
+    return f"{max(1, round(seconds))} seconds" if seconds < 90 else f"{round(seconds / 60)} minutes"
 
 
 def client_address(request: Any) -> str:

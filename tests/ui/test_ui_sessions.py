@@ -111,6 +111,13 @@ class Clock:
         return self.now
 
 
+async def take_a_turn(chat: UserChat) -> None:
+    """What a person does: the greeting's turn, or a message once there is one."""
+    task = chat.send("Tell me more.") if chat.session.log else chat.open()
+    await task
+    chat.finish()
+
+
 async def test_a_chat_in_use_is_never_closed_for_a_newcomer_and_idle_ones_expire(settings: Any) -> None:
     clock = Clock()
     limits = ClientLimits(LimitSettings(max_sessions=2, idle_timeout_s=60), clock=clock)
@@ -125,15 +132,15 @@ async def test_a_chat_in_use_is_never_closed_for_a_newcomer_and_idle_ones_expire
         idle.workdir.mkdir()
         (idle.workdir / "gdp-zero-transcript.json").write_text("{}")
         clock.now += 50
-        registry.get("person")  # the person clicks something
-        clock.now += 20  # "idle" has had no event for 70 s, "person" for 20 s
+        await take_a_turn(person)
+        clock.now += 20  # "idle" has had no turn for 70 s, "person" for 20 s
         busy_but_quiet = await registry.create("newcomer", "10.0.0.3", SMALL)  # the idle one made room
         assert registry.get("idle") is None and registry.get("person") is person
         assert len(registry) == 2 and not idle.workdir.exists()  # its downloads went with it
 
         busy_but_quiet.open()  # a long turn: no event for a while, but it is running
         clock.now += 120
-        registry.get("person")
+        await take_a_turn(person)
         assert await registry.sweep() == 0  # a chat running a turn is not idle
         await busy_but_quiet.task
         busy_but_quiet.finish()
