@@ -19,6 +19,7 @@ from typing import Any, Iterator
 import plotly.graph_objects as go
 
 from gdp_zero.analysis.figures import VALUE_COLORSCALE, empty_figure  # the tab shows empty_figure too
+from gdp_zero.mcts.explain import why_chosen
 from gdp_zero.planners.base import PlannerTurn
 from gdp_zero.wording import plural
 
@@ -514,7 +515,8 @@ def tree_summary_html(tree: dict[str, Any] | None, planner: str, simulations: in
     return (
         f'<div class="tree-summary">Chosen act <span class="act-tag">{html.escape(str(tree.get("chosen_act")))}</span>'
         f"{_how_chosen(tree)} · {plural(simulations, 'simulation')} this turn, {reused} reused"
-        f" · {seconds:.1f} s · Q0 = {tree.get('q0')}{note}</div>"
+        f" · {seconds:.1f} s · Q0 = {tree.get('q0')}{note}"
+        f'<div class="why-chosen">{html.escape(why_chosen(tree))}</div></div>'
     )
 
 
@@ -524,7 +526,7 @@ def _how_chosen(tree: dict[str, Any]) -> str:
     if rounds:
         widths = " → ".join(str(len(r["acts"])) for r in rounds)
         return f" (Gumbel root: survived {plural(len(rounds), 'round')} of Sequential Halving, {widths} acts)"
-    return " (highest Q)" if tree.get("choose_by") == "value" else " (most visits)"
+    return {"value": " (highest Q)", "shrunk": " (highest shrunk Q)"}.get(str(tree.get("choose_by")), " (most visits)")
 
 
 def live_summary_html(tree: dict[str, Any], done: int, total: int) -> str:
