@@ -7,9 +7,20 @@ turns: appending returns a new dialogue and never disturbs a realization stored 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Literal
+from typing import Iterable, Iterator, Literal, Protocol
 
 Speaker = Literal["system", "user"]
+
+
+class SaidTurn(Protocol):
+    """Anything that says who spoke, with which act, saying what (a record's turn, a chat's)."""
+
+    @property
+    def speaker(self) -> Speaker: ...
+    @property
+    def act(self) -> str: ...
+    @property
+    def text(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -25,6 +36,11 @@ class Turn:
 @dataclass(frozen=True)
 class Dialogue:
     turns: tuple[Turn, ...] = ()
+
+    @classmethod
+    def of(cls, turns: Iterable[SaidTurn]) -> Dialogue:
+        """The dialogue of any turns that say who spoke, with which act, saying what."""
+        return cls(tuple(Turn(t.speaker, t.act, t.text) for t in turns))
 
     def __len__(self) -> int:
         return len(self.turns)

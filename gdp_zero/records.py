@@ -13,22 +13,35 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from functools import cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Annotated, Any, Iterable, TypeVar, cast
+
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
 from gdp_zero.dialogue import Dialogue, Speaker
-from gdp_zero.planners.base import PlannerTurn
+from gdp_zero.validation import describe_validation_error
 
 SCHEMA_VERSION = 1
 SPEAKERS: tuple[Speaker, ...] = ("system", "user")
 
+# Read as written by this version or an older one of the same schema: a field added later is
+# ignored (not refused), a value of the wrong type is refused naming its field.
+_READING = ConfigDict(extra="ignore")
+
 
 class RecordError(ValueError):
     """A dialogue file or record that cannot be read; the text names the file, line or field."""
+
+
+def as_speaker(value: str) -> Speaker:
+    """A speaker stored as plain text (a database column), checked."""
+    if value not in SPEAKERS:
+        raise RecordError(f"speaker: expected one of {', '.join(SPEAKERS)}, got {value!r}")
+    return cast(Speaker, value)
 
 
 def now_iso() -> str:
@@ -45,15 +58,49 @@ def app_version() -> str:
 
 
 @dataclass(frozen=True)
+class PlannerTurn:
+    """One planned persuader turn: the act, the reply, the search tree (GDP-Zero only), the turn's
+    LLM usage, its timings and the settings it ran with. The chat, the study store, self-play and
+    the analytics all consume it."""
+
+    __pydantic_config__ = _READING
+
+    planner: str
+    act: str
+    reply: str
+    seconds: float
+    usage: dict[str, dict[str, Any]] = field(default_factory=dict)  # role -> RoleUsage fields
+    tree: dict[str, Any] | None = None
+    simulations: int = 0
+    reused_simulations: int = 0
+    stopped_by: str | None = None  # "simulations", "time_budget" or "reused" for a search
+    settings: dict[str, Any] = field(default_factory=dict)  # what it ran with: the planner's parameters, models by role
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "planner_turn") -> PlannerTurn:
+        return read_as(PlannerTurn, data, where)
+
+
+@dataclass(frozen=True)
 class TurnRecord:
+    """One turn of any dialogue: what a chat keeps as it goes and what every record file holds."""
+
+    __pydantic_config__ = _READING
+
     speaker: Speaker
     act: str
     text: str
     at: str | None = None  # when the turn was complete (UTC, ISO 8601)
     tag_fallback: str | None = None  # user turns: why the act tagger had to guess, if it did
-    planned: PlannerTurn | None = None  # system turns written by a planner
+    # system turns written by a planner; saved as "planner_turn"
+    planned: Annotated[PlannerTurn | None, Field(validation_alias="planner_turn")] = None
     usage: dict[str, dict[str, Any]] | None = None  # the turn's LLM calls by role, tagging the message before it included
     meta: dict[str, Any] = field(default_factory=dict)  # source-specific extras, e.g. P4G's raw labels
+    # The chat's usage-ledger turn that paid for this turn: in memory only, never saved or compared.
+    ledger_turn: int | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         record: dict[str, Any] = {"speaker": self.speaker, "act": self.act, "text": self.text, "at": self.at}
@@ -67,35 +114,11 @@ class TurnRecord:
             record["meta"] = self.meta
         return record
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], where: str = "turn") -> TurnRecord:
-        if not isinstance(data, dict):
-            raise RecordError(f"{where}: expected an object, got {type(data).__name__}")
-        for name in ("speaker", "act", "text"):
-            if not isinstance(data.get(name), str):
-                raise RecordError(f"{where}.{name}: expected a string, got {data.get(name)!r}")
-        if data["speaker"] not in SPEAKERS:
-            raise RecordError(f"{where}.speaker: expected one of {', '.join(SPEAKERS)}, got {data['speaker']!r}")
-        planned = data.get("planner_turn")
-        if planned is not None:
-            try:
-                planned = PlannerTurn(**planned)
-            except TypeError as error:
-                raise RecordError(f"{where}.planner_turn: {error}") from None
-        return cls(
-            speaker=data["speaker"],
-            act=data["act"],
-            text=data["text"],
-            at=data.get("at"),
-            tag_fallback=data.get("tag_fallback"),
-            planned=planned,
-            usage=data.get("usage"),
-            meta=data.get("meta") or {},
-        )
-
 
 @dataclass(frozen=True)
 class DialogueRecord:
+    __pydantic_config__ = _READING
+
     id: str
     source: str  # "chat", "study", "selfplay", "p4g", ...
     domain: str
@@ -115,10 +138,7 @@ class DialogueRecord:
 
     @property
     def dialogue(self) -> Dialogue:
-        dialogue = Dialogue()
-        for turn in self.turns:
-            dialogue = dialogue.add(turn.speaker, turn.act, turn.text)
-        return dialogue
+        return Dialogue.of(self.turns)
 
     def to_dict(self) -> dict[str, Any]:
         record = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -130,26 +150,39 @@ class DialogueRecord:
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "record") -> DialogueRecord:
+        """A record as saved by this version or an older one; a newer schema is refused, not misread."""
         if not isinstance(data, dict):
             raise RecordError(f"{where}: expected a dialogue record (an object), got {type(data).__name__}")
         version = data.get("schema_version")
-        if not isinstance(version, int):
-            raise RecordError(f"{where}.schema_version: expected a whole number, got {version!r} (not a dialogue record?)")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise RecordError(f"{where}: schema_version: expected a whole number, got {version!r} (not a dialogue record?)")
         if version > SCHEMA_VERSION:
             raise RecordError(
                 f"{where}: schema version {version} is newer than this gdp-zero reads ({SCHEMA_VERSION}); upgrade gdp-zero"
             )
-        for name in ("id", "source", "domain"):
-            if not isinstance(data.get(name), str):
-                raise RecordError(f"{where}.{name}: expected a string, got {data.get(name)!r}")
-        turns = data.get("turns")
-        if not isinstance(turns, list):
-            raise RecordError(f"{where}.turns: expected a list of turns, got {type(turns).__name__}")
-        known = {f.name for f in fields(cls)} - {"turns"}
-        return cls(
-            **{k: v for k, v in data.items() if k in known},
-            turns=tuple(TurnRecord.from_dict(t, f"{where}.turns[{i}]") for i, t in enumerate(turns)),
-        )
+        return read_as(DialogueRecord, data, where)
+
+
+Record = TypeVar("Record")
+_ADAPTERS: dict[type, TypeAdapter[Any]] = {}  # built on first read: building one costs milliseconds
+
+
+def read_as(kind: type[Record], data: Any, where: str) -> Record:
+    """`data` (parsed JSON) as the dataclass `kind`, strictly typed: JSON's own types only, no "1.5"
+    for 1.5; a key `kind` does not know (a field added later) is ignored. A wrong value is a
+    `RecordError` naming `where` and the field.
+
+    Strict checking runs in pydantic's JSON mode, where an object reads as a dataclass and a list
+    as a tuple; Python mode would demand dataclass instances.
+    """
+    try:
+        adapter = _ADAPTERS.get(kind)
+        if adapter is None:
+            adapter = _ADAPTERS[kind] = TypeAdapter(kind)
+        record: Record = adapter.validate_json(json.dumps(data), strict=True)
+        return record
+    except ValidationError as error:
+        raise RecordError(describe_validation_error(error, where)) from None
 
 
 def save_record(path: Path, record: DialogueRecord) -> None:

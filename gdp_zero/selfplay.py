@@ -12,6 +12,11 @@ tagging call is made; a user turn's usage is the persuadee's call. Dialogues run
 at a time and each GDP-Zero search runs its simulations concurrently; every request of every
 dialogue goes through one client limit (`max_concurrency`), while each dialogue keeps its own
 usage ledger.
+
+With a reflection memory (`options.memory`), the planner recalls lessons at every turn, and each
+finished dialogue is reflected on: its lessons go into its record (meta "memory") before the
+record is appended, and into the memory file after. A kill between the two is healed on resume:
+the lessons of finished records are kept again, and the store holds a dialogue's lessons once.
 """
 
 from __future__ import annotations
@@ -22,10 +27,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from gdp_zero.evaluation.jobs import RunMismatch, as_done, check_same_planner, only_writer
-from gdp_zero.domain import SUCCESS
+from gdp_zero.domain import SUCCESS, Domain, load_domain
 from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.llm.client import LLMClient
 from gdp_zero.llm.ledger import UsageLedger
+from gdp_zero.memory.reflection_memory import ReflectionMemory
+from gdp_zero.memory.store import LessonStore
 from gdp_zero.personas import Persona
 from gdp_zero.planners.base import usage_since
 from gdp_zero.records import DialogueRecord, append_record, drop_torn_line, load_records
@@ -71,6 +78,7 @@ class SelfPlayProgress:
     done: int = 0
     successes: int = 0
     skipped: int = 0  # finished before this run started
+    lessons_added: int = 0  # to the reflection memory, by this run
 
     def add(self, record: DialogueRecord) -> None:
         self.done += 1
@@ -107,21 +115,46 @@ async def run_selfplay(
         for planned in plan:
             if planned.id in done:
                 progress.add(done[planned.id])
-        if on_dialogue is not None:
-            on_dialogue(progress)
-        async with aclosing(as_done(todo, lambda d: play_dialogue(run, d, client), run.concurrency)) as finished:
-            async for record in finished:
-                append_record(run.out, record)
-                progress.add(record)
-                if on_dialogue is not None:
-                    on_dialogue(progress)
+        memory = LessonStore(run.options.memory) if run.options.memory is not None else None
+        domain = load_domain(run.options.domain)
+        try:
+            if memory is not None:  # lessons of dialogues whose record was saved just before a kill
+                for record in done.values():
+                    progress.lessons_added += await keep_lessons(memory, record, client, domain)
+            if on_dialogue is not None:
+                on_dialogue(progress)
+            play = lambda d: play_dialogue(run, d, client, memory)  # noqa: E731
+            async with aclosing(as_done(todo, play, run.concurrency)) as finished:
+                async for record in finished:
+                    append_record(run.out, record)
+                    progress.add(record)
+                    if memory is not None:
+                        progress.lessons_added += await keep_lessons(memory, record, client, domain)
+                    if on_dialogue is not None:
+                        on_dialogue(progress)
+        finally:
+            if memory is not None:
+                memory.close()
     return progress
 
 
-async def play_dialogue(run: SelfPlayRun, planned: PlannedDialogue, client: LLMClient) -> DialogueRecord:
-    """One dialogue from the greeting to success or the turn limit, as a finished record."""
+async def keep_lessons(store: LessonStore, record: DialogueRecord, client: LLMClient, domain: Domain) -> int:
+    """Store the lessons a finished record carries; 0 when the store has them already."""
+    lessons = (record.meta.get("memory") or {}).get("lessons") or []
+    memory = ReflectionMemory(store, client.sibling(UsageLedger()), domain)
+    return await memory.keep(record.id, record.dialogue, lessons, record.outcome)
+
+
+async def play_dialogue(
+    run: SelfPlayRun, planned: PlannedDialogue, client: LLMClient, memory: LessonStore | None = None
+) -> DialogueRecord:
+    """One dialogue from the greeting to success or the turn limit, as a finished record
+    (with the lessons reflected from it when the run has a memory)."""
     offset = planned.index * SEED_STRIDE
-    session = build_session(client.settings, run.options_for(planned.index), client.sibling(UsageLedger(), seed_offset=offset))
+    session = build_session(
+        client.settings, run.options_for(planned.index), client.sibling(UsageLedger(), seed_offset=offset), memory
+    )
+    lessons_at_start = len(memory) if memory is not None else 0
     session.id, session.source = planned.id, SOURCE
     heard = UsageLedger()
     persuadee = UserSimulator(client.sibling(heard, seed_offset=offset + SEED_STRIDE // 2), session.domain,
@@ -139,11 +172,18 @@ async def play_dialogue(run: SelfPlayRun, planned: PlannedDialogue, client: LLMC
     record = session.record()
     usage = iter(heard_usage)
     turns = tuple(replace(t, usage=next(usage)) if t.speaker == "user" else t for t in record.turns)
-    return replace(
-        record,
-        turns=turns,
-        condition=run.name,
-        persona=planned.persona.to_record(),
-        meta={"index": planned.index, "exchanges": session.dialogue.exchanges, "max_exchanges": session.domain.max_exchanges},
-    )
+    meta: dict[str, Any] = {
+        "index": planned.index, "exchanges": session.dialogue.exchanges, "max_exchanges": session.domain.max_exchanges,
+    }
+    record = replace(record, turns=turns, condition=run.name, persona=planned.persona.to_record(), meta=meta)
+    if memory is None:
+        return record
+    reflected = UsageLedger()
+    reflector = ReflectionMemory(memory, client.sibling(reflected, seed_offset=offset), session.domain)
+    lessons = await reflector.reflect(record)
+    meta["memory"] = {
+        "file": str(memory.path), "lessons_at_start": lessons_at_start, "lessons": list(lessons),
+        "usage": usage_since(reflected, 0),
+    }
+    return replace(record, meta=meta)
 

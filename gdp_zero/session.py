@@ -8,15 +8,15 @@ before anything can fail: if tagging or planning fails (endpoint down), the mess
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from gdp_zero.dialogue import Dialogue, Speaker
+from gdp_zero.dialogue import Dialogue
 from gdp_zero.domain import Domain
 from gdp_zero.llm.client import LLMClient
 from gdp_zero.planners import GDPZeroConfig, build_planner
-from gdp_zero.planners.base import Planner, PlannerTurn, ProgressCallback
-from gdp_zero.records import DialogueRecord, TurnRecord, now_iso
+from gdp_zero.planners.base import Planner, ProgressCallback
+from gdp_zero.records import DialogueRecord, PlannerTurn, TurnRecord, now_iso
 from gdp_zero.roles import Roles
 from gdp_zero.text import clean_text
 
@@ -26,17 +26,6 @@ NO_REPLY_YET = "Your previous message has no reply yet: retry it, or undo it fir
 
 class MessageRejected(ValueError):
     """A message the person should change before sending; the text says what to change."""
-
-
-@dataclass
-class TurnLog:
-    speaker: Speaker
-    act: str
-    text: str
-    ledger_turn: int
-    tag_fallback: str | None = None  # the act tagger had to guess this user act
-    planned: PlannerTurn | None = None
-    at: str = field(default_factory=now_iso)
 
 
 def check_message(text: str | None, limit: int = MAX_MESSAGE_CHARS) -> str:
@@ -55,7 +44,7 @@ class ChatSession:
     client: LLMClient
     roles: Roles
     planner: Planner
-    log: list[TurnLog] = field(default_factory=list)
+    log: list[TurnRecord] = field(default_factory=list)
     pending: str | None = None  # the person's last message while it has no reply yet
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     source: str = "chat"
@@ -64,10 +53,7 @@ class ChatSession:
 
     @property
     def dialogue(self) -> Dialogue:
-        dialogue = Dialogue()
-        for turn in self.log:
-            dialogue = dialogue.add(turn.speaker, turn.act, turn.text)
-        return dialogue
+        return Dialogue.of(self.log)
 
     @property
     def outcome(self) -> float | None:
@@ -123,7 +109,7 @@ class ChatSession:
         ledger_turn = self._new_ledger_turn()
         if self.pending is not None:
             tagged = await self.roles.tagger.tag(self.dialogue, self.pending)
-            self.log.append(TurnLog("user", tagged.act, self.pending, ledger_turn, tag_fallback=tagged.fallback))
+            self.log.append(TurnRecord("user", tagged.act, self.pending, now_iso(), tagged.fallback, ledger_turn=ledger_turn))
             self.pending = None
             if self.end_reason is not None:
                 return None
@@ -139,7 +125,7 @@ class ChatSession:
             raise RuntimeError("the conversation has not started: open it first")
         if self.pending is not None or self.log[-1].speaker == "user":
             raise MessageRejected(NO_REPLY_YET)
-        self.log.append(TurnLog("user", act, check_message(text), self._next_ledger_turn, tag_fallback=fallback))
+        self.log.append(TurnRecord("user", act, check_message(text), now_iso(), fallback, ledger_turn=self._next_ledger_turn))
 
     async def plan_for(self, dialogue: Dialogue, on_progress: ProgressCallback | None = None) -> PlannerTurn:
         """The planner's turn for `dialogue`, stamped with the settings it ran with; the session's log is untouched
@@ -149,7 +135,11 @@ class ChatSession:
 
     async def _bot_turn(self, ledger_turn: int, on_progress: ProgressCallback | None) -> PlannerTurn:
         planned = await self.plan_for(self.dialogue, on_progress)
-        self.log.append(TurnLog("system", planned.act, planned.reply, ledger_turn, planned=planned))
+        # the turn's calls, the tagging of the message before it included
+        usage = {role: asdict(u) for role, u in self.client.ledger.by_role(ledger_turn).items()}
+        self.log.append(
+            TurnRecord("system", planned.act, planned.reply, now_iso(), planned=planned, usage=usage, ledger_turn=ledger_turn)
+        )
         return planned
 
     def _new_ledger_turn(self) -> int:
@@ -178,28 +168,34 @@ class ChatSession:
         self.pending = None
         self.planner.forget()
 
+    def resume(self, record: DialogueRecord, pending: str | None = None) -> None:
+        """Go on with a dialogue kept elsewhere (a study's database): its turns, id, source and start.
+
+        `pending` is the person's message that still awaits its reply. The usage of the resumed
+        turns stays in their records (this session's ledger starts empty).
+        """
+        if record.domain != self.domain.name:
+            raise ValueError(f"record {record.id} is a {record.domain} dialogue, not {self.domain.name}")
+        self.log = list(record.turns)
+        self.pending = pending
+        self.id, self.source = record.id, record.source
+        self.started_at = record.started_at or self.started_at
+        self.planner.forget()
+
+    def keep_pending(self, text: str | None) -> None:
+        """Hold the person's message, already checked and kept elsewhere (a study's database), as the
+        one `retry` answers next; None: no message awaits its reply."""
+        self.pending = text
+
     def record(self) -> DialogueRecord:
         """The dialogue so far as the project's one dialogue record (what a saved transcript holds)."""
         ledger = self.client.ledger
-        turns = tuple(
-            TurnRecord(
-                speaker=turn.speaker,
-                act=turn.act,
-                text=turn.text,
-                at=turn.at,
-                tag_fallback=turn.tag_fallback,
-                planned=turn.planned,
-                # the turn's calls, the tagging of the message before it included
-                usage={r: vars(u) for r, u in ledger.by_role(turn.ledger_turn).items()} if turn.speaker == "system" else None,
-            )
-            for turn in self.log
-        )
         end_reason = self.end_reason
         return DialogueRecord(
             id=self.id,
             source=self.source,
             domain=self.domain.name,
-            turns=turns,
+            turns=tuple(self.log),
             outcome=self.outcome,
             end_reason=end_reason,
             planner=self.planner.describe(),

@@ -12,8 +12,7 @@ import re
 from typing import Any, Iterable
 
 from gdp_zero.mcts.search import SearchProgress
-from gdp_zero.planners.base import PlannerTurn
-from gdp_zero.session import TurnLog
+from gdp_zero.records import PlannerTurn, TurnRecord
 from gdp_zero.wording import plural
 
 PLANNER_LABELS = {"gdpzero": "GDP-Zero", "prompting": "Prompting", "random": "Random"}
@@ -60,7 +59,7 @@ def turn_note(planned: PlannerTurn | None) -> str:
     return f'<div class="turn-meta">{note}</div>'
 
 
-def bot_message(turn: TurnLog) -> dict[str, Any]:
+def bot_message(turn: TurnRecord) -> dict[str, Any]:
     content = f"{act_tag(turn.act)} {message_text(turn.text)}{turn_note(turn.planned)}"
     return {"role": "assistant", "content": content}
 
@@ -73,7 +72,7 @@ def user_message(text: str, act: str | None, *, guessed: bool = False, waiting: 
     return {"role": "user", "content": f"{tag} {message_text(text)}"}
 
 
-def chat_messages(log: Iterable[TurnLog], pending: str | None, *, waiting: str = "") -> list[dict[str, Any]]:
+def chat_messages(log: Iterable[TurnRecord], pending: str | None, *, waiting: str = "") -> list[dict[str, Any]]:
     messages = []
     for turn in log:
         if turn.speaker == "user":

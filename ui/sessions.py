@@ -24,7 +24,7 @@ from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.llm.errors import LLMError
 from gdp_zero.llm.settings import LLMSettings
 from gdp_zero.mcts.search import SearchProgress
-from gdp_zero.planners.base import PlannerTurn
+from gdp_zero.records import PlannerTurn
 from gdp_zero.session import ChatSession, MessageRejected
 from gdp_zero.serving.limits import ClientLimits, LimitExceeded
 from gdp_zero.serving.scratch import scratch_folder

@@ -26,7 +26,7 @@ from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.llm.client import LLMClient
 from gdp_zero.llm.ledger import UsageLedger
 from gdp_zero.planners.base import usage_since
-from gdp_zero.records import DialogueRecord, RecordError, append_json_line, drop_torn_line, json_lines, now_iso, read_text
+from gdp_zero.records import DialogueRecord, RecordError, append_json_line, drop_torn_line, json_lines, now_iso, read_as, read_text
 from gdp_zero.roles.evaluator import CANT_TELL, FIRST, PairwiseJudge, majority
 
 HUMAN = "human"
@@ -72,10 +72,7 @@ class Judgment:
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> Judgment:
-        try:
-            return cls(**data)
-        except TypeError as error:
-            raise RecordError(f"{where}: not a judgment ({error})") from None
+        return read_as(Judgment, data, where)
 
 
 @dataclass(frozen=True)

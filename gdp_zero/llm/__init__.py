@@ -1,10 +1,14 @@
 """The LLM layer: every LLM call in the project goes through `LLMClient`.
 
 The fake OpenAI-compatible server lives in `gdp_zero.llm.fake_server` (not re-exported, so that
-`python -m gdp_zero.llm.fake_server` runs cleanly).
+`python -m gdp_zero.llm.fake_server` runs cleanly). `LLMClient` is loaded on first use: it
+imports the openai SDK, which the ledger, settings and errors do not need.
 """
 
-from .client import LLMClient
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     AuthenticationError,
     EndpointSetupError,
@@ -43,3 +47,14 @@ __all__ = [
     "WrongEndpointError",
     "load_llm_settings",
 ]
+
+if TYPE_CHECKING:
+    from .client import LLMClient
+
+
+def __getattr__(name: str) -> Any:
+    if name == "LLMClient":
+        from .client import LLMClient
+
+        return LLMClient
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

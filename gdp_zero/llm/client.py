@@ -11,7 +11,7 @@ import re
 import ssl
 import time
 from dataclasses import replace
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, Awaitable, Callable, Sequence, TypeVar
 from urllib.parse import urlsplit
 
 import openai
@@ -163,6 +163,22 @@ class LLMClient:
         if not response.choices:
             raise LogprobsUnsupportedError.for_model(ep.url, ep.model, "no choices in the reply")
         return _texts(response, ep.api)[0], _token_logprobs(response.choices[0], ep)
+
+    async def embed(self, role: str, texts: Sequence[str]) -> list[list[float]]:
+        """One vector per text from the role's `/embeddings` endpoint, in the order given."""
+        if not texts:
+            return []
+        ep = self.settings.for_role(role)
+        inputs = [clean_text(text, MAX_LLM_TEXT_CHARS) or " " for text in texts]  # an empty input is a 400
+
+        async def send(sdk: openai.AsyncOpenAI) -> Any:
+            return await sdk.embeddings.create(model=ep.model, input=inputs, timeout=ep.timeout_s)
+
+        response = await self._request(role, ep, send, n_requested=len(texts))
+        vectors = [item.embedding for item in sorted(response.data, key=lambda item: item.index)]
+        if len(vectors) != len(texts):
+            raise WrongEndpointError(f"{ep.url}: /embeddings returned {len(vectors)} vectors for {len(texts)} texts")
+        return vectors
 
     async def list_models(self, role: str = "policy") -> list[str]:
         ep = self.settings.for_role(role)
@@ -381,14 +397,16 @@ def _call_record(
     topped_up: bool,
 ) -> CallRecord:
     usage = getattr(response, "usage", None)
+    # A completion answers with `choices`, an embedding request with `data` (and no completion tokens).
+    received = getattr(response, "choices", None) or getattr(response, "data", None) or ()
     return CallRecord(
         role=role,
         turn=turn,
         prompt_tokens=(usage.prompt_tokens or 0) if usage else 0,
-        completion_tokens=(usage.completion_tokens or 0) if usage else 0,
+        completion_tokens=(getattr(usage, "completion_tokens", 0) or 0) if usage else 0,
         seconds=seconds,
         n_requested=n_requested,
-        n_received=len(response.choices) if response is not None else 0,
+        n_received=len(received),
         retries=retries,
         topped_up=topped_up,
         api=ep.api,

@@ -43,6 +43,7 @@ _MALFORMED = (
 )
 LOGIN_PAGE = "<!doctype html><html><head><title>Sign in</title></head><body><form>Sign in</form></body></html>"
 _FILLER_TOKENS = (" the", " a", " and", ".", " to")
+EMBEDDING_DIMS = 256
 
 
 @dataclass
@@ -184,7 +185,7 @@ class FakeLLMServer:
         if listing:
             data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models]
             return _Reply(200, {"object": "list", "data": data})
-        if method != "POST" or not route.endswith("/completions"):
+        if method != "POST" or not route.endswith(("/completions", "/embeddings")):
             return _error(404, f"Unknown request URL: {method} {route}.", "invalid_request_error", "unknown_url")
         try:
             request = json.loads(body or b"{}")
@@ -195,6 +196,8 @@ class FakeLLMServer:
         if request.get("model") not in self.models and not self.any_model:
             message = f"The model `{request.get('model')}` does not exist or you do not have access to it."
             return _error(404, message, "invalid_request_error", "model_not_found")
+        if route.endswith("/embeddings"):
+            return _embeddings(request)
         if request.get("stream"):
             return _error(400, "The fake server does not support streaming.", "invalid_request_error", None)
         n = request.get("n") or 1
@@ -275,6 +278,34 @@ def _completion(
         },
         "system_fingerprint": "fake",
     }
+
+
+def _embeddings(request: Mapping[str, Any]) -> _Reply:
+    inputs = request.get("input")
+    inputs = [inputs] if isinstance(inputs, str) else inputs
+    if not isinstance(inputs, list) or not inputs or not all(isinstance(i, str) and i for i in inputs):
+        return _error(400, "input must be a non-empty string or list of non-empty strings.", "invalid_request_error", None)
+    data = [{"object": "embedding", "index": i, "embedding": hashed_embedding(text)} for i, text in enumerate(inputs)]
+    tokens = sum(_token_count(text) for text in inputs)
+    return _Reply(200, {
+        "object": "list", "data": data, "model": request["model"],
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    })
+
+
+def hashed_embedding(text: str, dims: int = EMBEDDING_DIMS) -> list[float]:
+    """A bag of words and word pairs hashed into `dims` buckets, unit length: texts sharing words are close.
+
+    Not a semantic model, but similarity is real (a test's right lesson shares the situation's words),
+    deterministic across processes (sha256, not Python's salted hash) and cheap.
+    """
+    words = re.findall(r"[a-z0-9']+", text.lower())
+    vector = [0.0] * dims
+    for feature in words + [f"{a} {b}" for a, b in zip(words, words[1:])]:
+        digest = hashlib.sha256(feature.encode()).digest()
+        vector[int.from_bytes(digest[:4], "little") % dims] += 1.0 if digest[4] & 1 else -1.0
+    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+    return [v / norm for v in vector]
 
 
 class _Handler(BaseHTTPRequestHandler):

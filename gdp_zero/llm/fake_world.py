@@ -7,6 +7,12 @@ given (an appeal warms it up, a blunt early request or a repeated act cools it d
 its mood from earlier replies. The value question is answered by the same persuadee, so the
 search's values follow the acts it tries.
 
+With a persona in the prompt (self-play), the persuadee also has a taste no prompt states: one
+appeal it warms to and one it resents, drawn from a hash of its description. It introduces itself
+in its first reply, so a reflection memory can learn which persuadee liked what from outcomes and
+recall it when the same kind of persuadee shows up again; the canned policy follows the lessons
+it is shown (`Worked: [act]` / `Backfired: [act]`), as a model follows advice in its prompt.
+
 Prompts are read through their marker lines (see `gdp_zero.roles.prompts`): `Allowed acts:`,
 `Reply format:`, the conversation after `A new conversation:` and, for the tagger, `now says:`.
 Acts the tables do not know (another domain, a test's made-up act) get even odds and generic text.
@@ -14,6 +20,8 @@ Acts the tables do not know (another domain, a test's made-up act) get even odds
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 import random
 import re
@@ -126,6 +134,11 @@ REACTIONS: dict[str, tuple[float, float, float, float, float]] = {
 }
 # A greeting after the opening is odd: the persuadee wonders what is going on.
 LATE_GREETING = (0.1, 0.6, 0.3, 0.0, 0.0)
+# A persona's reaction to the appeal it likes and to the one it resents (see `taste`).
+LIKED_REACTION = (0.0, 0.05, 0.15, 0.6, 0.2)
+DISLIKED_REACTION = (0.3, 0.6, 0.1, 0.0, 0.0)
+# How much the canned policy follows a lesson in its prompt.
+LESSON_BOOST, LESSON_DAMPING = 4.0, 0.1
 
 
 @dataclass(frozen=True)
@@ -136,22 +149,93 @@ class Line:
 
 
 def canned_reply(prompt: str, rng: random.Random) -> str:
-    """The reply our prompt markers ask for: `[act]`, or `[act] sentence` when an utterance is wanted."""
+    """The reply our prompt markers ask for: `[act]`, `[act] sentence`, `[side] argument` or `Lesson: ...`."""
     acts = allowed_acts(prompt)
     if not acts:
         return NO_MARKER_REPLY
-    reply_format = last_line(prompt, "Reply format:")
-    with_utterance = reply_format is not None and "utterance" in reply_format.lower()
+    reply_format = (last_line(prompt, "Reply format:") or "").lower()
     conversation = conversation_lines(prompt)
+    if "lesson" in reply_format:
+        return reflect(conversation)
+    if "argument" in reply_format:
+        return f"[{acts[0]}] {argue(acts[0], conversation)}"
+    with_utterance = "utterance" in reply_format
     said = _quoted_message(prompt)
     if said is not None and not with_utterance:
         return f"[{tag(said, acts)}]"
-    weights = _weights(acts, conversation)
+    persona = _persona(prompt)
+    weights = _weights(acts, conversation, persona, _lessons(prompt))
     act = rng.choices(acts, weights=[weights[a] for a in acts])[0]
     if not with_utterance:
         return f"[{act}]"
     lines = PERSUADER_LINES.get(act) or PERSUADEE_LINES.get(act) or GENERIC_LINES
-    return f"[{act}] {rng.choice(lines)}"
+    text = rng.choice(lines)
+    if persona is not None and act in USER_LEANING and _persuader_turns(conversation) == 1:
+        text = f"{text} {introduction(persona)}"
+    return f"[{act}] {text}"
+
+
+@dataclass(frozen=True)
+class Taste:
+    """A persona's hidden preference: the appeal it warms to and the one it resents."""
+
+    liked: str
+    disliked: str
+
+
+def taste(persona: str) -> Taste:
+    """Drawn from a hash of the description, so no word in it gives the preference away."""
+    digest = hashlib.sha256(persona.encode()).digest()
+    appeals = sorted(APPEALS)
+    liked = appeals[digest[0] % len(appeals)]
+    others = [a for a in appeals if a != liked]
+    return Taste(liked, others[digest[1] % len(others)])
+
+
+def introduction(persona: str) -> str:
+    """What the persuadee says of itself in its first reply: the description's first sentence."""
+    first = re.split(r"(?<=[.!?])\s", persona.strip(), maxsplit=1)[0].rstrip(".!?")
+    return f"A bit about me: {first[:1].lower()}{first[1:]}."
+
+
+def reflect(conversation: list[Line]) -> str:
+    """The canned reflection: which persuader act drew the warmest and the coldest replies."""
+    opener = conversation[0].speaker if conversation else None
+    drawn: dict[str, list[float]] = {}
+    for said, answer in itertools.pairwise(conversation):
+        if said.speaker == opener and answer.speaker != opener and answer.act in USER_LEANING:
+            drawn.setdefault(said.act, []).append(USER_LEANING[answer.act])
+    means = {act: sum(v) / len(v) for act, v in drawn.items() if act in APPEALS | {"foot in the door"}}
+    parts = []
+    if means and max(means.values()) > 0:
+        parts.append(f"Worked: [{max(means, key=lambda a: means[a])}].")
+    if means and min(means.values()) < 0:
+        parts.append(f"Backfired: [{min(means, key=lambda a: means[a])}].")
+    return "Lesson: " + (" ".join(parts) if parts else "Nothing stood out in this conversation.")
+
+
+def argue(side: str, conversation: list[Line]) -> str:
+    """The canned advocate: the persuadee's reply that best supports `side`, and how many did."""
+    opener = conversation[0].speaker if conversation else None
+    replies = [line for line in conversation if line.speaker != opener and line.act in USER_LEANING]
+    hopeful = "not" not in side.lower()
+    support = [line for line in replies if (USER_LEANING[line.act] > 0) == hopeful and USER_LEANING[line.act] != 0]
+    if not support:
+        return f"Nothing the persuadee said so far points that way, and {len(replies)} replies were heard."
+    best = max(support, key=lambda line: USER_LEANING[line.act] * (1 if hopeful else -1))
+    return f"{len(support)} of {len(replies)} replies point this way, e.g. [{best.act}] \"{best.text[:80]}\""
+
+
+def _persona(prompt: str) -> str | None:
+    match = re.search(r"^The [^\n:]{1,40} in this conversation: (.+)$", prompt, flags=re.MULTILINE)
+    return match.group(1).strip() if match else None
+
+
+def _lessons(prompt: str) -> tuple[set[str], set[str]]:
+    """The acts lessons in the prompt say worked, and those they say backfired."""
+    worked = set(re.findall(r"Worked: \[([^\]]+)\]", prompt))
+    backfired = set(re.findall(r"Backfired: \[([^\]]+)\]", prompt))
+    return worked, backfired
 
 
 def tag(text: str, acts: list[str]) -> str:
@@ -168,12 +252,23 @@ def base_weight(act: str) -> float:
     return DONATE_WEIGHT if act.lower() == "donate" else 1.0
 
 
-def _weights(acts: list[str], conversation: list[Line]) -> dict[str, float]:
+def _weights(
+    acts: list[str], conversation: list[Line], persona: str | None = None,
+    lessons: tuple[set[str], set[str]] = (set(), set()),
+) -> dict[str, float]:
     if any(a in REACTIONS for a in acts) and not any(a in USER_LEANING for a in acts):
-        return _persuader_weights(acts, conversation)
+        weights = _persuader_weights(acts, conversation)
+        worked, backfired = lessons
+        return {a: w * (LESSON_BOOST if a in worked else 1.0) * (LESSON_DAMPING if a in backfired else 1.0)
+                for a, w in weights.items()}
     if conversation and set(acts) >= set(USER_LEANING) and conversation[-1].act in REACTIONS:
-        return _persuadee_weights(acts, conversation)
+        return _persuadee_weights(acts, conversation, persona)
     return {a: base_weight(a) for a in acts}
+
+
+def _persuader_turns(conversation: list[Line]) -> int:
+    opener = conversation[0].speaker if conversation else None
+    return sum(line.speaker == opener for line in conversation)
 
 
 def _persuader_weights(acts: list[str], conversation: list[Line]) -> dict[str, float]:
@@ -198,12 +293,18 @@ def _persuader_weights(acts: list[str], conversation: list[Line]) -> dict[str, f
     return weights
 
 
-def _persuadee_weights(acts: list[str], conversation: list[Line]) -> dict[str, float]:
-    """The persuadee's reaction to the persuader's last act, tilted by its mood so far."""
+def _persuadee_weights(acts: list[str], conversation: list[Line], persona: str | None = None) -> dict[str, float]:
+    """The persuadee's reaction to the persuader's last act, tilted by its mood so far (and its taste)."""
     last = conversation[-1]
     persuader = [line.act for line in conversation if line.speaker == last.speaker]
     late_greeting = last.act == "greeting" and len(persuader) > 1
     reaction = list(LATE_GREETING if late_greeting else REACTIONS[last.act])
+    if persona is not None:
+        preference = taste(persona)
+        if last.act == preference.liked:
+            reaction = list(LIKED_REACTION)
+        elif last.act == preference.disliked:
+            reaction = list(DISLIKED_REACTION)
     if len(persuader) > 1 and persuader[-2] == last.act:  # the same act twice in a row wears thin
         reaction[1] *= 2.5
     if last.act == "proposition of donation" and not APPEALS & set(persuader):

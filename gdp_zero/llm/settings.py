@@ -14,10 +14,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from gdp_zero.validation import ConfigError, describe_problem, describe_validation_error, read_toml
 
 # "evaluator" compares two replies in the static evaluation (gdp_zero.evaluation.static), not in a chat.
-ROLES = ("policy", "responder", "user_simulator", "judge", "act_tagger", "evaluator")
+# The debate value ("advocate", "debate_judge") and the reflection memory ("reflection", "embedding":
+# /v1/embeddings, so its model must be an embedding model) are options of the planner.
+ROLES = (
+    "policy", "responder", "user_simulator", "judge", "act_tagger", "evaluator",
+    "advocate", "debate_judge", "reflection", "embedding",
+)
 # Each role's reply length in tokens unless the config says otherwise: an act label, or a line of
 # one or two sentences (the prompting planner writes as the responder), or the judge's answer.
-ROLE_MAX_TOKENS = {"policy": 16, "responder": 120, "user_simulator": 100, "judge": 60, "act_tagger": 16, "evaluator": 16}
+ROLE_MAX_TOKENS = {
+    "policy": 16, "responder": 120, "user_simulator": 100, "judge": 60, "act_tagger": 16, "evaluator": 16,
+    "advocate": 120, "debate_judge": 16, "reflection": 160, "embedding": 1,
+}
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 

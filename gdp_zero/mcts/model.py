@@ -11,7 +11,7 @@ dialogue; a toy environment implements it for tests. No prompt, HTTP or UI code 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Generic, Mapping, Protocol, Sequence, TypeVar
+from typing import Any, Generic, Mapping, Protocol, Sequence, TypeVar
 
 State = TypeVar("State")
 
@@ -20,6 +20,8 @@ State = TypeVar("State")
 class Evaluation:
     prior: Mapping[str, float]
     value: float
+    # How the model arrived at the value (e.g. a debate), kept on the node for display; never read by the search.
+    explanation: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -1,36 +1,16 @@
-"""One interface for every planner and one record for every planned turn.
-
-The chat, the transcript, the future study store and the analytics all consume `PlannerTurn`:
-the act, the reply, the search tree (GDP-Zero only), the turn's LLM usage and its timings.
-"""
+"""One interface for every planner; each planned turn is a `gdp_zero.records.PlannerTurn`."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Any, Callable, Protocol
 
 from gdp_zero.dialogue import Dialogue
 from gdp_zero.llm.ledger import UsageLedger
 from gdp_zero.mcts.search import SearchProgress
+from gdp_zero.records import PlannerTurn
 
 ProgressCallback = Callable[[SearchProgress], None]
-
-
-@dataclass(frozen=True)
-class PlannerTurn:
-    planner: str
-    act: str
-    reply: str
-    seconds: float
-    usage: dict[str, dict[str, Any]] = field(default_factory=dict)  # role -> RoleUsage fields
-    tree: dict[str, Any] | None = None
-    simulations: int = 0
-    reused_simulations: int = 0
-    stopped_by: str | None = None  # "simulations", "time_budget" or "reused" for a search
-    settings: dict[str, Any] = field(default_factory=dict)  # what it ran with: the planner's parameters, models by role
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class Planner(Protocol):

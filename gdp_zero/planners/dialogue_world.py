@@ -5,13 +5,16 @@ together (one call latency instead of two). `transition` writes a persuader utte
 act and the simulated user's reply to it. With `utterances_per_call` = k the responder writes
 k utterances in one `n`-sample call and keeps the spares for the next realizations of the same
 act from the same dialogue, so batching never costs more calls than asking one at a time.
+With a debate among the roles, the value comes from it and the debate rides along as the
+evaluation's explanation. `lessons` (recalled by a reflection memory for the real dialogue)
+go into every policy and responder prompt of the turn's search.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 from gdp_zero.dialogue import Dialogue
 from gdp_zero.domain import Domain
@@ -25,6 +28,7 @@ class DialogueWorld:
     domain: Domain
     overlap_calls: bool = True
     utterances_per_call: int = 1
+    lessons: tuple[str, ...] = ()
     # (dialogue, act) -> utterances written but not used yet; a pending batch is awaited, not repeated.
     _spares: dict[tuple[Dialogue, str], list[str]] = field(default_factory=dict, repr=False)
     _writing: dict[tuple[Dialogue, str], asyncio.Future[None]] = field(default_factory=dict, repr=False)
@@ -37,11 +41,19 @@ class DialogueWorld:
 
     async def evaluate(self, state: Dialogue) -> Evaluation:
         if self.overlap_calls:
-            prior, value = await asyncio.gather(self.roles.policy.prior(state), self.roles.judge.value(state))
+            prior, (value, explanation) = await asyncio.gather(
+                self.roles.policy.prior(state, self.lessons), self._value(state)
+            )
         else:
-            prior = await self.roles.policy.prior(state)
-            value = await self.roles.judge.value(state)
-        return Evaluation(prior=prior, value=value)
+            prior = await self.roles.policy.prior(state, self.lessons)
+            value, explanation = await self._value(state)
+        return Evaluation(prior=prior, value=value, explanation=explanation)
+
+    async def _value(self, state: Dialogue) -> tuple[float, dict[str, Any] | None]:
+        if self.roles.debate is None:
+            return await self.roles.judge.value(state), None
+        debate = await self.roles.debate.debate(state)
+        return debate.value, debate.to_dict()
 
     async def transition(self, state: Dialogue, act: str) -> Transition[Dialogue]:
         utterance = await self._utterance(state, act)
@@ -58,7 +70,7 @@ class DialogueWorld:
                 continue
             self._writing[key] = asyncio.get_running_loop().create_future()
             try:
-                written = await self.roles.responder.respond(state, act, n=self.utterances_per_call)
+                written = await self.roles.responder.respond(state, act, n=self.utterances_per_call, lessons=self.lessons)
                 self._spares.setdefault(key, []).extend(written)
             finally:
                 self._writing.pop(key).set_result(None)

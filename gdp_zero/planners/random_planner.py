@@ -9,7 +9,8 @@ from typing import Any
 from gdp_zero.dialogue import Dialogue
 from gdp_zero.domain import Domain
 from gdp_zero.llm.ledger import UsageLedger
-from gdp_zero.planners.base import PlannerTurn, ProgressCallback, usage_since
+from gdp_zero.planners.base import ProgressCallback, usage_since
+from gdp_zero.records import PlannerTurn
 from gdp_zero.roles import Roles
 
 

@@ -1,16 +1,21 @@
-"""The LLM's roles in the search: policy prior, responder, user simulator, judge, act tagger."""
+"""The LLM's roles in the search: policy prior, responder, user simulator, judge (or debate), act tagger."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from gdp_zero.domain import Domain
 from gdp_zero.llm.client import LLMClient
 from gdp_zero.roles.act_tagger import ActTagger
+from gdp_zero.roles.debate import DebateJudge
 from gdp_zero.roles.judge import Judge
 from gdp_zero.roles.policy import PolicyPrior
 from gdp_zero.roles.responder import Responder
 from gdp_zero.roles.user_simulator import UserSimulator
+
+ValueSource = Literal["persuadee", "debate"]
+VALUE_SOURCES: tuple[ValueSource, ...] = ("persuadee", "debate")
 
 
 @dataclass(frozen=True)
@@ -20,6 +25,7 @@ class Roles:
     user_simulator: UserSimulator
     judge: Judge
     tagger: ActTagger
+    debate: DebateJudge | None = None  # set: a state's value comes from a debate instead of the judge
 
     @classmethod
     def build(
@@ -30,12 +36,19 @@ class Roles:
         prior_samples: int = 15,
         value_samples: int = 10,
         persona: str | None = None,
+        value: ValueSource = "persuadee",
+        debate_rounds: int = 1,
     ) -> Roles:
-        """The paper's sample counts by default; `persona` conditions the simulated user."""
+        """The paper's sample counts by default; `persona` conditions the simulated user.
+
+        `value` = "persuadee" asks the simulated persuadee, as published; "debate" has advocates
+        argue for `debate_rounds` rounds and a judge answer `value_samples` times.
+        """
         return cls(
             policy=PolicyPrior(client, domain, samples=prior_samples),
             responder=Responder(client, domain),
             user_simulator=UserSimulator(client, domain, persona=persona),
             judge=Judge(client, domain, samples=value_samples),
             tagger=ActTagger(client, domain),
+            debate=DebateJudge(client, domain, rounds=debate_rounds, samples=value_samples) if value == "debate" else None,
         )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import Sequence
 
 from gdp_zero.dialogue import Dialogue
 from gdp_zero.domain import Domain
 from gdp_zero.llm.client import LLMClient
 from gdp_zero.roles.parsing import parse_reply
-from gdp_zero.roles.prompts import build_prompt
+from gdp_zero.roles.prompts import build_prompt, lessons_preamble
 
 ROLE = "policy"
 
@@ -22,7 +23,8 @@ class PolicyPrior:
     temperature: float = 1.0
     smoothing: float = 1.0
 
-    async def prior(self, dialogue: Dialogue) -> dict[str, float]:
+    async def prior(self, dialogue: Dialogue, lessons: Sequence[str] = ()) -> dict[str, float]:
+        """`lessons` (from a reflection memory) precede the conversation in the prompt."""
         legal = self.domain.legal_system_acts(dialogue)
         if len(legal) == 1:
             return {legal[0]: 1.0}  # the opening turn: nothing to ask the model
@@ -33,6 +35,7 @@ class PolicyPrior:
             acts=legal,
             with_utterance=False,
             cue=f"{self.domain.system_role}: [",
+            preamble=lessons_preamble(lessons),
         )
         texts = await self.client.generate(ROLE, prompt, n=self.samples, temperature=self.temperature)
         counts: Counter[str] = Counter()

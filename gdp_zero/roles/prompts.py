@@ -48,11 +48,22 @@ def transcript(domain: Domain, dialogue: Dialogue) -> str:
     return "\n".join(f"{speaker_name(domain, t)}: [{t.act}] {t.text}" for t in dialogue)
 
 
-def marker_lines(acts: Sequence[str], with_utterance: bool) -> str:
-    """The two lines that end every prompt: what may be answered, and in which form."""
+def marker_lines(acts: Sequence[str], with_utterance: bool, reply_format: str | None = None) -> str:
+    """The two lines that end every prompt: what may be answered, and in which form.
+
+    `reply_format` names another form than an act with or without its utterance (e.g. "Lesson: text").
+    """
     allowed = " ".join(f"[{a}]" for a in acts)
-    reply_format = "[act] utterance" if with_utterance else "[act]"
+    reply_format = reply_format or ("[act] utterance" if with_utterance else "[act]")
     return f"Allowed acts: {allowed}\nReply format: {reply_format}"
+
+
+def lessons_preamble(lessons: Sequence[str]) -> str:
+    """Lessons recalled from earlier dialogues, as a prompt preamble ("" when there are none)."""
+    if not lessons:
+        return ""
+    listed = "\n".join(f"- {lesson}" for lesson in lessons)
+    return f"Lessons from earlier, similar conversations (use them where they fit):\n{listed}"
 
 
 def build_prompt(

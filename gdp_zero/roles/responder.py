@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 from gdp_zero.dialogue import Dialogue
 from gdp_zero.domain import Domain
 from gdp_zero.llm.client import LLMClient
 from gdp_zero.roles.parsing import parse_utterance
-from gdp_zero.roles.prompts import build_prompt
+from gdp_zero.roles.prompts import build_prompt, lessons_preamble
 
 ROLE = "responder"
 
@@ -19,8 +20,8 @@ class Responder:
     domain: Domain
     temperature: float = 0.7
 
-    async def respond(self, dialogue: Dialogue, act: str, n: int = 1) -> list[str]:
-        """`n` independent utterances that realise `act` as the next persuader line."""
+    async def respond(self, dialogue: Dialogue, act: str, n: int = 1, lessons: Sequence[str] = ()) -> list[str]:
+        """`n` independent utterances that realise `act` as the next persuader line, mindful of `lessons`."""
         definition = next((a.definition for a in self.domain.system_acts if a.name == act), "")
         prompt = build_prompt(
             self.domain,
@@ -32,6 +33,7 @@ class Responder:
             acts=(act,),
             with_utterance=True,
             cue=f"{self.domain.system_role}: [{act}]",
+            preamble=lessons_preamble(lessons),
         )
         texts = await self.client.generate(ROLE, prompt, n=n, temperature=self.temperature)
         utterances = []

@@ -9,9 +9,23 @@ from __future__ import annotations
 
 from gdp_zero.dialogue import Dialogue
 from gdp_zero.domain import Domain
-from gdp_zero.planners.base import PlannerTurn
-from gdp_zero.records import DialogueRecord, TurnRecord
+from gdp_zero.records import DialogueRecord, PlannerTurn, TurnRecord, as_speaker
 from gdp_zero.study.models import Message, Participation
+
+
+def message_turn(message: Message) -> TurnRecord:
+    """A stored message as a turn; a participant's message still awaiting its reply has no act yet ("")."""
+    planned = message.planner_turn
+    return TurnRecord(
+        speaker=as_speaker(message.speaker),
+        act=message.act or "",
+        text=message.text,
+        at=message.at.isoformat(timespec="milliseconds"),
+        tag_fallback=message.tag_fallback,
+        planned=PlannerTurn.from_dict(planned, f"message {message.id}: planner_turn") if planned else None,
+        usage=message.usage,
+        meta={"wait_seconds": message.wait_seconds} if message.wait_seconds is not None else {},
+    )
 
 
 def participation_record(
@@ -21,23 +35,8 @@ def participation_record(
 
     `participant` is what the record shows as the participant: a pseudonym, or the raw id on request.
     """
-    answered = [m for m in messages if m.act is not None]
-    turns = tuple(
-        TurnRecord(
-            speaker=m.speaker,  # type: ignore[arg-type]
-            act=m.act or "",
-            text=m.text,
-            at=m.at.isoformat(timespec="milliseconds"),
-            tag_fallback=m.tag_fallback,
-            planned=PlannerTurn(**m.planner_turn) if m.planner_turn else None,
-            usage=m.usage,
-            meta={"wait_seconds": m.wait_seconds} if m.wait_seconds is not None else {},
-        )
-        for m in answered
-    )
-    dialogue = Dialogue()
-    for turn in turns:
-        dialogue = dialogue.add(turn.speaker, turn.act, turn.text)
+    turns = tuple(message_turn(m) for m in messages if m.act is not None)
+    dialogue = Dialogue.of(turns)
     condition = participation.condition
     return DialogueRecord(
         id=f"{study_id}-{participation.id}",

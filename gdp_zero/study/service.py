@@ -29,12 +29,14 @@ from gdp_zero.dialogue import Dialogue
 from gdp_zero.domain import load_domain
 from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.llm.settings import LLMSettings
-from gdp_zero.planners import GDPZeroConfig, PlannerTurn
+from gdp_zero.planners import GDPZeroConfig
 from gdp_zero.planners.base import ProgressCallback
-from gdp_zero.session import ChatSession, TurnLog, check_message
+from gdp_zero.records import DialogueRecord, TurnRecord
+from gdp_zero.session import ChatSession, check_message
 from gdp_zero.study import crud
 from gdp_zero.study.assignment import StudyFull, assign, choose_condition
 from gdp_zero.study.db import Database
+from gdp_zero.study.dialogues import message_turn
 from gdp_zero.study.models import ConditionRow, Message, Participation, utcnow
 from gdp_zero.study.spec import SURVEYS, Item, Study, Survey, is_numeric
 
@@ -374,7 +376,7 @@ class StudyService:
         chat = self._chats.get(participation_id)
         if chat is not None and _matches(chat.session, state):
             # The message just committed is the one the chat answers next (ChatSession.retry tags it).
-            chat.session.pending = state.pending.text if state.pending else None
+            chat.session.keep_pending(state.pending.text if state.pending else None)
             chat.last_used = time.monotonic()
             return chat
         if chat is not None:
@@ -385,12 +387,10 @@ class StudyService:
             raise StudyRefusal("This study's condition is no longer served; please contact the researcher.")
         options = ChatOptions(planner=spec.planner, search=spec.search_config(self.base_search), domain=self.study.domain)
         session = build_session(spec.llm_settings(self.llm), options)
-        session.id, session.source = f"{self.study.id}-{participation_id}", "study"
-        for message in state.complete:
-            planned = PlannerTurn(**message.planner_turn) if message.planner_turn else None
-            # ledger_turn -1: the usage of turns from before the rebuild is in the database, not this ledger
-            session.log.append(TurnLog(message.speaker, message.act or "", message.text, -1, message.tag_fallback, planned, message.at.isoformat()))  # type: ignore[arg-type]
-        session.pending = state.pending.text if state.pending else None
+        stored = DialogueRecord(
+            id=f"{self.study.id}-{participation_id}", source="study", domain=self.domain.name, turns=state.turns_so_far()
+        )
+        session.resume(stored, pending=state.pending.text if state.pending else None)
         chat = _Chat(session)
         self._chats[participation_id] = chat
         return chat
@@ -515,10 +515,7 @@ class StudyService:
         return must or state.turns >= self.study.chat.min_turns, must
 
     def _dialogue_end(self, state: _ChatState) -> str | None:
-        dialogue = Dialogue()
-        for message in state.complete:
-            dialogue = dialogue.add(message.speaker, message.act or "", message.text)  # type: ignore[arg-type]
-        return self.domain.end_reason(dialogue)
+        return self.domain.end_reason(Dialogue.of(state.turns_so_far()))
 
     # --- internals: participations and views ---------------------------------------------------
 
@@ -633,6 +630,10 @@ class _ChatState:
     def turns(self) -> int:
         """The participant's messages that have a reply."""
         return sum(1 for m in self.complete if m.speaker == "user")
+
+    def turns_so_far(self) -> tuple[TurnRecord, ...]:
+        """The complete messages as turns (a message awaiting its reply aside)."""
+        return tuple(message_turn(m) for m in self.complete)
 
     @property
     def awaiting_rating(self) -> int | None:

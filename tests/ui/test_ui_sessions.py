@@ -11,7 +11,8 @@ import pytest
 
 from gdp_zero.factory import ChatOptions
 from gdp_zero.planners import GDPZeroConfig
-from gdp_zero.session import MessageRejected, TurnLog
+from gdp_zero.records import TurnRecord
+from gdp_zero.session import MessageRejected
 from gdp_zero.serving.limits import ClientLimits, LimitExceeded, LimitSettings
 from ui.sessions import SessionRegistry, UserChat
 
@@ -54,7 +55,7 @@ async def test_send_is_refused_while_a_message_has_no_reply(settings: Any, tmp_p
         with pytest.raises(MessageRejected, match="empty"):
             chat.send("  ")
         # A failure after tagging leaves the message in the log with no reply: no second message.
-        chat.session.log.append(TurnLog("user", "neutral", "first", 1))
+        chat.session.log.append(TurnRecord("user", "neutral", "first"))
         with pytest.raises(MessageRejected, match="no reply yet"):
             chat.send("second")
         assert chat.can_retry

@@ -13,8 +13,7 @@ from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.llm.ledger import CallRecord, UsageLedger
 from gdp_zero.llm.settings import load_llm_settings
 from gdp_zero.planners import GDPZeroConfig
-from gdp_zero.planners.base import PlannerTurn
-from gdp_zero.session import TurnLog
+from gdp_zero.records import PlannerTurn, TurnRecord
 from ui import chat_view, tree_view, usage_view
 from ui.app import SettingsRejected, options_from_controls
 
@@ -280,10 +279,10 @@ def planned(act: str, **kw: Any) -> PlannerTurn:
 
 def test_chat_messages_tag_every_turn() -> None:
     log = [
-        TurnLog("system", "greeting", "Hello <b>", 0, planned=planned("greeting", simulations=1)),
-        TurnLog("user", "neutral", HOSTILE, 1),
-        TurnLog("system", "emotion appeal", "Imagine.", 1, planned=planned("emotion appeal", simulations=7, stopped_by="time_budget")),
-        TurnLog("user", "positive reaction", "ok", 2, tag_fallback="unparsed"),
+        TurnRecord("system", "greeting", "Hello <b>", planned=planned("greeting", simulations=1)),
+        TurnRecord("user", "neutral", HOSTILE),
+        TurnRecord("system", "emotion appeal", "Imagine.", planned=planned("emotion appeal", simulations=7, stopped_by="time_budget")),
+        TurnRecord("user", "positive reaction", "ok", tag_fallback="unparsed"),
     ]
     messages = chat_view.chat_messages(log, "still waiting")
     assert [m["role"] for m in messages] == ["assistant", "user", "assistant", "user", "user"]
