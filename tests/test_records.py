@@ -11,6 +11,7 @@ import pytest
 from gdp_zero.dialogue import Dialogue
 from gdp_zero.domain import load_domain
 from gdp_zero.factory import ChatOptions, build_session
+from gdp_zero.llm.settings import ROLES
 from gdp_zero.planners import GDPZeroConfig
 from gdp_zero.records import (
     SCHEMA_VERSION,
@@ -43,7 +44,7 @@ async def test_a_chat_transcript_is_a_dialogue_record_with_per_turn_settings(fak
     system_turns = [t for t in record.turns if t.speaker == "system"]
     assert [t.planned.settings["simulations"] for t in system_turns] == [3, 3, 2]
     assert [t.planned.settings["q0"] for t in system_turns] == [0.25, 0.25, 0.0]
-    assert set(system_turns[0].planned.settings["models"]) == {"policy", "responder", "user_simulator", "judge", "act_tagger", "evaluator"}
+    assert set(system_turns[0].planned.settings["models"]) == set(ROLES)
     assert all(t.at for t in record.turns) and record.started_at <= record.turns[-1].at
     assert all(t.usage and sum(u["calls"] for u in t.usage.values()) >= 1 for t in system_turns)
 
