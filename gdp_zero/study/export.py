@@ -38,6 +38,9 @@ MESSAGE_COLUMNS = (
 RATING_COLUMNS = ("participant", "condition", "position", "bot_turn", "act", "item", "value", "number", "at")
 ANSWER_COLUMNS = ("participant", "condition", "survey", "item", "value", "number", "at")
 RESPONSE_COLUMNS = ("participant", "condition", "source", "item", "turn", "value")
+# A CSV cell starting with one of these is a formula to a spreadsheet (=HYPERLINK(...) from a
+# participant's message): OWASP's rule prefixes it with a quote, shown but never evaluated.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def pseudonym(value: str, salt: str) -> str:
@@ -162,7 +165,9 @@ def write_export(data: StudyData, out: Path) -> dict[Path, int]:
     }
     for name, (table, csv_columns) in tables.items():
         csv_table = table[csv_columns] if csv_columns else table
-        csv_table.assign(**{c: csv_table[c].map(_cell) for c in csv_table.columns if csv_table[c].dtype == object}).to_csv(out / f"{name}.csv", index=False)
+        # Every column of text (object, or pandas' str dtype): a formula can hide in any of them.
+        text_columns = [c for c in csv_table.columns if not pd.api.types.is_numeric_dtype(csv_table[c])]
+        csv_table.assign(**{c: csv_table[c].map(_cell) for c in text_columns}).to_csv(out / f"{name}.csv", index=False)
         _write_jsonl(out / f"{name}.jsonl", table.to_dict(orient="records"))
         written[out / f"{name}.csv"] = written[out / f"{name}.jsonl"] = len(table)
     _write_jsonl(out / "dialogues.jsonl", [record.to_dict() for record in data.records])
@@ -240,8 +245,11 @@ def _frame(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> pd.DataFrame
 
 
 def _cell(value: Any) -> Any:
-    """A CSV cell: lists and tables as JSON text, everything else as it is."""
-    return json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else value
+    """A CSV cell: lists and tables as JSON text, everything else as it is, with text that a
+    spreadsheet would run as a formula neutralised (the JSONL files keep it raw)."""
+    if isinstance(value, (list, dict)):
+        value = json.dumps(value, ensure_ascii=False)
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
 
 def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
