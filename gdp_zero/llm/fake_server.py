@@ -159,6 +159,12 @@ class FakeLLMServer:
 
     # -- request handling (runs in handler threads) --
 
+    @property
+    def open_connections(self) -> int:
+        """Client connections open now (a client that keeps its pool between requests holds some)."""
+        with self._lock:
+            return len(self._connections)
+
     def _track(self, conn: socket.socket, open_: bool) -> None:
         with self._lock:
             (self._connections.add if open_ else self._connections.discard)(conn)
