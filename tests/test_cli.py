@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from gdp_zero.cli import PROMPT, TerminalChat
+from gdp_zero.cli.chat import PROMPT, TerminalChat
 from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.llm.errors import ModelNotFoundError
 from gdp_zero.llm.fake_server import TEXT_FAULTS, FakeLLMServer
@@ -133,7 +133,7 @@ def test_the_progress_bar_is_drawn_on_a_terminal_only():
     ("--sims", "-5", "must be at least 1"),
     ("--realizations", "0", "must be at least 1"),
     ("--time-budget", "0", "must be more than 0"),
-    ("--concurrency", "0", "must be at least 1"),
+    ("--in-flight", "0", "must be at least 1"),
     ("--prior-samples", "0", "must be at least 1"),
     ("--value-samples", "0", "must be at least 1"),
     ("--q0", "nan", "must be a finite number"),

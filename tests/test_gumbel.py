@@ -14,7 +14,8 @@ import pytest
 from gdp_zero.mcts.gumbel import completed_sigma, halving_schedule
 from gdp_zero.mcts.known_world import KnownPersuasionWorld
 from gdp_zero.mcts.scoring import play_dialogue
-from gdp_zero.mcts.search import SearchConfig, search
+from gdp_zero.mcts.config import SearchConfig, checked
+from gdp_zero.mcts.search import search
 from gdp_zero.mcts.toy import BEST_ACT, QUALITY, ToyEnvironment, ToyState
 from gdp_zero.mcts.tree import Node
 from gdp_zero.mcts.virtual_clock import run_with_virtual_clock
@@ -24,7 +25,7 @@ L = 1.0  # virtual seconds per LLM-like call
 
 def gumbel_search(seed: int, world=None, **config):
     world = world or ToyEnvironment(seed=seed, latency_s=L)
-    settings = SearchConfig(root="gumbel", **config)
+    settings = SearchConfig.published(**({"q0": 0.0, "root": "gumbel"} | config))
     return run_with_virtual_clock(search(world, world.start_state(), settings, rng=random.Random(seed)))
 
 
@@ -147,7 +148,7 @@ def test_a_budget_shorter_than_one_simulation_still_answers_after_one():
 
 
 def test_tree_reuse_carries_visits_into_the_next_gumbel_search():
-    config = SearchConfig(simulations=40, root="gumbel", considered_acts=5, concurrency=8)
+    config = SearchConfig.published(simulations=40, root="gumbel", considered_acts=5, concurrency=8, q0=0.0)
     for seed in range(5):
         world = ToyEnvironment(seed=seed, latency_s=L, turns=3)
         played = run_with_virtual_clock(play_dialogue(world, config, reuse_tree=True, seed=seed))
@@ -156,9 +157,9 @@ def test_tree_reuse_carries_visits_into_the_next_gumbel_search():
 
 
 def test_the_gumbel_root_is_rejected_with_bad_settings():
-    with pytest.raises(ValueError, match="root must be one of puct, gumbel"):
-        SearchConfig(root="ucb")
+    with pytest.raises(ValueError, match="root: must be one of puct, gumbel"):
+        checked(SearchConfig, root="ucb")
     with pytest.raises(ValueError, match="considered_acts"):
-        SearchConfig(root="gumbel", considered_acts=0)
+        checked(SearchConfig, root="gumbel", considered_acts=0)
     with pytest.raises(ValueError, match="gumbel_scale"):
-        SearchConfig(root="gumbel", gumbel_scale=-1)
+        checked(SearchConfig, root="gumbel", gumbel_scale=-1)

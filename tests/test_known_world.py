@@ -22,7 +22,7 @@ from gdp_zero.mcts.known_world import (
     outcomes,
 )
 from gdp_zero.mcts.scoring import play_dialogue, score_setting
-from gdp_zero.mcts.search import SearchConfig
+from gdp_zero.mcts.config import SearchConfig
 from gdp_zero.mcts.virtual_clock import run_with_virtual_clock
 
 STATES = [(w, t) for w in range(WARMEST + 1) for t in range(TURN_LIMIT)]
@@ -81,7 +81,7 @@ def test_values_seen_by_the_search_are_the_optimal_value_plus_noise():
 
 
 def test_a_dialogue_ends_by_donation_or_turn_limit_and_regret_is_measured_against_the_optimum():
-    config = SearchConfig(simulations=20, q0=0.25, concurrency=4)
+    config = SearchConfig.published(simulations=20, q0=0.25, concurrency=4)
     for seed in range(10):
         played = run_with_virtual_clock(play_dialogue(KnownPersuasionWorld(seed=seed, latency_s=1.0), config,
                                                       reuse_tree=True, seed=seed))
@@ -95,8 +95,8 @@ def test_a_bigger_search_scores_better_and_the_intervals_hold_the_estimates():
     def world(seed: int) -> KnownPersuasionWorld:
         return KnownPersuasionWorld(seed=seed, latency_s=1.0)
 
-    small = run_with_virtual_clock(score_setting(world, SearchConfig(simulations=1), reuse_tree=False, dialogues=150))
-    large = run_with_virtual_clock(score_setting(world, SearchConfig(simulations=60, q0=0.25), reuse_tree=False,
+    small = run_with_virtual_clock(score_setting(world, SearchConfig.published(simulations=1, q0=0.0), reuse_tree=False, dialogues=150))
+    large = run_with_virtual_clock(score_setting(world, SearchConfig.published(simulations=60, q0=0.25), reuse_tree=False,
                                                  dialogues=150))
     for score in (small, large):
         assert score.dialogues == 150

@@ -5,16 +5,17 @@ from __future__ import annotations
 import pytest
 
 from gdp_zero.cli import build_parser
+from gdp_zero.cli.options import limit_settings
 from gdp_zero.serving.limits import ClientLimits, LimitExceeded, LimitSettings
 
 
 def test_gdp_zero_ui_flags_set_the_limits() -> None:
     args = build_parser().parse_args(["ui", "--max-sessions", "50", "--max-sessions-per-client", "3",
                                       "--turns-per-minute", "6", "--max-turns-in-flight", "4", "--idle-minutes", "2.5"])
-    assert LimitSettings.from_args(args) == LimitSettings(
+    assert limit_settings(args) == LimitSettings(
         max_sessions=50, max_sessions_per_client=3, turns_per_minute=6, max_turns_in_flight=4, idle_timeout_s=150.0
     )
-    assert LimitSettings.from_args(build_parser().parse_args(["ui"])) == LimitSettings()
+    assert limit_settings(build_parser().parse_args(["ui"])) == LimitSettings()
 
 
 @pytest.mark.parametrize(("flag", "value"), [("--turns-per-minute", "0"), ("--max-sessions", "many"), ("--idle-minutes", "inf")])

@@ -23,7 +23,7 @@ def test_two_short_selfplay_dialogues_on_the_local_model(tmp_path: Path):
     result = subprocess.run(
         [sys.executable, "-m", "gdp_zero.cli", "selfplay", "--llm", "local", "--planner", "gdpzero", "--sims", "1",
          "--prior-samples", "2", "--value-samples", "1",
-         "--dialogues", "2", "--max-turns", "2", "--concurrency", "2", "--out", str(out)],
+         "--dialogues", "2", "--max-turns", "2", "--parallel", "2", "--out", str(out)],
         capture_output=True, text=True, timeout=1200,
     )
     assert result.returncode == 0, result.stderr[-2000:]

@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from gdp_zero.mcts.search import SearchConfig, new_tree, search
+from gdp_zero.mcts.config import SearchConfig
+from gdp_zero.mcts.search import new_tree, search
 from gdp_zero.mcts.scoring import play_dialogue
 from gdp_zero.mcts.toy import BEST_ACT, PRIOR_ACT, ToyEnvironment, ToyState
 from gdp_zero.mcts.tree import Node, Realization, SearchTree
@@ -17,7 +18,7 @@ from tests.reference_mcts import ReferenceOpenLoopMCTS
 async def run(seed: int, **config) -> tuple[SearchTree, ToyEnvironment]:
     latency = config.pop("latency_s", 0.0)
     env = ToyEnvironment(seed=seed, latency_s=latency)
-    tree = await search(env, ToyState(), SearchConfig(**config), rng=random.Random(seed))
+    tree = await search(env, ToyState(), SearchConfig.published(**({"q0": 0.0} | config)), rng=random.Random(seed))
     return tree, env
 
 
@@ -118,7 +119,7 @@ async def test_time_budget_stops_launching_and_answers_with_what_it_has():
 
 async def test_tree_reuse_keeps_statistics_and_saves_simulations():
     env = ToyEnvironment(seed=4)
-    config = SearchConfig(simulations=40)
+    config = SearchConfig.published(simulations=40, q0=0.0)
     tree = await search(env, ToyState(), config, rng=random.Random(4))
     act = tree.chosen_act()
     child_visits = tree.root.children[act].visits
@@ -141,9 +142,9 @@ async def test_a_failing_model_call_propagates_and_leaves_no_phantom_visits():
                 raise RuntimeError("endpoint down")
             return await super().transition(state, act)
 
-    tree = new_tree(ToyState(), SearchConfig())
+    tree = new_tree(ToyState(), SearchConfig.published(q0=0.0))
     with pytest.raises(RuntimeError, match="endpoint down"):
-        await search(Flaky(seed=0, latency_s=0.001), ToyState(), SearchConfig(simulations=30, concurrency=3),
+        await search(Flaky(seed=0, latency_s=0.001), ToyState(), SearchConfig.published(simulations=30, concurrency=3, q0=0.0),
                      rng=random.Random(0), tree=tree)
     for node in tree.root.iter_nodes():
         assert all(v == 0 for v in node.pending_visits.values())
@@ -171,7 +172,7 @@ async def test_final_choice_rules(choose_by):
 
 
 async def test_tree_reuse_over_a_toy_self_play_saves_simulations_and_keeps_the_choice():
-    config = SearchConfig(simulations=50)
+    config = SearchConfig.published(simulations=50, q0=0.0)
     fresh_hits = reused_hits = saved = 0
     for seed in range(20):
         fresh = await play_dialogue(ToyEnvironment(seed=seed, turns=3), config, reuse_tree=False, seed=seed)

@@ -37,7 +37,7 @@ def selfplay_command(base_url: str, out: Path, planner: str, concurrency: int = 
     return [
         sys.executable, "-m", "gdp_zero.cli", "selfplay", "--base-url", base_url, "--api-key", "sk-test",
         "--model", "fake-model", "--planner", planner, *SEARCH_FLAGS, "--dialogues", str(DIALOGUES),
-        "--max-turns", str(MAX_TURNS), "--concurrency", str(concurrency), "--out", str(out),
+        "--max-turns", str(MAX_TURNS), "--parallel", str(concurrency), "--out", str(out),
     ]
 
 

@@ -15,7 +15,6 @@ import asyncio
 import html
 import json
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Sequence
 
@@ -26,7 +25,7 @@ from gdp_zero.backends import Backend, suggested_search
 from gdp_zero.domain import load_domain
 from gdp_zero.factory import ChatOptions
 from gdp_zero.planners import PLANNERS, GDPZeroConfig
-from gdp_zero.planners.checks import InvalidSetting, Limits, check_search
+from gdp_zero.mcts.config import InvalidSetting, Limits, changed, within_limits
 from gdp_zero.session import MAX_MESSAGE_CHARS, MessageRejected
 from ui import chat_view, strategies_view, tree_view, usage_view
 from gdp_zero.serving.limits import ClientLimits, LimitExceeded, LimitSettings, client_address
@@ -132,9 +131,9 @@ def options_from_controls(
         budget_s = float(text) if text else None
     except ValueError:
         raise SettingsRejected(f"Time budget {text!r} is not a number of seconds (leave it blank for none).") from None
-    search = replace(defaults, simulations=sims, realizations=k, q0=q0_f, c_puct=c_f, time_budget_s=budget_s, root=root)
     try:
-        check_search(search, SERVER_LIMITS)
+        search = within_limits(changed(defaults, simulations=sims, realizations=k, q0=q0_f, c_puct=c_f,
+                                       time_budget_s=budget_s, root=root), SERVER_LIMITS)
     except InvalidSetting as invalid:
         raise SettingsRejected(f"{CONTROL_LABELS.get(invalid.setting, invalid.setting)} {invalid.problem}.") from None
     if planner not in PLANNERS:

@@ -18,7 +18,8 @@ from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
 from gdp_zero.mcts.model import SearchModel, Transition
-from gdp_zero.mcts.search import SearchConfig, search
+from gdp_zero.mcts.config import SearchConfig
+from gdp_zero.mcts.search import search
 from gdp_zero.mcts.tree import Realization
 
 State = TypeVar("State")

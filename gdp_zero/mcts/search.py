@@ -26,52 +26,12 @@ import asyncio
 import math
 import random
 from dataclasses import dataclass, field
-from typing import Callable, Coroutine, Generic, Literal, get_args
+from typing import Callable, Coroutine, Generic
 
+from gdp_zero.mcts.config import SearchConfig
 from gdp_zero.mcts.gumbel import PlannedRound, gumbel_top_k, halving_schedule, halving_scores, sample_gumbel
 from gdp_zero.mcts.model import SearchModel, State
 from gdp_zero.mcts.tree import FinalChoice, HalvingRound, Node, Realization, SearchTree, SimulationRecord, puct_score
-
-# "puct": every simulation selects by PUCT from the root, as published. "gumbel": Gumbel-top-k
-# and Sequential Halving at the root, PUCT below it.
-RootRule = Literal["puct", "gumbel"]
-ROOT_RULES: tuple[str, ...] = get_args(RootRule)
-
-
-@dataclass(frozen=True)
-class SearchConfig:
-    simulations: int = 10
-    realizations: int = 3
-    q0: float = 0.0
-    c_puct: float = 1.0
-    concurrency: int = 1
-    # In-flight simulations count as visits (as in WU-UCT, Liu et al. ICLR 2020) and each as
-    # this much loss, so that a wave of simulations spreads over different acts. On the toy
-    # benchmark, with choose_by="value", a loss of 1.0 beat 0.0 at 16 in flight.
-    virtual_loss: float = 1.0
-    time_budget_s: float | None = None
-    choose_by: FinalChoice = "visits"  # PUCT root only: a Gumbel root takes its survivor
-    root: RootRule = "puct"
-    considered_acts: int = 16  # Gumbel root: m, the acts sampled for Sequential Halving (mctx's default)
-    # Gumbel root: the noise's scale, 1 as mctx. 0 makes the choice deterministic (top-m prior
-    # acts, kept by log P + sigma(Q^)), which mctx suggests for evaluation rather than training.
-    gumbel_scale: float = 1.0
-
-    def __post_init__(self) -> None:
-        if self.simulations < 1:
-            raise ValueError(f"simulations must be at least 1, got {self.simulations}")
-        if self.realizations < 1:
-            raise ValueError(f"realizations (k) must be at least 1, got {self.realizations}")
-        if self.concurrency < 1:
-            raise ValueError(f"concurrency must be at least 1, got {self.concurrency}")
-        if self.time_budget_s is not None and self.time_budget_s <= 0:
-            raise ValueError(f"time_budget_s must be positive, got {self.time_budget_s}")
-        if self.root not in ROOT_RULES:
-            raise ValueError(f"root must be one of {', '.join(ROOT_RULES)}, got {self.root!r}")
-        if self.considered_acts < 1:
-            raise ValueError(f"considered_acts must be at least 1, got {self.considered_acts}")
-        if self.gumbel_scale < 0:
-            raise ValueError(f"gumbel_scale must be zero or more, got {self.gumbel_scale}")
 
 
 @dataclass(frozen=True)

@@ -4,67 +4,47 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import asdict, dataclass, replace
-from typing import Any
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Self
+
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from gdp_zero.dialogue import Dialogue
 from gdp_zero.domain import Domain
 from gdp_zero.llm.ledger import UsageLedger
-from gdp_zero.mcts.search import RootRule, SearchConfig, new_tree, search
-from gdp_zero.mcts.tree import FinalChoice, Realization, SearchTree
+from gdp_zero.mcts.config import SETTINGS, Count, SearchConfig
+from gdp_zero.mcts.search import new_tree, search
+from gdp_zero.mcts.tree import Realization, SearchTree
 from gdp_zero.planners.base import PlannerTurn, ProgressCallback, usage_since
 from gdp_zero.planners.dialogue_world import DialogueWorld
 from gdp_zero.roles import Roles
 
 
-@dataclass(frozen=True)
-class GDPZeroConfig:
-    # 30 simulations, all in flight at once: on both worlds with known answers this chose better
-    # within 10 L of wall time than n = 10 (and than the published search at n = 50), at three
-    # times the LLM calls (see the README's "Decisions per second").
-    simulations: int = 30
-    realizations: int = 3
-    q0: float = 0.25  # the paper's interactive setting; its batch runs used 0.0
-    c_puct: float = 1.0
-    prior_samples: int = 15
-    value_samples: int = 10
-    # Speed (see the README's benchmark): simulations in flight, k realizations per call,
-    # prior and value requested together, and the subtree of the chosen act kept for next turn.
-    concurrency: int = 32
-    choose_by: FinalChoice = "value"
+@pydantic_dataclass(frozen=True, config=SETTINGS)
+class GDPZeroConfig(SearchConfig):
+    """The search's settings (`SearchConfig`, whose rules and defaults they keep) and the planner's own."""
+
+    prior_samples: Count = 15
+    value_samples: Count = 10
+    # Speed (see the README's benchmark): k realizations per call, prior and value requested
+    # together, and the subtree of the chosen act kept for next turn.
     batch_realizations: bool = True
     overlap_calls: bool = True
     reuse_tree: bool = True
-    time_budget_s: float | None = None
-    root: RootRule = "puct"
-    considered_acts: int = 16
-    gumbel_scale: float = 1.0
     # The paper's ablations.
     open_loop: bool = True  # False: closed loop, one stored realization per node (k = 1)
     response_selection: bool = True  # False: write a fresh reply for the chosen act
     seed: int | None = None
 
     @classmethod
-    def sequential(cls, **overrides: Any) -> GDPZeroConfig:
+    def sequential(cls, **overrides: Any) -> Self:
         """The published search: one simulation and one LLM call at a time, nothing reused."""
-        base = cls(
-            concurrency=1, choose_by="visits", root="puct", batch_realizations=False, overlap_calls=False, reuse_tree=False
-        )
-        return replace(base, **overrides)
+        return cls.published(**({"batch_realizations": False, "overlap_calls": False, "reuse_tree": False} | overrides))
 
     def search_config(self) -> SearchConfig:
-        return SearchConfig(
-            simulations=self.simulations,
-            realizations=self.realizations if self.open_loop else 1,
-            q0=self.q0,
-            c_puct=self.c_puct,
-            concurrency=self.concurrency,
-            choose_by=self.choose_by,
-            time_budget_s=self.time_budget_s,
-            root=self.root,
-            considered_acts=self.considered_acts,
-            gumbel_scale=self.gumbel_scale,
-        )
+        """What the search reads: its own settings, with one realization per node in a closed loop."""
+        own = {f.name: getattr(self, f.name) for f in fields(SearchConfig)}
+        return SearchConfig(**(own | {"realizations": self.realizations if self.open_loop else 1}))
 
 
 @dataclass

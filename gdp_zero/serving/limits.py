@@ -20,8 +20,7 @@ a cheap event every 20 s held a full server for ever). A session in use is never
 room; when the server is full, a newcomer from an address that holds no session takes the place
 of the session idle longest once that one has been idle for `yield_after_idle_s` (an address
 holding several sessions gives one up first); otherwise the refusal says when a place can free
-up. Sessions idle for `idle_timeout_s` expire. `add_limit_arguments(parser)` adds the command-line flags; `LimitSettings.from_args`
-reads them.
+up. Sessions idle for `idle_timeout_s` expire. The command-line flags are in gdp_zero/cli/options.py.
 
 The client address is the peer of the HTTP connection, or the address a reverse proxy on the
 same machine puts in X-Forwarded-For (uvicorn trusts that header from 127.0.0.1 only; set
@@ -31,7 +30,6 @@ per-address limits for a classroom or a lab.
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections import deque
 from dataclasses import dataclass, fields
@@ -51,37 +49,6 @@ class LimitSettings:
         for f in fields(self):
             if not getattr(self, f.name) > 0:
                 raise ValueError(f"{f.name} must be positive, got {getattr(self, f.name)!r}")
-
-    @classmethod
-    def from_args(cls, args: argparse.Namespace) -> LimitSettings:
-        """The limits the flags set; flags a command does not have keep their defaults."""
-        defaults = cls()
-        return cls(
-            max_sessions=getattr(args, "max_sessions", defaults.max_sessions),
-            max_sessions_per_client=getattr(args, "max_sessions_per_client", defaults.max_sessions_per_client),
-            turns_per_minute=args.turns_per_minute,
-            max_turns_in_flight=args.max_turns_in_flight,
-            idle_timeout_s=getattr(args, "idle_minutes", defaults.idle_timeout_s / 60) * 60,
-        )
-
-
-def add_limit_arguments(parser: argparse.ArgumentParser, *, sessions: bool = True) -> None:
-    """The limit flags; `sessions=False` for a server that limits only LLM turns (the study server,
-    whose participations are bounded by the study's quotas and tokens, not by browser sessions)."""
-    defaults = LimitSettings()
-    group = parser.add_argument_group("limits (per client address, and for the whole server)")
-    if sessions:
-        group.add_argument("--max-sessions", type=_positive_int, default=defaults.max_sessions,
-                           help=f"open sessions on the server; new ones are refused beyond it (default {defaults.max_sessions})")
-        group.add_argument("--max-sessions-per-client", type=_positive_int, default=defaults.max_sessions_per_client,
-                           help=f"open sessions per client address (default {defaults.max_sessions_per_client})")
-    group.add_argument("--turns-per-minute", type=_positive_int, default=defaults.turns_per_minute,
-                       help=f"LLM turns a client address may start per minute (default {defaults.turns_per_minute})")
-    group.add_argument("--max-turns-in-flight", type=_positive_int, default=defaults.max_turns_in_flight,
-                       help=f"LLM turns running at once on the server (default {defaults.max_turns_in_flight})")
-    if sessions:
-        group.add_argument("--idle-minutes", type=_positive_float, default=defaults.idle_timeout_s / 60,
-                           help=f"close a session after this many minutes without activity (default {defaults.idle_timeout_s / 60:g})")
 
 
 class LimitExceeded(Exception):
@@ -205,24 +172,3 @@ def client_address(request: Any) -> str:
     client = getattr(request, "client", None)
     host = getattr(client, "host", None)
     return str(host) if host else "unknown"
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import fields, replace
+from dataclasses import fields
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, Mapping, Union, get_type_hints
@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, Validatio
 
 from gdp_zero.domain import DEFAULT_DOMAIN, load_domain
 from gdp_zero.llm.settings import LLMSettings, apply_llm_table, validate_llm_table
+from gdp_zero.mcts.config import changed
 from gdp_zero.planners import PLANNERS, GDPZeroConfig
-from gdp_zero.planners.checks import Q0_RANGE
 from gdp_zero.validation import ConfigError, describe_problem, describe_validation_error, read_toml
 
 STUDIES_DIR = Path(__file__).resolve().parents[2] / "studies"
@@ -26,6 +26,8 @@ PROLIFIC_COMPLETE_URL = "https://app.prolific.com/submissions/complete?cc={code}
 Survey = Literal["pre", "post"]
 SURVEYS: tuple[Survey, ...] = ("pre", "post")
 _ID = r"^[a-z][a-z0-9_]*$"
+# The environment variable that holds the admin pages' password (a flag would show in process lists).
+ADMIN_PASSWORD_ENV = "GDP_ZERO_ADMIN_PASSWORD"
 
 
 class _Strict(BaseModel):
@@ -156,23 +158,15 @@ def is_numeric(item: Item) -> bool:
 
 # --- conditions ------------------------------------------------------------------------------
 
-_SEARCH_BOUNDS = {
-    "simulations": Field(ge=1),
-    "realizations": Field(ge=1),
-    "prior_samples": Field(ge=1),
-    "value_samples": Field(ge=1),
-    "concurrency": Field(ge=1),
-    "c_puct": Field(ge=0),
-    "q0": Field(ge=Q0_RANGE[0], le=Q0_RANGE[1]),
-}
 # The time budget is a condition's own field (it applies to any search), not a search-table key.
 _SEARCH_FIELDS = [f.name for f in fields(GDPZeroConfig) if f.name != "time_budget_s"]
-_search_hints = get_type_hints(GDPZeroConfig)
+# Each field keeps its type from the settings model, rules included, so a study file is held to them.
+_search_hints = get_type_hints(GDPZeroConfig, include_extras=True)
 SearchTable = create_model(
     "SearchTable",
     __config__=ConfigDict(extra="forbid", strict=True, frozen=True),
     **{
-        name: (Annotated[_search_hints[name], _SEARCH_BOUNDS.get(name, Field())] | None, None)  # type: ignore[valid-type]
+        name: (_search_hints[name] | None, None)
         for name in _SEARCH_FIELDS
     },
 )
@@ -208,8 +202,7 @@ class Condition(_Strict):
         return self
 
     def search_config(self, base: GDPZeroConfig | None = None) -> GDPZeroConfig:
-        config = replace(base or GDPZeroConfig(), **self.search.model_dump(exclude_none=True))
-        return replace(config, time_budget_s=self.time_budget_s)
+        return changed(base or GDPZeroConfig(), **self.search.model_dump(exclude_none=True), time_budget_s=self.time_budget_s)
 
     def llm_settings(self, base: LLMSettings) -> LLMSettings:
         """The server's LLM settings with this condition's own table on top."""

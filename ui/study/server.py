@@ -15,7 +15,6 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-import argparse
 import contextlib
 import hmac
 import ipaddress
@@ -27,7 +26,9 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
 
-from gdp_zero.study.cli import ADMIN_PASSWORD_ENV
+from gdp_zero.study.spec import ADMIN_PASSWORD_ENV, Study
+from gdp_zero.backends import Backend
+from gdp_zero.serving.limits import LimitSettings
 from gdp_zero.validation import ConfigError
 from ui.app import CSS as APP_CSS
 
@@ -144,43 +145,40 @@ def build_server(
     return app
 
 
-def serve(args: argparse.Namespace) -> int:
-    """`gdp-zero study serve`: open the study, its database and the LLM, then serve until interrupted."""
-    from gdp_zero.cli import backend_from_args
+def serve(study: Study, *, database_url: str, backend: Backend, host: str, port: int, admin_password: str | None,
+          limits: LimitSettings) -> int:
+    """`gdp-zero study serve`: open the study's database, then serve on an open backend until
+    interrupted (the caller stops the backend)."""
+    from gdp_zero.serving.limits import ClientLimits
     from gdp_zero.study.db import open_database, redacted
     from gdp_zero.study.service import StudyService
-    from gdp_zero.study.spec import load_study
     from ui.study.admin import build_admin_app
-    from gdp_zero.serving.limits import ClientLimits, LimitSettings
     from ui.study.participant import build_participant_app
 
-    study = load_study(args.study_file)
-    password = (args.admin_password or "").strip() or None
-    check_admin_exposure(args.host, password)
-    database = open_database(args.db)
-    backend = backend_from_args(args)
+    password = (admin_password or "").strip() or None
+    check_admin_exposure(host, password)
+    database = open_database(database_url)
     service = StudyService(study, database, backend.settings)
-    limits = ClientLimits(LimitSettings.from_args(args))  # one count of LLM turns for participants and previews
+    turn_limits = ClientLimits(limits)  # one count of LLM turns for participants and previews
     note = DEMO_NOTE if backend.mode == "fake" else None
     try:
         app = build_server(
-            build_participant_app(service, banner=note, limits=limits),
+            build_participant_app(service, banner=note, limits=turn_limits),
             build_admin_app(service),
-            build_participant_app(service, preview=True, banner=note, limits=limits),
+            build_participant_app(service, preview=True, banner=note, limits=turn_limits),
             password=password,
             on_shutdown=service.aclose,
         )
-        base = f"http://{args.host}:{args.port}"
+        base = f"http://{host}:{port}"
         recruitment = study.recruitment.participant_param
-        print(f"Study {study.id!r} ({study.title}) on {redacted(args.db)}", flush=True)
+        print(f"Study {study.id!r} ({study.title}) on {redacted(database_url)}", flush=True)
         if backend.banner:
             print(backend.banner, flush=True)
         print(f"Participants: {base}/?{recruitment}=...  (on Prolific: {base}/?{recruitment}={{{{%PROLIFIC_PID%}}}}"
               "&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}})", flush=True)
         lock = "password" if password else "no password: loopback only"
         print(f"Admin: {base}{ADMIN_PATH}/   Preview: {base}{PREVIEW_PATH}/   ({lock})", flush=True)
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+        uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         database.dispose()
-        backend.stop()
     return 0

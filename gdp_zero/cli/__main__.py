@@ -1,0 +1,5 @@
+import sys
+
+from gdp_zero.cli import main
+
+sys.exit(main())

@@ -1,0 +1,103 @@
+"""`gdp-zero study check | serve | export`: the crowd-study commands."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from gdp_zero.cli.options import add_limit_arguments, add_llm_arguments, backend_from_args, limit_settings
+from gdp_zero.study.spec import ADMIN_PASSWORD_ENV, Study, load_study
+
+DEFAULT_DB = "sqlite:///study.db"
+
+
+def configure(study: argparse.ArgumentParser) -> None:
+    sub = study.add_subparsers(dest="study_command", required=True)
+
+    check = sub.add_parser("check", help="validate a study file and summarise it")
+    check.add_argument("study_file", type=Path)
+    check.set_defaults(run=check_command)
+
+    serve = sub.add_parser("serve", help="serve the participant flow (and the admin dashboard)")
+    serve.add_argument("study_file", type=Path)
+    serve.add_argument("--db", default=DEFAULT_DB, help=f"database URL: sqlite:///FILE (default {DEFAULT_DB}) or postgresql://USER:PASSWORD@HOST/DB")
+    serve.add_argument("--admin-password", default=os.environ.get(ADMIN_PASSWORD_ENV),
+                       help=f"password of the admin pages (prefer the {ADMIN_PASSWORD_ENV} environment variable: flags show in process lists)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=7861)
+    add_llm_arguments(serve)
+    add_limit_arguments(serve, sessions=False)
+    serve.set_defaults(run=serve_command)
+
+    export = sub.add_parser("export", help="write the study's data as CSV and JSONL files")
+    export.add_argument("--db", required=True, help="database URL, as given to `study serve`")
+    export.add_argument("--out", type=Path, required=True, help="directory for the files (created if missing)")
+    export.add_argument("--study", help="the study's id, when the database holds more than one")
+    export.add_argument("--raw-ids", action="store_true", help="write recruitment ids as they are (default: salted hashes)")
+    export.add_argument("--salt", help="salt for the pseudonyms (default: the one stored in the database)")
+    export.add_argument("--include-preview", action="store_true", help="also export the researcher's preview runs")
+    export.set_defaults(run=export_command)
+
+
+def check_command(args: argparse.Namespace) -> int:
+    study = load_study(args.study_file)
+    print(summary(study, args.study_file))
+    return 0
+
+
+def summary(study: Study, path: Path) -> str:
+    lines = [f"{path}: OK", f"study {study.id!r}: {study.title}", "conditions (participants see only the label):"]
+    for condition in study.conditions:
+        details: dict[str, Any] = {**condition.search.model_dump(exclude_none=True)}
+        if condition.time_budget_s is not None:
+            details["time_budget_s"] = condition.time_budget_s
+        if condition.llm:
+            details["llm"] = condition.llm
+        quota = f", quota {condition.quota}" if condition.quota is not None else ""
+        shown = ", ".join(f"{k}={v}" for k, v in details.items()) or "defaults"
+        lines.append(f"  {condition.name}: planner {condition.planner} ({shown}){quota}, label {condition.label!r}")
+    rules = study.chat
+    lines.append(
+        f"chat: {rules.min_turns}-{rules.max_turns} turns, messages up to {rules.max_message_chars} characters, "
+        f"idle timeout {rules.idle_timeout_minutes:g} min"
+    )
+    for name, items in (("per-turn ratings", study.turn_ratings), ("pre-survey", study.survey_items("pre")), ("post-survey", study.survey_items("post"))):
+        lines.append(f"{name}: " + (", ".join(f"{i.id} ({i.type})" for i in items) or "none"))
+    if study.attention_check is not None:
+        check = study.attention_check
+        lines.append(f"attention check: {check.item.id} in the {check.survey}-survey, on failure: {check.on_failure}")
+    code, url = study.completion.redirect()
+    lines.append(f"completion: code {code}, redirect {url}")
+    screened_code, screened_url = study.completion.redirect(screened_out=True)
+    if screened_code or screened_url:
+        lines.append(f"screened out: code {screened_code}, redirect {screened_url}")
+    return "\n".join(lines)
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    from ui.study.server import serve  # the web pages sit above the library: only this command imports them
+
+    study = load_study(args.study_file)
+    backend = backend_from_args(args)
+    try:
+        return serve(study, database_url=args.db, backend=backend, host=args.host, port=args.port,
+                     admin_password=args.admin_password, limits=limit_settings(args))
+    finally:
+        backend.stop()
+
+
+def export_command(args: argparse.Namespace) -> int:
+    from gdp_zero.study.db import DatabaseError
+    from gdp_zero.study.export import export_study
+
+    try:
+        written = export_study(args.db, args.out, study_id=args.study, raw_ids=args.raw_ids, salt=args.salt, include_preview=args.include_preview)
+    except DatabaseError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for path, rows in written.items():
+        print(f"{path}: {rows} rows")
+    return 0
