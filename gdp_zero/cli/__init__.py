@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fake-server": ("fake_server", "run the fake OpenAI-compatible server (canned replies)"),
     "strategies": ("strategies", "strategy distributions of dialogue sources, as a self-contained HTML report"),
     "study": ("study", "crowd studies: check a study file, serve it to participants, export its data"),
+    "arena": ("arena", "arenas: check an arena file, report the leaderboard of its votes"),
     "personas": ("personas", "make persona files for self-play"),
     "selfplay": ("selfplay", "the planner against simulated persuadees (personas); resumable"),
     "evaluate": ("evaluate",

@@ -243,3 +243,7 @@ def arena_pair_counts(session: Session, arena: str) -> list[tuple[str, str, int]
 
 def arena_votes_of_voter(session: Session, arena: str, voter: str) -> int:
     return session.scalar(select(func.count()).where(ArenaVote.arena == arena, ArenaVote.voter == voter)) or 0
+
+
+def arena_names(session: Session) -> list[str]:
+    return list(session.scalars(select(ArenaVote.arena).distinct().order_by(ArenaVote.arena)))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import random
 
 import numpy as np
 import pandas as pd
@@ -17,8 +16,8 @@ from gdp_zero.arena.leaderboard import (
     VotesError,
     leaderboard,
 )
-from gdp_zero.arena.pairing import draw_pair, pair_key
 from gdp_zero.arena.report import unbounded_text
+from gdp_zero.arena.simulation import simulated_votes
 
 # A fixed vote table: four contestants, every pair met, wins, ties and "both bad" in it.
 FIXED = [
@@ -127,19 +126,8 @@ def test_bad_vote_tables_are_refused_with_one_line(rows, problem):
 TRUE_RATINGS = {"gdpzero_n30": 1150.0, "gdpzero_n10": 1050.0, "prompting": 950.0, "random": 850.0}
 
 
-def simulated_crowd(seed: int, votes: int = 600, tie_share: float = 0.0) -> pd.DataFrame:
-    """Votes drawn as the arena draws pairs, each won with the Bradley–Terry probability of the true ratings;
-    with `tie_share`, that share of votes are ties instead (a tie is then half a win, as the model reads it)."""
-    rng = random.Random(seed)
-    counts: dict[str, int] = {}
-    rows = []
-    for _ in range(votes):
-        draw = draw_pair(list(TRUE_RATINGS), counts, rng)
-        counts[pair_key(draw.a, draw.b)] = counts.get(pair_key(draw.a, draw.b), 0) + 1
-        p_a = 1 / (1 + 10 ** ((TRUE_RATINGS[draw.b] - TRUE_RATINGS[draw.a]) / 400))
-        winner = "tie" if rng.random() < tie_share else ("a" if rng.random() < p_a else "b")
-        rows.append((draw.a, draw.b, winner))
-    return pd.DataFrame(rows, columns=["model_a", "model_b", "winner"])
+def simulated_crowd(seed: int, votes: int = 600) -> pd.DataFrame:
+    return simulated_votes(TRUE_RATINGS, votes, seed)
 
 
 def test_600_votes_from_known_strengths_give_the_true_order_inside_the_intervals():
