@@ -140,6 +140,8 @@ def test_the_progress_bar_is_drawn_on_a_terminal_only():
     ("--q0", "5", "must be between -1 and 1"),
     ("--cpuct", "-1", "must be at least 0"),
     ("--sims", "many", "invalid int value"),
+    ("--considered-acts", "0", "must be at least 1"),
+    ("--gumbel-scale", "-1", "must be at least 0"),
 ])
 def test_an_invalid_planner_number_is_one_argparse_line_and_exit_2(flag: str, value: str, problem: str):
     result = run_chat(["--llm", "fake", flag, value], "")
@@ -147,6 +149,12 @@ def test_an_invalid_planner_number_is_one_argparse_line_and_exit_2(flag: str, va
     line = one_line(result.stderr)
     assert line.startswith(f"gdp-zero chat: error: argument {flag}: ") and problem in line
     assert result.stdout == ""  # refused before any backend started
+
+
+def test_the_published_search_refuses_simulations_in_flight():
+    result = run_chat(["--llm", "fake", "--sequential", "--in-flight", "8"], "")
+    assert result.returncode == 2
+    assert "argument --in-flight: --sequential runs one simulation at a time" in one_line(result.stderr)
 
 
 @pytest.mark.parametrize("command", [["selfplay", "--out", "runs.jsonl"], ["evaluate", "--p4g", ".", "--out", "judged.jsonl"]])
