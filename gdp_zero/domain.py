@@ -9,10 +9,10 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from gdp_zero.dialogue import Dialogue, Turn
-from gdp_zero.validation import load_toml_file
+from gdp_zero.validation import StrictModel, load_toml_file
 
 DOMAINS_DIR = Path(__file__).parent / "domains"
 DEFAULT_DOMAIN = "p4g"
@@ -20,30 +20,26 @@ DEFAULT_DOMAIN = "p4g"
 SUCCESS, TURN_LIMIT = "success", "turn_limit"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SystemAct(_Strict):
+class SystemAct(StrictModel):
     name: str = Field(min_length=1)
     definition: str = Field(min_length=1)
     corpus_labels: tuple[str, ...] = ()
 
 
-class UserAct(_Strict):
+class UserAct(StrictModel):
     name: str = Field(min_length=1)
     value: float = Field(ge=-1.0, le=1.0)
     definition: str = Field(min_length=1)
     corpus_labels: tuple[str, ...] = ()
 
 
-class ExampleTurn(_Strict):
+class ExampleTurn(StrictModel):
     speaker: str = Field(pattern="^(system|user)$")
     act: str
     text: str = Field(min_length=1)
 
 
-class Domain(_Strict):
+class Domain(StrictModel):
     name: str
     title: str
     system_role: str

@@ -16,22 +16,19 @@ from pathlib import Path
 from typing import Annotated, Any, Iterable, Iterator
 
 import tomlkit
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from gdp_zero.validation import ConfigError, load_toml_file, validate
+from gdp_zero.shipped_files import shipped_folder
+from gdp_zero.validation import ConfigError, StrictModel, load_toml_file, validate
 
-PERSONAS_DIR = Path(__file__).resolve().parent.parent / "personas"
+PERSONAS_DIR = shipped_folder("personas")
 P4G_PERSUADEE_ROLE = 1  # full_info.csv, column B4: 0 persuader, 1 persuadee
 
 _Five = Annotated[float, Field(ge=1, le=5)]
 _Six = Annotated[float, Field(ge=1, le=6)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class BigFive(_Strict):
+class BigFive(StrictModel):
     extrovert: _Five | None = None
     agreeable: _Five | None = None
     conscientious: _Five | None = None
@@ -39,7 +36,7 @@ class BigFive(_Strict):
     open: _Five | None = None
 
 
-class MoralFoundations(_Strict):
+class MoralFoundations(StrictModel):
     care: _Six | None = None
     fairness: _Six | None = None
     loyalty: _Six | None = None
@@ -48,7 +45,7 @@ class MoralFoundations(_Strict):
     freedom: _Six | None = None
 
 
-class SchwartzValues(_Strict):
+class SchwartzValues(StrictModel):
     conform: _Six | None = None
     tradition: _Six | None = None
     benevolence: _Six | None = None
@@ -61,12 +58,12 @@ class SchwartzValues(_Strict):
     security: _Six | None = None
 
 
-class DecisionStyle(_Strict):
+class DecisionStyle(StrictModel):
     rational: _Five | None = None
     intuitive: _Five | None = None
 
 
-class Demographics(_Strict):
+class Demographics(StrictModel):
     age: Annotated[float, Field(ge=0, le=120)] | None = None
     sex: str | None = None
     race: str | None = None
@@ -78,7 +75,7 @@ class Demographics(_Strict):
     ideology: str | None = None
 
 
-class Traits(_Strict):
+class Traits(StrictModel):
     big_five: BigFive | None = None
     moral_foundations: MoralFoundations | None = None
     schwartz_values: SchwartzValues | None = None
@@ -88,7 +85,7 @@ class Traits(_Strict):
 
 
 # The survey groups as they appear in full_info.csv: every column is `<trait>.x`.
-TRAIT_GROUPS: dict[str, type[_Strict]] = {
+TRAIT_GROUPS: dict[str, type[StrictModel]] = {
     "big_five": BigFive,
     "moral_foundations": MoralFoundations,
     "schwartz_values": SchwartzValues,
@@ -97,7 +94,7 @@ TRAIT_GROUPS: dict[str, type[_Strict]] = {
 }
 
 
-class Persona(_Strict):
+class Persona(StrictModel):
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
     description: str = Field(min_length=10)
     traits: Traits = Field(default_factory=Traits)

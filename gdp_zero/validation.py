@@ -11,7 +11,14 @@ import tomllib
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+
+class StrictModel(BaseModel):
+    """The base of every project file's model: an unknown key is refused (a misspelt setting must
+    not be ignored silently) and a loaded file's values cannot be changed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ConfigError(ValueError):

@@ -13,15 +13,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, Mapping, Union, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, create_model, field_validator, model_validator
+from pydantic import ConfigDict, Discriminator, Field, Tag, ValidationError, create_model, field_validator, model_validator
 
 from gdp_zero.domain import DEFAULT_DOMAIN, load_domain
 from gdp_zero.llm.settings import LLMSettings, apply_llm_table, validate_llm_table
 from gdp_zero.mcts.config import changed
 from gdp_zero.planners import PLANNERS, GDPZeroConfig
-from gdp_zero.validation import ConfigError, describe_problem, describe_validation_error, read_toml
+from gdp_zero.shipped_files import shipped_folder
+from gdp_zero.validation import ConfigError, StrictModel, describe_problem, describe_validation_error, read_toml
 
-STUDIES_DIR = Path(__file__).resolve().parents[2] / "studies"
+STUDIES_DIR = shipped_folder("studies")
 PROLIFIC_COMPLETE_URL = "https://app.prolific.com/submissions/complete?cc={code}"
 Survey = Literal["pre", "post"]
 SURVEYS: tuple[Survey, ...] = ("pre", "post")
@@ -30,14 +31,10 @@ _ID = r"^[a-z][a-z0-9_]*$"
 ADMIN_PASSWORD_ENV = "GDP_ZERO_ADMIN_PASSWORD"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 # --- items -----------------------------------------------------------------------------------
 
 
-class _Item(_Strict):
+class _Item(StrictModel):
     id: Annotated[str, Field(pattern=_ID, max_length=40)]
     text: Annotated[str, Field(min_length=1)]
     required: bool = True
@@ -172,7 +169,7 @@ SearchTable = create_model(
 )
 
 
-class Condition(_Strict):
+class Condition(StrictModel):
     name: Annotated[str, Field(pattern=_ID, max_length=40)]
     label: Annotated[str, Field(min_length=1, max_length=60)]  # what participants see
     planner: str
@@ -224,13 +221,13 @@ class Condition(_Strict):
 # --- the rest of the study -------------------------------------------------------------------
 
 
-class Consent(_Strict):
+class Consent(StrictModel):
     text: Annotated[str, Field(min_length=1)]
     agree: str = "I agree to take part"
     decline: str = "I do not agree"
 
 
-class Recruitment(_Strict):
+class Recruitment(StrictModel):
     # Which URL parameter carries the participant id, and which others are kept with it.
     participant_param: Annotated[str, Field(min_length=1)] = "PROLIFIC_PID"
     params: tuple[str, ...] = ("STUDY_ID", "SESSION_ID")
@@ -238,7 +235,7 @@ class Recruitment(_Strict):
     generate_missing_id: bool = True
 
 
-class ChatRules(_Strict):
+class ChatRules(StrictModel):
     min_turns: Annotated[int, Field(ge=0)] = 3  # the person's messages before they may finish
     max_turns: Annotated[int, Field(ge=1)] = 10  # the chat ends after the reply to this many
     max_message_chars: Annotated[int, Field(ge=1, le=2000)] = 500
@@ -251,7 +248,7 @@ class ChatRules(_Strict):
         return self
 
 
-class AttentionCheck(_Strict):
+class AttentionCheck(StrictModel):
     """An instructed-response question (Prolific's rules: it tests the question itself, in plain words)."""
 
     survey: Survey = "post"
@@ -271,7 +268,7 @@ class AttentionCheck(_Strict):
         return self
 
 
-class Completion(_Strict):
+class Completion(StrictModel):
     code: str | None = None
     redirect_url: str | None = None  # "{code}" is replaced; default for a code: Prolific's form
     screened_out_code: str | None = None
@@ -296,7 +293,7 @@ class Completion(_Strict):
         return code, url.replace("{code}", code or "") if url else None
 
 
-class Study(_Strict):
+class Study(StrictModel):
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=80)]
     title: Annotated[str, Field(min_length=1)]
     description: str = ""
