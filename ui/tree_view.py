@@ -12,13 +12,18 @@ it reaches a hover label or the node details: the root's realization holds the p
 from __future__ import annotations
 
 import html
+import itertools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import plotly.graph_objects as go
 
-from gdp_zero.analysis.figures import VALUE_COLORSCALE, empty_figure  # the tab shows empty_figure too
+from gdp_zero.analysis.figures import (  # the tab shows empty_figure too
+    VALUE_COLORSCALE,
+    empty_figure,
+)
 from gdp_zero.mcts.explain import why_chosen
 from gdp_zero.planners.base import PlannerTurn
 from gdp_zero.wording import plural
@@ -31,6 +36,8 @@ MIN_MARKER = 10.0
 MAX_MARKER = 36.0
 ROW_PX = 34  # vertical room per leaf
 MAX_ROWS = 20  # leaves the node-link figure shows at most: it stays within one screen
+LABEL_LINE_CHARS = 14  # a leaf label's line, wrapped at spaces
+LABEL_CHAR_PX = 7  # the width of a character of the 11 px label font, for the right margin
 VIEWS = ("node-link", "icicle", "sunburst")
 CHOSEN_COLOR = "#1d4ed8"
 EDGE_COLOR = "#9ca3af"
@@ -149,6 +156,17 @@ def tree_layout(nodes: list[NodeView]) -> dict[tuple[str, ...], tuple[float, flo
     return positions
 
 
+def _wrap(label: str, width: int = LABEL_LINE_CHARS) -> str:
+    """`label` on lines of at most about `width` characters, broken at spaces (Plotly's <br>)."""
+    lines: list[str] = []
+    for word in label.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "<br>".join(lines)
+
+
 def marker_size(visits: int, max_visits: int) -> float:
     """Area grows with visits: sqrt scaling between MIN_MARKER and MAX_MARKER."""
     if max_visits <= 0:
@@ -244,12 +262,17 @@ def tree_figure(tree: dict[str, Any], *, max_depth: int | None = None, min_visit
             edge_y += [y0, y1, None]
     chosen_x: list[float | None] = []
     chosen_y: list[float | None] = []
-    for parent, child in zip(line, line[1:]):
+    for parent, child in itertools.pairwise(line):
         (x0, y0), (x1, y1) = pos[parent], pos[child]
         chosen_x += [x0, x1, None]
         chosen_y += [y0, y1, None]
 
     colours = [_colour(n) for n in nodes]
+    # Leaf labels stand right of their markers, wrapped, in a right margin as wide as the longest line
+    # (pixels, so they fit a phone as well as a wide screen); inner labels sit above their markers.
+    labels = [f"{n.act} ({n.size_visits})" if n.path in parents else _wrap(f"{n.act} ({n.size_visits})") for n in nodes]
+    leaf_chars = max((len(line) for n, t in zip(nodes, labels) if n.path not in parents for line in t.split("<br>")),
+                     default=0)
     fig = go.Figure()
     fig.add_trace(go.Scatter(
         x=edge_x, y=edge_y, mode="lines", name="edges", hoverinfo="skip", showlegend=False,
@@ -265,10 +288,11 @@ def tree_figure(tree: dict[str, Any], *, max_depth: int | None = None, min_visit
         mode="markers+text",
         name="nodes",
         showlegend=False,
-        text=[f"{n.act} ({n.size_visits})" for n in nodes],
+        text=labels,
         # Leaves are labelled to their right; inner nodes above, clear of their outgoing edges.
         textposition=["middle right" if n.path not in parents else "top center" for n in nodes],
         textfont={"size": 11},
+        cliponaxis=False,  # labels may run into the right margin
         customdata=[n.label for n in nodes],
         hovertext=[hover_text(n) for n in nodes],
         hoverinfo="text",
@@ -292,13 +316,13 @@ def tree_figure(tree: dict[str, Any], *, max_depth: int | None = None, min_visit
     leaves = max((-y for _, y in pos.values()), default=0.0)
     fig.update_layout(
         title={"text": _title(tree) + _filter_note(len(nodes), every, max_depth, floor), "font": {"size": 14}},
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        margin={"l": 10, "r": 10 + LABEL_CHAR_PX * leaf_chars, "t": 40, "b": 10},
         height=max(420, int(ROW_PX * (leaves + 1)) + 90),
         plot_bgcolor="white",
         paper_bgcolor="white",
         hovermode="closest",
         legend={"orientation": "h", "x": 0, "y": -0.02, "yanchor": "top"},
-        xaxis={"visible": False, "range": [-0.3, depth + 0.9]},
+        xaxis={"visible": False, "range": [-0.3, depth + 0.3]},
         yaxis={"visible": False, "range": [-leaves - 0.7, 1.1]},
     )
     return fig
@@ -321,6 +345,14 @@ def draw(tree: dict[str, Any], choice: ViewChoice) -> go.Figure:
     return hierarchy_figure(tree, choice.kind)
 
 
+def applied_floor(tree: dict[str, Any], choice: ViewChoice) -> int | None:
+    """The visit floor the node-link figure applies (raised above the chosen one to fit a screen);
+    None for the icicle and sunburst, which show every node."""
+    if choice.kind != "node-link":
+        return None
+    return visible_nodes(tree, choice.max_depth, choice.min_visits)[1]
+
+
 def _filter_note(shown: int, every: int, max_depth: int | None, floor: int) -> str:
     if shown == every:
         return ""
@@ -336,20 +368,20 @@ def hierarchy_figure(tree: dict[str, Any], kind: str = "icicle") -> go.Figure:
     """
     nodes = list(iter_nodes(tree))
     sizes = _nested_sizes(nodes)
-    common = dict(
-        ids=[n.label for n in nodes],
-        labels=[n.act for n in nodes],
-        parents=["" if not n.path else path_label(n.path[:-1]) for n in nodes],
-        values=[sizes[n.path] for n in nodes],
-        branchvalues="total",
-        customdata=[n.label for n in nodes],
-        hovertext=[hover_text(n) for n in nodes],
-        hoverinfo="text",
-        hoverlabel={"align": "left"},
-        marker={"colors": [_colour(n) for n in nodes], "colorscale": VALUE_COLORSCALE, "cmin": -1.0, "cmax": 1.0,
+    common = {
+        "ids": [n.label for n in nodes],
+        "labels": [n.act for n in nodes],
+        "parents": ["" if not n.path else path_label(n.path[:-1]) for n in nodes],
+        "values": [sizes[n.path] for n in nodes],
+        "branchvalues": "total",
+        "customdata": [n.label for n in nodes],
+        "hovertext": [hover_text(n) for n in nodes],
+        "hoverinfo": "text",
+        "hoverlabel": {"align": "left"},
+        "marker": {"colors": [_colour(n) for n in nodes], "colorscale": VALUE_COLORSCALE, "cmin": -1.0, "cmax": 1.0,
                 "showscale": True, "colorbar": {"title": {"text": "Q"}, "thickness": 12, "len": 0.8}},
-        name="nodes",
-    )
+        "name": "nodes",
+    }
     trace = go.Sunburst(**common) if kind == "sunburst" else go.Icicle(**common, tiling={"orientation": "h"})
     fig = go.Figure(trace)
     fig.update_layout(title={"text": _title(tree), "font": {"size": 14}}, height=620,
@@ -397,13 +429,14 @@ ROOT_TABLE_HEADERS = ["act", "P", "N", "Q", "chosen"]
 def root_table(tree: dict[str, Any]) -> list[list[Any]]:
     """The root's acts: prior P, visits N, Q (blank while unvisited: it is still Q0), ✓ for the chosen one.
 
-    The chosen act comes first, so it is never lost in the table's scroll; then by N and P.
+    The chosen act comes first, so it is never lost in the table's scroll; then by N and P. A search
+    still running has no choice before its first simulation ends: nothing is ticked at N = 0.
     """
     root = tree["root"]
     priors: dict[str, float] = root.get("prior") or {}
     visits: dict[str, int] = root.get("child_visits") or {}
     qs: dict[str, float] = root.get("q") or {}
-    chosen = tree.get("chosen_act")
+    chosen = tree.get("chosen_act") if (root.get("visits") or "chosen_reply" in tree) else None
     acts = list(dict.fromkeys([*priors, *visits, *qs]))
     acts.sort(key=lambda a: (a != chosen, -visits.get(a, 0), -priors.get(a, 0.0), a))
     rows = []
@@ -458,10 +491,12 @@ def node_details_html(node: NodeView | None, tree: dict[str, Any] | None = None)
         parts.append("<p>This act was visited but no node was stored for it (the dialogue ended there).</p>")
     parts.append(_reply_source(node, tree))
     reals = node.realizations
-    parts.append(f"<p><b>{len(reals)} realization{'s' if len(reals) != 1 else ''}</b></p>")
+    shown = _distinct_realizations(reals)
+    repeats = f" ({len(reals) - len(shown)} repeated word for word, shown once)" if len(shown) < len(reals) else ""
+    parts.append(f"<p><b>{len(reals)} realization{'s' if len(reals) != 1 else ''}</b>{e(repeats)}</p>")
     if reals:
         parts.append("<ol class=\"realizations\">")
-        for r in reals:
+        for r, times in shown:
             value = r.get("mean_value")
             terminal = r.get("terminal_value")
             if not (r.get("utterance") or r.get("reply")):  # a fresh root: the real dialogue, no exchange of its own
@@ -476,11 +511,24 @@ def node_details_html(node: NodeView | None, tree: dict[str, Any] | None = None)
             parts.append(
                 f'<div class="real-stats">mean value {e(_fmt(value, 3))} · visits {e(str(r.get("visits", 0)))}'
                 + (f" · V = {e(_fmt(terminal, 3))}: the dialogue ended here" if terminal is not None else "")
+                + (f" · sampled {times} times with this same text" if times > 1 else "")
                 + "</div></li>"
             )
         parts.append("</ol>")
     parts.append("</div>")
     return "".join(parts)
+
+
+def _distinct_realizations(reals: tuple[dict[str, Any], ...]) -> list[tuple[dict[str, Any], int]]:
+    """Each realization once with how often its exact exchange was sampled (the first one's statistics shown)."""
+    seen: dict[tuple[str, str, str], list[Any]] = {}
+    for r in reals:
+        key = (str(r.get("utterance") or ""), str(r.get("reply") or ""), str(r.get("reply_act") or ""))
+        if key in seen:
+            seen[key][1] += 1
+        else:
+            seen[key] = [r, 1]
+    return [(r, times) for r, times in seen.values()]
 
 
 def _terminal_value(node: NodeView) -> float | None:
@@ -547,10 +595,12 @@ class TreePanel:
     nodes: list[str]  # node choices, as path labels
     selected: str | None  # the node shown first: the chosen act, else the root
     details: str
+    floor: int | None = None  # the visit floor the node-link figure applied (None: another view, or no tree)
 
 
-def tree_panel(planned: PlannerTurn | None, planner_label: str) -> TreePanel:
-    """The panel for `planned` (None: no turn yet); `planner_label` names a planner that does not search."""
+def tree_panel(planned: PlannerTurn | None, planner_label: str, view: ViewChoice = ViewChoice()) -> TreePanel:
+    """The panel for `planned` (None: no turn yet), its figure drawn as `view` says; `planner_label` names a
+    planner that does not search."""
     tree = planned.tree if planned is not None else None
     if tree is None:
         message = "No turn yet." if planned is None else "This turn's planner does not search: no tree."
@@ -560,5 +610,5 @@ def tree_panel(planned: PlannerTurn | None, planner_label: str) -> TreePanel:
     chosen = tree.get("chosen_act")
     selected = chosen if chosen in nodes else ROOT_LABEL
     summary = tree_summary_html(tree, planned.planner, planned.simulations, planned.reused_simulations, planned.seconds)
-    return TreePanel(tree_figure(tree), summary, root_table(tree), nodes, selected,
-                     node_details_html(find_node(tree, selected), tree))
+    return TreePanel(draw(tree, view), summary, root_table(tree), nodes, selected,
+                     node_details_html(find_node(tree, selected), tree), applied_floor(tree, view))

@@ -7,6 +7,7 @@ which override pytest-playwright's.
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.request
 from pathlib import Path
@@ -121,7 +122,7 @@ def test_chat_tree_and_downloads(page: Page, app: ServedApp, screenshot_dir: Pat
     open_tab(page, "Chat")  # the tree panel sits beside the chat
     assert page.locator("#turn-select input").input_value().startswith("turn 4 ·")
     name, text = download(page, "#download-tree")
-    assert name == "gdp-zero-tree-turn-4.json"
+    assert re.fullmatch(r"gdp-zero-tree-\d{8}-\d{6}-turn-4\.json", name)
     latest = json.loads(text)
     traces = plot_traces(page)
     visited = [act for act, n in latest["root"]["child_visits"].items() if n > 0]
@@ -164,7 +165,7 @@ def test_chat_tree_and_downloads(page: Page, app: ServedApp, screenshot_dir: Pat
         "() => document.querySelector('#tree-plot .js-plotly-plot').data.find(t => t.name === 'nodes').customdata.includes('greeting')"
     )
     name, text = download(page, "#download-tree")
-    assert name == "gdp-zero-tree-turn-1.json"
+    assert re.fullmatch(r"gdp-zero-tree-\d{8}-\d{6}-turn-1\.json", name)
     first = json.loads(text)
     assert first["chosen_act"] == "greeting"
     assert first["root"]["visits"] >= 1
@@ -173,7 +174,7 @@ def test_chat_tree_and_downloads(page: Page, app: ServedApp, screenshot_dir: Pat
 
     # The transcript: acts, trees, usage; no key.
     name, text = download(page, "#download-transcript")
-    assert name == "gdp-zero-transcript.json"
+    assert re.fullmatch(r"gdp-zero-transcript-\d{8}-\d{6}\.json", name)  # when the dialogue started
     assert app.secret not in text
     transcript = json.loads(text)
     turns = transcript["turns"]

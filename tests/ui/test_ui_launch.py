@@ -86,7 +86,7 @@ def test_ctrl_c_removes_the_session_folders_and_no_url_credentials_are_logged(tm
                 done = call(url, ON_LOAD, ["gdpzero", 3, 1, 0.25, 1.0, "", "puct"], new_session())
                 assert "Your turn" in done.status, done
             roots = list(tmp_path.glob("gdp-zero-ui-*"))
-            transcripts = [p.read_text(encoding="utf-8") for p in roots[0].glob("s*/v*/gdp-zero-transcript.json")]
+            transcripts = [p.read_text(encoding="utf-8") for p in roots[0].glob("s*/v*/gdp-zero-transcript-*.json")]
             assert len(roots) == 1 and len(transcripts) == 3
             assert all("http://***@127.0.0.1" in t and password not in t for t in transcripts)
         finally:

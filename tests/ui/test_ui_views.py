@@ -355,3 +355,27 @@ def test_options_from_controls() -> None:
 def test_settings_shown_to_the_browser_have_no_key() -> None:
     settings = load_llm_settings(None, {}, api_key="sk-very-secret", base_url="http://127.0.0.1:9/v1")
     assert "sk-very-secret" not in repr(settings.public_dict())
+
+
+def test_nothing_is_ticked_chosen_before_the_first_simulation_ends(tree: dict[str, Any]) -> None:
+    starting = {key: value for key, value in tree.items() if key != "chosen_reply"}
+    starting["root"] = dict(tree["root"], visits=0, child_visits={a: 0 for a in ACTS})
+    assert all(row[4] == "" for row in tree_view.root_table(starting))
+    assert tree_view.root_table(tree)[0][4] == "✓"
+
+
+def test_identical_realizations_are_listed_once_with_their_count(tree: dict[str, Any]) -> None:
+    twice = dict(tree["root"]["children"][0], realizations=[real("Hello!", "Hi."), real("Hello!", "Hi."), real("Hey", "Yo")])
+    details = tree_view.node_details_html(tree_view.NodeView(("greeting",), 3, 0.1, 3, 0.1, 0.25,
+                                                             tuple(twice["realizations"]), twice))
+    assert details.count("Hello!") == 1 and "sampled 2 times with this same text" in details
+    assert "3 realizations" in details and "1 repeated word for word, shown once" in details
+
+
+def test_leaf_labels_are_wrapped_and_given_a_margin_instead_of_being_clipped(tree: dict[str, Any]) -> None:
+    fig = tree_view.tree_figure(tree)
+    nodes = traces(fig)["nodes"]
+    assert nodes.cliponaxis is False
+    leaf = nodes.text[list(nodes.customdata).index("emotion appeal › personal story")]
+    assert leaf == "personal story<br>(2)"  # lines of at most 14 characters
+    assert fig.layout.margin.r == 10 + 7 * len("personal story")  # the longest leaf line

@@ -26,6 +26,7 @@ from gdp_zero.llm.errors import LLMError
 from gdp_zero.session import MessageRejected
 from gdp_zero.study.service import ParticipantView, StudyRefusal, StudyService, SurveyInvalid
 from ui.chat_view import literal
+from ui.polling import while_running
 from gdp_zero.serving.limits import ClientLimits, LimitExceeded, client_address
 from ui.study import forms
 
@@ -264,11 +265,8 @@ def build_participant_app(
             yield {chatbot: chat_messages(shown, pending), message_row: gr.Row(visible=False), notice: "",
                    finish: gr.Button(visible=False), retry: gr.Button(visible=False), rating_panel: gr.Column(visible=False),
                    status: writing_line(0)}
-            while not task.done():
-                # asyncio.wait never cancels the turn: a page closed mid-turn still gets its reply stored.
-                await asyncio.wait({task}, timeout=POLL_S)
-                if not task.done():
-                    yield {status: writing_line(time.monotonic() - started)}
+            async for _ in while_running(task, POLL_S):  # a page closed mid-turn still gets its reply stored
+                yield {status: writing_line(time.monotonic() - started)}
             error = task.exception()
             if error is None:
                 yield {**render(task.result()), **(done or {})}

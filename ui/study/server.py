@@ -30,7 +30,7 @@ from gdp_zero.study.spec import ADMIN_PASSWORD_ENV, Study
 from gdp_zero.backends import Backend
 from gdp_zero.serving.limits import LimitSettings
 from gdp_zero.validation import ConfigError
-from ui.app import CSS as APP_CSS
+from ui.style import CSS as APP_CSS
 
 ADMIN_PATH = "/admin"
 PREVIEW_PATH = "/preview"

@@ -1,0 +1,30 @@
+"""The chat app's CSS; the study pages use it too (Gradio 6 takes CSS at launch)."""
+
+CSS = """
+.act-tag { display: inline-block; padding: 0 8px; margin-right: 6px; border-radius: 999px;
+  background: #dbeafe; color: #1e3a8a; font-size: 0.78em; font-weight: 600; line-height: 1.6; }
+.act-tag.user-act { background: #fef3c7; color: #78350f; }
+.act-tag.pending-tag { background: #e5e7eb; color: #374151; font-style: italic; }
+.turn-meta { font-size: 0.75em; color: #6b7280; margin-top: 4px; }
+.budget-note { color: #b45309; font-weight: 600; }
+.chat-error { border: 1px solid #fca5a5; background: #fef2f2; color: #991b1b; padding: 8px 12px;
+  border-radius: 8px; margin: 4px 0; }
+.demo-banner { border: 1px solid #fdba74; background: #fff7ed; color: #7c2d12; padding: 8px 12px;
+  border-radius: 8px; }
+.status { padding: 2px 4px; min-height: 1.5em; }
+.status-busy { color: #1d4ed8; font-weight: 600; }
+.status-hint { color: #b45309; font-weight: 600; }
+.status-error { color: #b91c1c; font-weight: 600; }
+.status-done { color: #166534; }
+.status-ended { color: #1e3a8a; font-weight: 700; border-left: 4px solid #1d4ed8; padding-left: 8px; }
+.offscreen { position: absolute !important; left: -10000px; width: 1px; height: 1px; overflow: hidden; }
+.node-details { font-size: 0.9em; }
+.node-details .node-path { font-weight: 700; margin-bottom: 4px; }
+.node-details table.node-stats th { text-align: left; padding-right: 12px; font-weight: 500; }
+.node-details ol.realizations li { margin-bottom: 8px; }
+.node-details .who { color: #6b7280; }
+.node-details .real-stats { color: #6b7280; font-size: 0.85em; }
+.tree-summary { padding: 4px 0; }
+.strategies-test { background: #eff6ff; border: 1px solid #bfdbfe; padding: 8px 12px; border-radius: 8px; }
+#chat button[aria-label="Clear"], .arena-chat button[aria-label="Clear"] { display: none; }  /* it would only blank the view, not the session */
+"""
