@@ -200,37 +200,37 @@ def build_tab(rounds: ArenaRounds, event_options: dict[str, Any]) -> Callable[[g
 
     async def on_new_round(request: gr.Request) -> AsyncIterator[list[Any]]:
         try:
-            await rounds.start(request.session_hash, client_address(request))
+            await rounds.start(_key(request), client_address(request))
         except LimitExceeded as refused:
             yield view(None, str(refused), "hint")
             return
-        async for update in stepped(request.session_hash, lambda battle: battle.open(), "Both persuaders are writing a greeting…"):
+        async for update in stepped(_key(request), lambda battle: battle.open(), "Both persuaders are writing a greeting…"):
             yield update
 
     async def on_send(text: str, request: gr.Request) -> AsyncIterator[list[Any]]:
-        found = rounds.get(request.session_hash)
+        found = rounds.get(_key(request))
         if found is not None:
             try:
                 found.battle.check_send(text)
             except MessageRejected as rejected:
                 yield view(found.battle, str(rejected), "hint")
                 return
-        async for update in stepped(request.session_hash, lambda battle: battle.send(text),
+        async for update in stepped(_key(request), lambda battle: battle.send(text),
                                     "Both persuaders are replying…", pending=text):
             yield update
 
     async def on_retry(request: gr.Request) -> AsyncIterator[list[Any]]:
-        async for update in stepped(request.session_hash, lambda battle: battle.retry(), "Retrying the missing reply…"):
+        async for update in stepped(_key(request), lambda battle: battle.retry(), "Retrying the missing reply…"):
             yield update
 
     def voter(winner: str) -> Callable[[gr.Request], Any]:
         async def on_vote(request: gr.Request) -> list[Any]:
-            found = rounds.get(request.session_hash)
+            found = rounds.get(_key(request))
             if found is None or found.busy:
                 text = "Wait for both replies before voting." if found else "This round has ended: start a new round."
                 return view(found.battle if found else None, text, "hint")
             try:
-                await asyncio.to_thread(service.vote, found.battle, winner, request.session_hash, client_address(request))
+                await asyncio.to_thread(service.vote, found.battle, winner, _key(request), client_address(request))
             except VoteRefused as refused:
                 return view(found.battle, str(refused), "hint")
             return view(found.battle, f"Thank you: your vote ({VOTE_WORDS[winner]}) is saved. Press New round for another "
@@ -268,7 +268,7 @@ def build_tab(rounds: ArenaRounds, event_options: dict[str, Any]) -> Callable[[g
                 *board_figures(board)]
 
     async def on_unload(request: gr.Request) -> None:
-        await rounds.close(request.session_hash)
+        await rounds.close(_key(request))
 
     def wire_events(demo: gr.Blocks) -> None:
         new_round.click(on_new_round, outputs=round_outputs, **event_options)
@@ -281,3 +281,8 @@ def build_tab(rounds: ArenaRounds, event_options: dict[str, Any]) -> Callable[[g
         demo.unload(on_unload)
 
     return wire_events
+
+
+def _key(request: gr.Request) -> str:
+    """The page's session: its round, and the pseudonym its votes are stored under."""
+    return request.session_hash or ""

@@ -25,7 +25,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from gdp_zero.domain import DEFAULT_DOMAIN, load_domain
 from gdp_zero.factory import ChatOptions, build_session
@@ -34,16 +34,12 @@ from gdp_zero.mcts.config import InvalidSetting, changed
 from gdp_zero.planners import PLANNERS, GDPZeroConfig
 from gdp_zero.session import ChatSession
 from gdp_zero.study.spec import SearchTable
-from gdp_zero.validation import ConfigError, read_toml, validate
+from gdp_zero.validation import ConfigError, StrictModel, read_toml, validate
 
 _NAME = r"^[a-z][a-z0-9_]*$"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Contestant(_Strict):
+class Contestant(StrictModel):
     name: Annotated[str, Field(pattern=_NAME, max_length=40)]
     label: Annotated[str, Field(min_length=1, max_length=80)] | None = None
     planner: str
@@ -90,7 +86,7 @@ class Contestant(_Strict):
         return shown
 
 
-class Arena(_Strict):
+class Arena(StrictModel):
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=80)]
     title: Annotated[str, Field(min_length=1)] = "Arena"
     domain: str = DEFAULT_DOMAIN

@@ -65,8 +65,8 @@ class ArenaService:
     def new_battle(self) -> Battle:
         """Draw a pair (towards pairs with few votes) and give each side a fresh chat; nothing is planned yet."""
         draw = draw_pair(self.arena.names, self.pair_votes(), self.rng)
-        chats = [self.arena.by_name[name].session(self.settings, self.arena.domain, self.search) for name in (draw.a, draw.b)]
-        return Battle(self.arena, draw, *chats)
+        a, b = (self.arena.by_name[name].session(self.settings, self.arena.domain, self.search) for name in (draw.a, draw.b))
+        return Battle(self.arena, draw, a, b)
 
     def voter(self, session_key: str) -> str:
         """The pseudonym a browser session votes under: stable within the database, not reversible without its salt."""
