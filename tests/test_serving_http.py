@@ -106,7 +106,7 @@ def raw(base: str, path: str, header: str, body: bytes) -> str:
     """Send a request's head and `body` (perhaps less than it announced), then read the whole answer
     until the server closes the connection."""
     host, port = base[len("http://"):].split(":")
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
         sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\n{header}\r\n\r\n".encode() + body)
         answer = b""
         while piece := sock.recv(4096):

@@ -356,7 +356,9 @@ def build_participant_app(
         pre_submit.click(on_pre, inputs={token, *pre_inputs}, api_name="pre_survey", **quiet)
         rate_submit.click(on_rate, inputs={token, *rating_inputs}, api_name="rate", **quiet)
         send.click(on_send, inputs=[token, message], api_name="send", **quiet)
-        message.submit(on_send, inputs=[token, message], api_name=False, **quiet)
+        # Enter in the box: the page's own event, no second name for `send` (api_name=False made
+        # a working /gradio_api/call/false).
+        message.submit(on_send, inputs=[token, message], **{**quiet, "api_visibility": "private"})
         retry.click(on_retry, inputs=[token], api_name="retry", **quiet)
         finish.click(on_finish, inputs=[token], api_name="finish", **quiet)
         post_submit.click(on_post, inputs={token, *post_inputs}, api_name="post_survey", **quiet)

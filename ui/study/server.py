@@ -26,6 +26,13 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
 
+from gdp_zero.serving.bodies import BodyLimit, BodySettings
+from gdp_zero.serving.login import LoginGuard, LoginThrottle
+from gdp_zero.serving.forwarding import trust_forwarded_from
+from gdp_zero.serving.routes import RouteGuard
+from gdp_zero.serving.signals import stop_on_sigterm
+from ui.gradio_cache import private_gradio_cache
+
 from gdp_zero.study.spec import ADMIN_PASSWORD_ENV, Study
 from gdp_zero.backends import Backend
 from gdp_zero.serving.limits import LimitSettings
@@ -89,10 +96,20 @@ PROXIED_WITHOUT_PASSWORD = (f"The admin and preview pages answer requests throug
                             f"the server with --admin-password or {ADMIN_PASSWORD_ENV}.")
 
 
+# Headers one proxy or another adds (a proxy that sets only X-Real-IP got through when only
+# X-Forwarded-For and Forwarded were looked for).
+PROXY_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip", "x-forwarded-host", "x-forwarded-proto", "via")
+
+
+def event_names(blocks: gr.Blocks) -> set[str]:
+    """The names under which `blocks` offers events at /gradio_api/call/ (private events have none)."""
+    return {fn.api_name for fn in blocks.fns.values() if isinstance(fn.api_name, str) and fn.api_visibility != "private"}
+
+
 def _proxied_or_remote(request: Request) -> bool:
     headers = request.headers
     client = request.client.host if request.client else ""
-    return "x-forwarded-for" in headers or "forwarded" in headers or not is_loopback(client)
+    return any(name in headers for name in PROXY_HEADERS) or not is_loopback(client)
 
 
 def password_check(password: str) -> Callable[[str, str], bool]:
@@ -123,6 +140,13 @@ def build_server(
 
     # No OpenAPI page: the only API is Gradio's, and the participant app hides its docs.
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    # The last added runs first: bodies are capped and timed out before anything reads them,
+    # routes no page uses answer 404 (only the dashboard hands out files, and nothing takes an
+    # upload), and password guesses on the researcher pages are counted.
+    login_paths = {f"{path}/login{end}" for path in (ADMIN_PATH, PREVIEW_PATH) for end in ("", "/")}
+    app.add_middleware(LoginThrottle, guard=LoginGuard(), login_paths=login_paths)
+    app.add_middleware(RouteGuard, call_names=event_names(participant), file_prefixes=(ADMIN_PATH + "/",), uploads=False)
+    app.add_middleware(BodyLimit, settings=BodySettings())
     auth = password_check(password) if password else None
     # Only the routes the pages need (as the chat app's serve()): no MCP, monitoring, run history,
     # PWA or server-side rendering, and no uploads (no page takes a file).
@@ -155,6 +179,9 @@ def serve(study: Study, *, database_url: str, backend: Backend, host: str, port:
     from ui.study.admin import build_admin_app
     from ui.study.participant import build_participant_app
 
+    stop_on_sigterm()  # systemd's and docker's stop clean up as Ctrl-C does (the exports' folders)
+    private_gradio_cache()  # before any app is built: Gradio's copies of the exports stay this process's
+
     password = (admin_password or "").strip() or None
     check_admin_exposure(host, password)
     database = open_database(database_url)
@@ -178,7 +205,9 @@ def serve(study: Study, *, database_url: str, backend: Backend, host: str, port:
               "&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}})", flush=True)
         lock = "password" if password else "no password: loopback only"
         print(f"Admin: {base}{ADMIN_PATH}/   Preview: {base}{PREVIEW_PATH}/   ({lock})", flush=True)
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        uvicorn.run(app, host=host, port=port, log_level="warning",
+                    # No proxy's X-Forwarded-For is believed (uvicorn would believe any from 127.0.0.1).
+                    forwarded_allow_ips=trust_forwarded_from(()))
     finally:
         database.dispose()
     return 0

@@ -1,0 +1,115 @@
+"""`gdp-zero study serve` under abuse, over HTTP: routes no page uses, oversized and half-sent
+bodies, password guesses, and the files it hands out (who may fetch an export, where Gradio's
+copies live, what SIGTERM and a SIGKILL leave behind).
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import signal
+import stat
+import time
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from tests.study.web.study_web import (
+    ADMIN_PASSWORD,
+    ApiParticipant,
+    GradioCall,
+    StudyServer,
+)
+from tests.study.web.test_access import login, status_of
+from tests.study.web.test_admin_browser import log_in
+from tests.test_serving_http import raw
+
+TMP = Path(os.environ.get("TMPDIR", "/tmp"))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StudyServer]:
+    folder = tmp_path_factory.mktemp("hardened")
+    server = StudyServer(db_url=f"sqlite:///{folder / 'study.db'}", log=folder / "server.log").start()
+    yield server
+    server.stop()
+
+
+def folders_of(server: StudyServer, purpose: str) -> list[Path]:
+    assert server.process is not None
+    return [Path(p) for p in glob.glob(str(TMP / f"gdp-zero-{purpose}-{server.process.pid}-*"))]
+
+
+def test_routes_no_page_uses_answer_404_and_the_flow_still_works(server: StudyServer) -> None:
+    for path in ("openapi.json", "gradio_api/openapi.json", "docs", "gradio_api/call/false",
+                 "gradio_api/call/nonexistent", "preview/gradio_api/call/nonexistent"):
+        assert status_of(server.url + path) == 404, path
+    assert status_of(server.url + "gradio_api/call/false", json.dumps({"data": [None, "hi"]}).encode()) == 404
+    participant = ApiParticipant(GradioCall(server.url), "HARDENED000000000000000A")
+    participant.step("enter")
+    participant.step("consent")
+    assert participant.phase == "pre_survey"  # the named events a benchmark drives still answer
+
+
+def test_a_large_body_is_refused_at_once_and_a_half_sent_one_times_out(server: StudyServer) -> None:
+    base = server.url.rstrip("/")
+    started = time.monotonic()
+    answer = raw(base, "/gradio_api/queue/join", f"Content-Length: {50 << 20}", b"{" * 1000)
+    assert answer.startswith("HTTP/1.1 413") and time.monotonic() - started < 5
+    started = time.monotonic()
+    answer = raw(base, "/gradio_api/queue/join", "Content-Length: 500", b'{"data": [')
+    waited = time.monotonic() - started
+    assert answer.startswith("HTTP/1.1 408") and 5 < waited < 30, (answer, waited)
+    assert raw(base, "/gradio_api/upload", "Content-Length: 10", b"0123456789").startswith("HTTP/1.1 404")  # no page takes a file
+
+
+def test_exports_reach_only_a_logged_in_researcher_and_leave_nothing_behind(tmp_path: Path, ui_browser: Browser) -> None:
+    first = StudyServer(db_url=f"sqlite:///{tmp_path / 'study.db'}", log=tmp_path / "first.log").start()
+    context = ui_browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    log_in(page, first.url + "admin/")
+    page.get_by_role("tab", name="Export").click()
+    page.click("#admin-export")
+    links = page.locator("#admin-export-files a[download]")
+    expect(links).to_have_count(9)
+    href = next(h for h in links.evaluate_all("links => links.map(a => a.href)") if h.endswith("participants.csv"))
+    assert page.request.get(href).status == 200  # the researcher, logged in
+    context.close()
+
+    served = urllib.parse.unquote(href.split("file=", 1)[1])
+    cache = folders_of(first, "gradio")
+    assert len(cache) == 1 and served.startswith(str(cache[0]) + "/")  # Gradio's copy is in the server's own folder
+    assert stat.S_IMODE(cache[0].stat().st_mode) == 0o700
+    file_path = href.split(first.url, 1)[1]
+    assert status_of(href) == 401  # no login cookie
+    assert status_of(first.url + file_path.replace("admin/", "", 1)) == 404  # the participant app serves no file
+    assert status_of(first.url + file_path.replace("admin/", "preview/", 1)) == 404
+
+    # SIGKILL: nothing cleans up, but the next server removes what a dead one left.
+    exports = folders_of(first, "study-export")
+    assert exports and all(folder.exists() for folder in exports + cache)
+    first.kill()
+    assert Path(served).exists()
+    second = StudyServer(db_url=first.db_url, log=tmp_path / "second.log").start()
+    assert not Path(served).exists() and not any(folder.exists() for folder in exports + cache)
+    mine = folders_of(second, "gradio") + folders_of(second, "study-export")
+    assert len(mine) == 2
+
+    # SIGTERM (systemd, docker stop) cleans up as Ctrl-C does.
+    assert second.process is not None
+    second.process.send_signal(signal.SIGTERM)
+    assert second.process.wait(timeout=30) != -signal.SIGTERM  # it ran its clean-up, not the default action
+    assert not any(folder.exists() for folder in mine), second.output()
+
+
+def test_password_guesses_are_limited(server: StudyServer) -> None:
+    """Last in the module: it leaves 127.0.0.1 locked out of the researcher pages for a while."""
+    base = server.url + "admin/"
+    assert [login(base, f"guess {n}")[0] for n in range(5)] == [400] * 5
+    status, cookie = login(base, ADMIN_PASSWORD)
+    assert status == 429 and not cookie  # the right password too, once the address is over its limit
+    assert login(server.url + "preview/", ADMIN_PASSWORD)[0] == 429  # the preview's form is the same door
