@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Protocol, TypeVar
 
 from scipy import stats
-from statsmodels.stats.proportion import proportion_confint
 
+from gdp_zero.intervals import wilson_interval
 from gdp_zero.mcts.model import SearchModel, Transition
 from gdp_zero.mcts.config import SearchConfig
 from gdp_zero.mcts.search import search
@@ -117,7 +117,7 @@ async def score_setting(
 
 def summarise(played: list[DialogueScore]) -> SettingScore:
     successes = sum(d.succeeded for d in played)
-    low, high = proportion_confint(successes, len(played), alpha=0.05, method="wilson")
+    low, high = wilson_interval(successes, len(played))
     regrets = [d.regret_per_turn for d in played]
     mean_regret = statistics.mean(regrets)
     if len(set(regrets)) > 1:
