@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,7 @@ def test_two_planners_play_20_dialogues_survive_a_kill_and_summarize_like_scipy(
         resumed = subprocess.run(selfplay_command(server.base_url, gdpzero_out, "gdpzero"),
                                  capture_output=True, text=True, timeout=300, env=ENV)
         assert resumed.returncode == 0, resumed.stderr
-        assert f"({len(before_kill)} were already there)" in resumed.stdout
+        assert f"({len(before_kill) - 1} were already there)" in resumed.stdout  # the first line is the run's header
         baseline = subprocess.run(selfplay_command(server.base_url, prompting_out, "prompting"),
                                   capture_output=True, text=True, timeout=300, env=ENV)
         assert baseline.returncode == 0, baseline.stderr
@@ -127,7 +128,7 @@ async def test_resuming_with_other_planner_settings_is_refused(fake_server, make
         with pytest.raises(RunMismatch, match="simulations: file 2, now 3"):
             await run_selfplay(changed, client)
         longer = SelfPlayRun("r", run.out, run.personas, 2, ChatOptions(search=search, max_exchanges=4))
-        with pytest.raises(RunMismatch, match="was played to 2 persuader turns, now 4"):
+        with pytest.raises(RunMismatch, match="max_exchanges: file 2, now 4"):
             await run_selfplay(longer, client)
     finally:
         await client.aclose()
@@ -177,3 +178,43 @@ async def test_a_heard_message_keeps_its_act_without_tagging_and_waits_for_retry
             await session.retry()
     finally:
         await session.aclose()
+
+
+async def test_resuming_with_another_model_or_persona_set_is_refused_naming_the_fields(fake_server, make_settings, tmp_path: Path):
+    search = GDPZeroConfig(simulations=2, realizations=1, prior_samples=2, value_samples=2)
+    run = SelfPlayRun("r", tmp_path / "r.jsonl", tuple(PERSONAS[:2]), 2, ChatOptions(search=search, max_exchanges=2))
+    client = LLMClient(make_settings(fake_server.base_url))
+    try:
+        await run_selfplay(run, client)
+    finally:
+        await client.aclose()
+    written = run.out.read_text()
+    header = json.loads(written.splitlines()[0])["run_header"]
+    assert header["run"] == "r" and header["conditions"]["llm.responder.model"] == "fake-model"
+    assert header["conditions"]["planner.simulations"] == 2 and header["conditions"]["domain.max_exchanges"] == 2
+    assert re.fullmatch(r"[0-9a-f]{64}", header["conditions"]["personas.sha256"])
+    assert "sk-test" not in written  # endpoints are recorded, keys never
+    assert len(load_records(run.out)) == 2  # readers skip the header
+
+    other_model = LLMClient(make_settings(fake_server.base_url, model="other-model"))
+    try:
+        with pytest.raises(RunMismatch, match=r"llm\.responder\.model: file 'fake-model', now 'other-model'"):
+            await run_selfplay(run, other_model)
+    finally:
+        await other_model.aclose()
+    client = LLMClient(make_settings(fake_server.base_url))
+    try:
+        # Another persona set, or the same ids with another description: the content differs.
+        for personas in (PERSONAS[2:4], (PERSONAS[0].model_copy(update={"description": "Someone else entirely."}), PERSONAS[1])):
+            with pytest.raises(RunMismatch, match=r"personas\.sha256: file '[0-9a-f]{64}', now '[0-9a-f]{64}'"):
+                await run_selfplay(replace(run, personas=tuple(personas)), client)
+        longer = replace(run, options=ChatOptions(search=search, max_exchanges=4))
+        with pytest.raises(RunMismatch, match=r"domain\.max_exchanges: file 2, now 4"):
+            await run_selfplay(longer, client)
+        # The same condition under another run name is another run, in the same file.
+        await run_selfplay(replace(run, name="r2", personas=tuple(PERSONAS[2:4])), client)
+    finally:
+        await client.aclose()
+    assert run.out.read_text().startswith(written)  # the refusals appended nothing
+    assert sorted(r.condition for r in load_records(run.out)) == ["r", "r", "r2", "r2"]
+

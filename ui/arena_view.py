@@ -31,6 +31,7 @@ from gdp_zero.llm.errors import LLMError
 from gdp_zero.serving.limits import ClientLimits, LimitExceeded, client_address
 from gdp_zero.serving.scratch import scratch_folder
 from gdp_zero.session import MAX_MESSAGE_CHARS, ChatSession, MessageRejected
+from gdp_zero.wording import plural
 from ui import chat_view, tree_view
 
 logger = logging.getLogger(__name__)
@@ -64,12 +65,15 @@ def reveal_html(battle: Battle, side: str) -> str:
     """Who this side was, once the vote is in."""
     if battle.winner is None:
         return ""
-    contestant = battle.contestant(side)
-    models = sorted(set(battle.sides[side].client.settings.models_by_role().values()))
+    contestant, chat = battle.contestant(side), battle.sides[side]
+    models = sorted(set(chat.client.settings.models_by_role().values()))
+    # What it ran with, not only what its label says: a search's size depends on the server's defaults too.
+    settings = chat.planner.describe()
+    searched = f" · {plural(settings['simulations'], 'simulation')}" if "simulations" in settings else ""
     verdict = {"a": "a", "b": "b"}.get(battle.winner)
     won = " · your pick" if verdict == side else ""
     return (f'<div class="arena-reveal" id="arena-identity-{side}"><b>{side.upper()} was {html.escape(contestant.shown_name)}</b>'
-            f"{html.escape(won)}<br><span class='turn-meta'>planner {html.escape(contestant.planner)} · model "
+            f"{html.escape(won)}<br><span class='turn-meta'>planner {html.escape(contestant.planner)}{html.escape(searched)} · model "
             f"{html.escape(', '.join(models))}</span></div>")
 
 

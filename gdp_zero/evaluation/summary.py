@@ -15,8 +15,10 @@ from typing import Any, Iterable
 from scipy.stats import binomtest, fisher_exact
 
 from gdp_zero.domain import SUCCESS
-from gdp_zero.intervals import wilson_interval
-from gdp_zero.records import DialogueRecord
+from gdp_zero.records import DialogueRecord, RecordError
+from gdp_zero.selfplay import SOURCE as SELFPLAY_SOURCE
+
+CONFIDENCE = 0.95
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,11 @@ class Comparison:
     p_value: float
 
 
+def wilson_interval(successes: int, trials: int) -> tuple[float, float]:
+    interval = binomtest(successes, trials).proportion_ci(confidence_level=CONFIDENCE, method="wilson")
+    return float(interval.low), float(interval.high)
+
+
 def summarize_run(name: str, records: list[DialogueRecord]) -> RunSummary:
     if not records:
         raise ValueError(f"run {name!r} has no finished dialogues")
@@ -108,7 +115,7 @@ def summarize_judgments(judgments: list[Any]) -> JudgmentSummary:
         raise ValueError("no judgments to summarise")
     verdicts = [j.verdict for j in judgments]
     wins, draws, losses = (verdicts.count(v) for v in ("win", "draw", "lose"))
-    low, high = wilson_interval(wins, wins + losses)
+    low, high = wilson_interval(wins, wins + losses) if wins + losses else (float("nan"), float("nan"))
     shown_first = sum(not j.swapped for j in judgments)
     went_to_a = sum((j.verdict == "win") != j.swapped for j in judgments if j.verdict != "draw")
     return JudgmentSummary(
@@ -145,9 +152,15 @@ def compare_runs(first: RunSummary, second: RunSummary) -> Comparison:
 
 
 def runs_of(records: Iterable[DialogueRecord], file_label: str) -> dict[str, list[DialogueRecord]]:
-    """Finished self-play dialogues by run name (the record's condition, else the file's name)."""
+    """Finished self-play dialogues by run name (the record's condition, else the file's name).
+
+    Any other record is refused: a chat has no turn limit it was played to, so its "success by
+    turn" and average turns would describe one person's conversation as if it were a run."""
     runs: dict[str, list[DialogueRecord]] = {}
     for record in records:
+        if record.source != SELFPLAY_SOURCE:
+            raise RecordError(f"{file_label}: dialogue {record.id!r} is a {record.source} record, not self-play: "
+                              "summarize reads runs files written by gdp-zero selfplay")
         if record.end_reason is not None:
             runs.setdefault(record.condition or file_label, []).append(record)
     return runs
