@@ -133,12 +133,16 @@ class Domain(StrictModel):
     def end_reason(self, dialogue: Dialogue) -> str | None:
         """Why the dialogue is over ("success" or "turn_limit"), or None while it goes on.
 
-        A refusal does not end it: as in the paper, the persuader may try again after a no.
+        A refusal does not end it: as in the paper, the persuader may try again after a no. The
+        turn limit counts exchanges, a persuader turn and the answer to it: the dialogue ends with
+        the answer to the `max_exchanges`-th persuader turn, never on a question left unanswered
+        (the chat, the terminal, self-play and studies all end it here).
         """
         last_user = dialogue.last("user")
         if last_user is not None and last_user.act == self.success_act:
             return SUCCESS
-        if dialogue.exchanges >= self.max_exchanges and last_user is not None:
+        answered = bool(dialogue.turns) and dialogue.turns[-1].speaker == "user"
+        if dialogue.exchanges >= self.max_exchanges and answered:
             return TURN_LIMIT
         return None
 

@@ -211,3 +211,18 @@ async def test_changing_the_planner_keeps_the_dialogue(fake_server, make_setting
     planned = await session.send("Tell me more.")
     assert planned.planner == "gdpzero" and len(session.log) == 5
     await session.aclose()
+
+
+async def test_the_person_has_the_last_word_at_the_turn_limit(fake_server, make_settings):
+    session = build_session(make_settings(fake_server.base_url), ChatOptions(planner="random", max_exchanges=2))
+    try:
+        await session.open()
+        second = await session.send("Hello, what is this about?")  # the persuader's 2nd turn: the last one
+        assert second is not None and session.dialogue.exchanges == 2 and session.ending is None
+        assert await session.send("No thanks, not today.") is None  # answered, not left on the persuader's turn
+        assert session.end_reason == "turn_limit" and session.log[-1].speaker == "user"
+        assert "turn limit of 2 exchanges" in (session.ending or "")
+        with pytest.raises(MessageRejected, match="has ended"):
+            session.check_send("Are you still there?")
+    finally:
+        await session.aclose()

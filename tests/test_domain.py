@@ -63,3 +63,14 @@ def test_missing_and_invalid_toml_files_say_so(tmp_path: Path):
     bad.write_text("name = [unclosed")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_domain(bad)
+
+
+def test_the_turn_limit_leaves_the_last_word_to_the_persuadee():
+    domain = load_domain()
+    talk = Dialogue()
+    for _ in range(domain.max_exchanges - 1):
+        talk = talk.add("system", "other", "...").add("user", "neutral", "hm")
+    asked = talk.add("system", "proposition of donation", "How much would you like to donate today?")
+    assert asked.exchanges == domain.max_exchanges
+    assert domain.end_reason(asked) is None  # the question is not left unanswered
+    assert domain.end_reason(asked.add("user", "no donation", "None, sorry.")) == "turn_limit"

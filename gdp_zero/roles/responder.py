@@ -38,7 +38,7 @@ class Responder:
         texts = await self.client.generate(ROLE, prompt, n=n, temperature=self.temperature)
         utterances = []
         for text in texts:
-            utterance, fallback = parse_utterance(text, act)
+            utterance, fallback = parse_utterance(text, act, self.domain.system_act_names)
             if fallback:
                 self.client.ledger.record_fallback(ROLE, fallback)
                 utterance = fallback_utterance(self.domain, act)
