@@ -6,9 +6,11 @@ import pytest
 
 from gdp_zero.dialogue import Dialogue
 from gdp_zero.domain import load_domain
+from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.llm.client import LLMClient
 from gdp_zero.llm.fake_server import FakeLLMServer
 from gdp_zero.llm.ledger import UsageLedger
+from gdp_zero.planners import GDPZeroConfig
 from gdp_zero.planners.dialogue_world import DialogueWorld
 from gdp_zero.roles import Roles
 from gdp_zero.roles.debate import (
@@ -76,7 +78,7 @@ async def test_unreadable_answers_are_dropped_and_counted(make_settings, fault):
 
 async def test_the_search_sees_only_the_value_and_the_debate_rides_along(make_settings, fake_server):
     client = LLMClient(make_settings(fake_server.base_url), UsageLedger())
-    debating = Roles.build(client, DOMAIN, prior_samples=3, value_samples=3, value="debate", debate_rounds=1)
+    debating = Roles.build(client, DOMAIN, prior_samples=3, value_samples=3).with_value("debate", debate_rounds=1)
     published = Roles.build(client, DOMAIN, prior_samples=3, value_samples=3)
     with_debate = await DialogueWorld(debating, DOMAIN).evaluate(WARM)
     without = await DialogueWorld(published, DOMAIN).evaluate(WARM)
@@ -85,3 +87,34 @@ async def test_the_search_sees_only_the_value_and_the_debate_rides_along(make_se
     shown = with_debate.explanation["debate"]
     assert shown["value"] == with_debate.value and len(shown["arguments"]) == 2
     assert without.explanation is None
+
+
+async def test_a_planner_set_to_debate_values_every_node_by_debate_and_the_tree_keeps_them(make_settings, fake_server):
+    search = GDPZeroConfig(simulations=4, realizations=1, prior_samples=3, value_samples=3, value="debate", debate_rounds=2,
+                           reuse_tree=False)  # this turn's own search, whatever the opening's left
+    session = build_session(make_settings(fake_server.base_url), ChatOptions(search=search))
+    try:
+        await session.open()
+        planned = await session.send("Hi! What is this about?")
+    finally:
+        await session.aclose()
+    assert planned is not None
+    usage = planned.usage
+    assert "judge" not in usage and usage["debate_judge"]["calls"] >= 1
+    assert usage["advocate"]["calls"] == 4 * usage["debate_judge"]["calls"]  # 2 rounds x 2 sides per value
+    nodes, stack = [], [planned.tree["root"]]
+    while stack:
+        node = stack.pop()
+        nodes.append(node)
+        stack.extend(node["children"])
+    valued = [n for n in nodes if n["value"] is not None and n["path"]]
+    assert valued and all(n["explanation"]["debate"]["value"] == n["value"] for n in valued)
+    assert all(len(n["explanation"]["debate"]["arguments"]) == 4 for n in valued)
+    assert planned.settings["value"] == "debate" and planned.settings["debate_rounds"] == 2
+
+
+def test_the_value_setting_is_checked():
+    with pytest.raises(ValueError, match="value"):
+        GDPZeroConfig(value="vote")
+    with pytest.raises(ValueError, match="debate_rounds"):
+        GDPZeroConfig(debate_rounds=0)

@@ -305,6 +305,7 @@ class _Search(Generic[State]):
             node.value_sums = {a: 0.0 for a in legal}
             node.pending_visits = {a: node.pending_visits.get(a, 0) for a in legal}
             node.value = evaluation.value
+            node.explanation = evaluation.explanation
             node.expansion.set_result(None)
             return evaluation.value
         except BaseException as error:

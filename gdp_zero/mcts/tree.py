@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Generic, Literal
 
@@ -51,6 +52,7 @@ class Node(Generic[State]):
     child_visits: dict[str, int] = field(default_factory=dict)
     value_sums: dict[str, float] = field(default_factory=dict)
     children: dict[str, Node[State]] = field(default_factory=dict)
+    explanation: Mapping[str, Any] | None = None  # how the model arrived at `value`, for display (e.g. a debate)
     # Bookkeeping for concurrent simulations; never serialised.
     pending_visits: dict[str, int] = field(default_factory=dict, repr=False)
     expansion: asyncio.Future[None] | None = field(default=None, repr=False)
@@ -98,7 +100,7 @@ class Node(Generic[State]):
             "q": {act: self.q(act, q0) for act in self.prior},
             "realizations": [r.to_dict() for r in self.realizations],
             "children": [c.to_dict(q0) for c in self.children.values()],
-        }
+        } | ({"explanation": dict(self.explanation)} if self.explanation else {})
 
 
 @dataclass(frozen=True)

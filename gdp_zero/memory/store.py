@@ -65,6 +65,10 @@ class LessonStore:
         self.path = Path(path)
         try:
             self._db = sqlite3.connect(self.path)
+            # WAL with NORMAL sync: a commit survives a killed process (what a resumed run needs)
+            # without an fsync per dialogue; only a power cut may lose the last few.
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as error:
             raise ConfigError(f"{self.path}: not a lesson memory file ({error})") from None
@@ -134,7 +138,7 @@ class LessonStore:
         rows = self._db.execute("SELECT id, embedding FROM lessons WHERE id > ? ORDER BY id", (last,)).fetchall()
         if not rows:
             return
-        added = np.stack([np.frombuffer(blob, dtype=np.float32) for _, blob in rows])
+        added = np.frombuffer(b"".join(blob for _, blob in rows), dtype=np.float32).reshape(len(rows), -1)
         self._ids = np.concatenate([self._ids, np.array([row[0] for row in rows], dtype=np.int64)])
         self._matrix = added if self._matrix is None else np.vstack([self._matrix, added])
 

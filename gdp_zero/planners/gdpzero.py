@@ -17,7 +17,7 @@ from gdp_zero.mcts.search import new_tree, search
 from gdp_zero.mcts.tree import Realization, SearchTree
 from gdp_zero.planners.base import PlannerTurn, ProgressCallback, usage_since
 from gdp_zero.planners.dialogue_world import DialogueWorld
-from gdp_zero.roles import Roles
+from gdp_zero.roles import Roles, ValueSource
 
 
 @pydantic_dataclass(frozen=True, config=SETTINGS)
@@ -31,6 +31,10 @@ class GDPZeroConfig(SearchConfig):
     batch_realizations: bool = True
     overlap_calls: bool = True
     reuse_tree: bool = True
+    # A state's value: "persuadee" asks the simulated persuadee the value question (as published);
+    # "debate" has two advocates argue for `debate_rounds` rounds, then a judge answers it (as R-MCTS).
+    value: ValueSource = "persuadee"
+    debate_rounds: Count = 1
     # The paper's ablations.
     open_loop: bool = True  # False: closed loop, one stored realization per node (k = 1)
     response_selection: bool = True  # False: write a fresh reply for the chosen act
@@ -59,6 +63,7 @@ class GDPZeroPlanner:
     name = "gdpzero"
 
     def __init__(self, roles: Roles, domain: Domain, ledger: UsageLedger, config: GDPZeroConfig) -> None:
+        roles = roles.with_value(config.value, config.debate_rounds)
         self.roles, self.domain, self.ledger, self.config = roles, domain, ledger, config
         batch = config.search_config().realizations if config.batch_realizations else 1
         self.world = DialogueWorld(roles, domain, overlap_calls=config.overlap_calls, utterances_per_call=batch)

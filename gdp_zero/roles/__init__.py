@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from gdp_zero.domain import Domain
@@ -36,19 +36,21 @@ class Roles:
         prior_samples: int = 15,
         value_samples: int = 10,
         persona: str | None = None,
-        value: ValueSource = "persuadee",
-        debate_rounds: int = 1,
     ) -> Roles:
-        """The paper's sample counts by default; `persona` conditions the simulated user.
-
-        `value` = "persuadee" asks the simulated persuadee, as published; "debate" has advocates
-        argue for `debate_rounds` rounds and a judge answer `value_samples` times.
-        """
+        """The paper's sample counts by default; `persona` conditions the simulated user."""
         return cls(
             policy=PolicyPrior(client, domain, samples=prior_samples),
             responder=Responder(client, domain),
             user_simulator=UserSimulator(client, domain, persona=persona),
             judge=Judge(client, domain, samples=value_samples),
             tagger=ActTagger(client, domain),
-            debate=DebateJudge(client, domain, rounds=debate_rounds, samples=value_samples) if value == "debate" else None,
         )
+
+    def with_value(self, value: ValueSource, debate_rounds: int = 1) -> Roles:
+        """These roles valuing states as `value` says: "persuadee" asks the simulated persuadee, as
+        published; "debate" has advocates argue for `debate_rounds` rounds and a judge answer as
+        many times as the judge samples."""
+        if value == "persuadee":
+            return replace(self, debate=None)
+        judge = self.judge
+        return replace(self, debate=DebateJudge(judge.client, judge.domain, rounds=debate_rounds, samples=judge.samples))
