@@ -143,15 +143,20 @@ def export_traces(paths: Sequence[Path], fmt: TraceFormat, out: Path) -> TraceSt
         raise ValueError(f"unknown trace format {fmt!r}: choose one of {', '.join(TRACE_FORMATS)}")
     domains: dict[str, Domain] = {}
     dialogues = lines = chars = 0
-    with open(out, "w", encoding="utf-8") as sink:
-        for record in read_records(paths):
-            domain = domains.setdefault(record.domain, load_domain(record.domain))
-            wrote = 0
-            for example in trace_lines(record, fmt, domain):
-                line = json.dumps(example, ensure_ascii=False)
-                sink.write(line + "\n")
-                wrote += 1
-                chars += len(line)
-            lines += wrote
-            dialogues += wrote > 0
+    partial = out.with_name(out.name + ".part")  # a bad source leaves no half-written training file
+    try:
+        with open(partial, "w", encoding="utf-8") as sink:
+            for record in read_records(paths):
+                domain = domains.setdefault(record.domain, load_domain(record.domain))
+                wrote = 0
+                for example in trace_lines(record, fmt, domain):
+                    line = json.dumps(example, ensure_ascii=False)
+                    sink.write(line + "\n")
+                    wrote += 1
+                    chars += len(line)
+                lines += wrote
+                dialogues += wrote > 0
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
     return TraceStats(dialogues, lines, chars)

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "arena": ("arena", "arenas: check an arena file, report the leaderboard of its votes"),
     "personas": ("personas", "make persona files for self-play"),
     "selfplay": ("selfplay", "the planner against simulated persuadees (personas); resumable"),
+    "traces": ("traces", "planned turns of runs or transcripts as chat-format training data (imitation or exploratory)"),
     "evaluate": ("evaluate",
                  "the paper's static evaluation: the planner's reply vs the human's on P4G contexts, by an LLM judge"),
 }

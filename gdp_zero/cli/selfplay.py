@@ -40,6 +40,9 @@ def configure(selfplay: argparse.ArgumentParser) -> None:
     play.add_argument("--max-turns", type=positive_int, help="persuader turns before a dialogue fails (default: the domain's)")
     play.add_argument("--out", type=Path, help="the runs file (JSONL), e.g. runs/NAME.jsonl")
     play.add_argument("--name", help="the run's name in its records (default: the --out file's name)")
+    play.add_argument("--memory", type=Path, metavar="FILE",
+                      help="reflection memory (SQLite, made if missing): the planner recalls lessons from it at every "
+                           "turn and each finished dialogue adds its lessons (gdpzero planner; off by default)")
     selfplay.set_defaults(run=run, command_parser=selfplay)
     actions = selfplay.add_subparsers(dest="selfplay_action")
     summarize = actions.add_parser("summarize", help="success rate, turns and cost per run, and a test between runs")
@@ -57,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
         if backend.banner:
             print(backend.banner, file=sys.stderr)
         search = search_config(args, args.command_parser, suggested_search(backend.mode))
-        options = ChatOptions(planner=args.planner, search=search, max_exchanges=args.max_turns)
+        if args.memory is not None and args.planner != "gdpzero":
+            args.command_parser.error(f"argument --memory: lessons guide the gdpzero planner's search, not {args.planner}")
+        options = ChatOptions(planner=args.planner, search=search, max_exchanges=args.max_turns, memory=args.memory)
         run = SelfPlayRun(
             name=args.name or args.out.stem,
             out=args.out,
@@ -72,9 +77,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     finally:
         backend.stop()
+    learned = f" {progress.lessons_added} lessons added to {args.memory}." if args.memory is not None else ""
     print(
         f"{progress.total} dialogues of run {run.name!r} in {run.out} ({progress.skipped} were already there): "
-        f"{progress.successes} succeeded. Summary: gdp-zero selfplay summarize {run.out}"
+        f"{progress.successes} succeeded.{learned} Summary: gdp-zero selfplay summarize {run.out}"
     )
     return 0
 
