@@ -37,6 +37,9 @@ STUDY = Path(__file__).parents[1] / "studies" / "gdpzero_vs_prompting.toml"
     ("time_budget_s", math.nan, "finite"),
     ("root", "alphazero", "must be one of puct, gumbel"),
     ("choose_by", "luck", "must be one of"),
+    ("waves", 0, "at least 1"),
+    ("shrinkage", -1.0, "at least 0"),
+    ("min_visits", 0, "at least 1"),
 ])
 def test_each_rule_names_its_setting(setting: str, value: object, problem: str) -> None:
     with pytest.raises(InvalidSetting) as raised:

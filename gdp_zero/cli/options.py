@@ -34,11 +34,15 @@ SEARCH_FLAGS = (
     SearchFlag("c_puct", "--cpuct", float, "exploration constant"),
     SearchFlag("prior_samples", "--prior-samples", int, "samples of the next act for the policy prior"),
     SearchFlag("value_samples", "--value-samples", int, "samples of the user's answer for the value"),
-    SearchFlag("concurrency", "--in-flight", int, "simulations of one search in flight at once"),
+    SearchFlag("concurrency", "--in-flight", int, "simulations of one search in flight at once, at most"),
+    SearchFlag("waves", "--waves", int, "PUCT root: at most n / WAVES simulations in flight, so early values steer later ones"),
     SearchFlag("time_budget_s", "--time-budget", float,
                "seconds: stop launching simulations when the next would not finish in time"),
     SearchFlag("choose_by", "--choose-by", str,
-               "final act: most visited (as published; the --sequential default) or highest Q", FINAL_CHOICES),
+               "final act: most visited (as published; the --sequential default), highest Q, or highest Q "
+               "shrunk towards the parent's value among acts tried --min-visits times (the default)", FINAL_CHOICES),
+    SearchFlag("shrinkage", "--shrinkage", float, "--choose-by shrunk: visits the parent's mean value counts as"),
+    SearchFlag("min_visits", "--min-visits", int, "--choose-by shrunk: visits an act needs to be chosen"),
     SearchFlag("root", "--root", str,
                "root selection: PUCT (as published) or Gumbel-top-k with Sequential Halving (see the README)", ROOT_RULES),
     SearchFlag("considered_acts", "--considered-acts", int, "Gumbel root: acts sampled for Sequential Halving (m)"),
@@ -67,7 +71,8 @@ def add_planner_arguments(parser: argparse.ArgumentParser) -> None:
     d = GDPZeroConfig()
     group = parser.add_argument_group(
         f"planner (defaults: {d.simulations} simulations, k={d.realizations}, Q0 {d.q0:g}, c_puct {d.c_puct:g}, "
-        f"{d.prior_samples} prior and {d.value_samples} value samples, {d.concurrency} in flight)")
+        f"{d.prior_samples} prior and {d.value_samples} value samples, at most {d.in_flight} in flight, "
+        f"{d.choose_by} Q chosen)")
     group.add_argument("--planner", choices=PLANNERS, default="gdpzero")
     for f in SEARCH_FLAGS:
         group.add_argument(f.flag, dest=f.setting, type=f.type, choices=f.choices, help=f.help)

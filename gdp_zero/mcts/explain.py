@@ -6,7 +6,8 @@ version (without the shrunk rule's settings) is explained by the rule it was cho
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from gdp_zero.mcts.tree import shrink
 from gdp_zero.wording import plural

@@ -10,7 +10,8 @@ With `concurrency` > 1 several simulations are in flight at once. In-flight visi
 losses (virtual loss) so that they spread over the tree instead of all descending the same
 path; a node being expanded or a realization being written is awaited, never duplicated.
 With `concurrency` = 1 no visit is ever in flight and the search is the sequential one, draw
-for draw.
+for draw. A PUCT root keeps at most ceil(n / `waves`) simulations in flight (`in_flight`): each
+finished simulation launches the next, so the values of the first wave steer the later ones.
 
 With `root` = "gumbel" the root does not select by PUCT: it samples acts by Gumbel-top-k and
 splits the simulations between them by Sequential Halving (gdp_zero.mcts.gumbel); each round's
@@ -79,7 +80,7 @@ class _Search(Generic[State]):
         if self.config.root == "gumbel":
             await self._halve()
         else:
-            await self._run_workers([self._worker() for _ in range(min(self.config.concurrency, self.target))])
+            await self._run_workers([self._worker() for _ in range(min(self.config.in_flight, self.target))])
         self.tree.tie_breaker = {act: self.rng.random() for act in root.prior}
         self.tree.seconds = self.clock() - self.started
         return self.tree
@@ -323,7 +324,8 @@ def _normalise(prior: dict[str, float]) -> dict[str, float]:
 
 
 def new_tree(root_state: State, config: SearchConfig) -> SearchTree[State]:
-    return SearchTree(root=Node((), [Realization(root_state, "", "", "")]), q0=config.q0, choose_by=config.choose_by)
+    return SearchTree(root=Node((), [Realization(root_state, "", "", "")]), q0=config.q0, choose_by=config.choose_by,
+                      shrinkage=config.shrinkage, min_visits=config.min_visits)
 
 
 async def search(

@@ -19,9 +19,9 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Mapping, Sequence
 
 from gdp_zero.mcts.model import Evaluation, Transition
 
@@ -156,7 +156,8 @@ def _draw(index: int, rng: random.Random) -> WorldSpec:
 
 def draw_worlds(count: int, seed: int = 0) -> list[WorldSpec]:
     """`count` worlds from the seeded generator, each redrawn until its optimum is in OPTIMUM_RANGE."""
-    rng, worlds = random.Random(f"worlds {seed}"), []
+    rng = random.Random(f"worlds {seed}")
+    worlds: list[WorldSpec] = []
     while len(worlds) < count:
         spec = _draw(len(worlds), rng)
         if OPTIMUM_RANGE[0] <= spec.optimal_value(spec.start, 0) <= OPTIMUM_RANGE[1]:

@@ -143,10 +143,11 @@ class ServedApp:
 
 @contextmanager
 def served_app(
-    *, limits: LimitSettings = ONE_ADDRESS_FOR_ALL, userinfo: str = "", data_dirs: tuple[Path, ...] = ()
+    *, limits: LimitSettings = ONE_ADDRESS_FOR_ALL, userinfo: str = "", data_dirs: tuple[Path, ...] = (),
+    arena: Callable[[Any], Any] | None = None,
 ) -> Iterator[ServedApp]:
     """The app on its own fake LLM server; `userinfo` ("user:password") goes into the base URL;
-    the Strategies tab may read P4G files under `data_dirs`."""
+    the Strategies tab may read P4G files under `data_dirs`; `arena(settings)` makes the Arena tab's service."""
     from ui.app import build_app, serve
 
     llm = FakeLLMServer().start()
@@ -155,7 +156,8 @@ def served_app(
     # One retry with tiny backoff: an injected endpoint failure surfaces in well under a second.
     settings = replace(settings, max_retries=1, backoff_base_s=0.01, backoff_max_s=0.02)
     backend = Backend("fake", settings, DEMO_BANNER)
-    demo = build_app(backend, search=SMALL_SEARCH, limits=limits, data_dirs=data_dirs)
+    demo = build_app(backend, search=SMALL_SEARCH, limits=limits, data_dirs=data_dirs,
+                     arena=arena(settings) if arena is not None else None)
     port = free_port()
     serve(demo, host="127.0.0.1", port=port, block=False, quiet=True)
     url = f"http://127.0.0.1:{port}/"

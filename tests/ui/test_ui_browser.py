@@ -318,7 +318,7 @@ def test_the_root_rule_control_switches_to_a_gumbel_root_and_back(page: Page, ap
     expect(page.locator("#tree-summary")).to_contain_text("Gumbel root: survived")
     page.get_by_label("PUCT (as published)").check()
     send(page, "And then?")
-    expect(page.locator("#tree-summary")).to_contain_text("(highest Q)")
+    expect(page.locator("#tree-summary")).to_contain_text("(highest shrunk Q)")
 
     _, text = download(page, "#download-transcript")
     planned = [t["planner_turn"] for t in json.loads(text)["turns"] if t.get("planner_turn")]
