@@ -132,6 +132,9 @@ def add_limit_arguments(parser: argparse.ArgumentParser, *, sessions: bool = Tru
                        help=f"LLM turns a client address may start per minute (default {defaults.turns_per_minute})")
     group.add_argument("--max-turns-in-flight", type=positive_int, default=defaults.max_turns_in_flight,
                        help=f"LLM turns running at once on the server (default {defaults.max_turns_in_flight})")
+    group.add_argument("--trusted-proxy", type=trusted_proxy, action="append", default=[], metavar="ADDRESS",
+                       help="a reverse proxy (IP address or network, repeatable) whose X-Forwarded-For names the client; "
+                            "without one no forwarded address is believed (README: A public server)")
     if sessions:
         group.add_argument("--idle-minutes", type=positive_float, default=defaults.idle_timeout_s / 60,
                            help=f"close a session after this many minutes without activity (default {defaults.idle_timeout_s / 60:g})")
@@ -159,6 +162,15 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
     return value
+
+
+def trusted_proxy(text: str) -> str:
+    from gdp_zero.serving.forwarding import checked_proxies
+
+    try:
+        return checked_proxies([text])[0]
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def positive_float(text: str) -> float:

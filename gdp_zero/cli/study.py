@@ -27,6 +27,9 @@ def configure(study: argparse.ArgumentParser) -> None:
     serve.add_argument("--admin-password", default=os.environ.get(ADMIN_PASSWORD_ENV),
                        help=f"password of the admin pages (prefer the {ADMIN_PASSWORD_ENV} environment variable: flags show in process lists)")
     serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--local-only", action="store_true",
+                       help="serve the admin and preview pages without a password, to this machine alone: a loopback "
+                            "--host and no proxy forwarding to it (otherwise set a password)")
     serve.add_argument("--port", type=int, default=7861)
     add_llm_arguments(serve)
     add_limit_arguments(serve, sessions=False)
@@ -84,7 +87,8 @@ def serve_command(args: argparse.Namespace) -> int:
     backend = backend_from_args(args)
     try:
         return serve(study, database_url=args.db, backend=backend, host=args.host, port=args.port,
-                     admin_password=args.admin_password, limits=limit_settings(args))
+                     admin_password=args.admin_password, limits=limit_settings(args),
+                     trusted_proxies=args.trusted_proxy, local_only=args.local_only)
     finally:
         backend.stop()
 

@@ -19,6 +19,7 @@ import contextlib
 import hmac
 import ipaddress
 import socket
+from collections.abc import Sequence
 from typing import AsyncIterator, Awaitable, Callable
 
 import gradio as gr
@@ -27,7 +28,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
 
 from gdp_zero.serving.bodies import BodyLimit, BodySettings
-from gdp_zero.serving.login import LoginGuard, LoginThrottle
+from gdp_zero.serving.login import LoginGuard, LoginThrottle, password_problem
 from gdp_zero.serving.forwarding import trust_forwarded_from
 from gdp_zero.serving.routes import RouteGuard
 from gdp_zero.serving.signals import stop_on_sigterm
@@ -82,13 +83,27 @@ def is_loopback(host: str) -> bool:
             return False
 
 
-def check_admin_exposure(host: str, password: str | None) -> None:
-    """Refuse to put the admin pages on a reachable address without a password."""
-    if password is None and not is_loopback(host):
+def check_admin_exposure(host: str, password: str | None, local_only: bool = False) -> None:
+    """Refuse researcher pages a stranger could open: without a password unless the operator says
+    the server is for this machine alone (`local_only`, on a loopback address), and with a short one.
+
+    Which headers a proxy in front sets cannot be relied on (one that passes none, or only
+    X-Real-IP, made every request look local), so the rule does not depend on them."""
+    if password is not None:
+        problem = password_problem(password)
+        if problem is not None:
+            raise ConfigError(f"{problem} (--admin-password or the {ADMIN_PASSWORD_ENV} environment variable)")
+        return
+    if not is_loopback(host):
         raise ConfigError(
             f"--host {host} makes the admin pages reachable from other machines: set a password with "
             f"--admin-password or the {ADMIN_PASSWORD_ENV} environment variable (the environment keeps it "
             "out of process lists)"
+        )
+    if not local_only:
+        raise ConfigError(
+            f"the admin pages need a password: set --admin-password or the {ADMIN_PASSWORD_ENV} environment "
+            "variable, or pass --local-only to serve them without one when nothing (no proxy) forwards to this server"
         )
 
 
@@ -170,9 +185,10 @@ def build_server(
 
 
 def serve(study: Study, *, database_url: str, backend: Backend, host: str, port: int, admin_password: str | None,
-          limits: LimitSettings) -> int:
+          limits: LimitSettings, trusted_proxies: Sequence[str] = (), local_only: bool = False) -> int:
     """`gdp-zero study serve`: open the study's database, then serve on an open backend until
-    interrupted (the caller stops the backend)."""
+    interrupted (the caller stops the backend). X-Forwarded-For is believed only from
+    `trusted_proxies`; without a password the researcher pages need `local_only`."""
     from gdp_zero.serving.limits import ClientLimits
     from gdp_zero.study.db import open_database, redacted
     from gdp_zero.study.service import StudyService
@@ -183,7 +199,9 @@ def serve(study: Study, *, database_url: str, backend: Backend, host: str, port:
     private_gradio_cache()  # before any app is built: Gradio's copies of the exports stay this process's
 
     password = (admin_password or "").strip() or None
-    check_admin_exposure(host, password)
+    if local_only and trusted_proxies:
+        raise ConfigError("--local-only says nothing forwards to this server, --trusted-proxy that a proxy does: choose one")
+    check_admin_exposure(host, password, local_only)
     database = open_database(database_url)
     service = StudyService(study, database, backend.settings)
     turn_limits = ClientLimits(limits)  # one count of LLM turns for participants and previews
@@ -203,11 +221,11 @@ def serve(study: Study, *, database_url: str, backend: Backend, host: str, port:
             print(backend.banner, flush=True)
         print(f"Participants: {base}/?{recruitment}=...  (on Prolific: {base}/?{recruitment}={{{{%PROLIFIC_PID%}}}}"
               "&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}})", flush=True)
-        lock = "password" if password else "no password: loopback only"
+        lock = "password" if password else "NO PASSWORD (--local-only): anything that forwards to this port hands them out"
         print(f"Admin: {base}{ADMIN_PATH}/   Preview: {base}{PREVIEW_PATH}/   ({lock})", flush=True)
         uvicorn.run(app, host=host, port=port, log_level="warning",
-                    # No proxy's X-Forwarded-For is believed (uvicorn would believe any from 127.0.0.1).
-                    forwarded_allow_ips=trust_forwarded_from(()))
+                    # Only the named proxies' X-Forwarded-For (uvicorn would believe any from 127.0.0.1).
+                    forwarded_allow_ips=trust_forwarded_from(trusted_proxies))
     finally:
         database.dispose()
     return 0

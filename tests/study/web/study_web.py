@@ -61,7 +61,8 @@ class StudyServer:
         command = [sys.executable, "-m", "gdp_zero.cli", "study", "serve", str(self.study_file), "--db", self.db_url,
                    "--host", "127.0.0.1", "--port", str(self.port), *llm,
                    "--turns-per-minute", str(self.turns_per_minute), "--max-turns-in-flight", str(self.max_turns_in_flight)]
-        return command + (["--admin-password", self.password] if self.password else [])
+        # Without a password the researcher pages are served only with --local-only (loopback here).
+        return command + (["--admin-password", self.password] if self.password else ["--local-only"])
 
     def start(self) -> StudyServer:
         env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONPATH": str(REPO)}

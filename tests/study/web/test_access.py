@@ -78,14 +78,16 @@ def test_admin_pages_refuse_access_without_the_password(study_server: StudyServe
 
 
 def test_without_a_password_the_researcher_pages_answer_this_machine_only(tmp_path: Any) -> None:
-    """On loopback with no password the dashboard is the researcher's own; through a proxy it is refused."""
+    """On loopback with no password (--local-only) the dashboard is the researcher's own; through a proxy it is refused."""
     server = StudyServer(db_url=f"sqlite:///{tmp_path / 's.db'}", log=tmp_path / "server.log", password=None).start()
     try:
         proxied = {"X-Forwarded-For": "203.0.113.7"}
+        assert "NO PASSWORD (--local-only)" in server.output()  # said loudly at start
         for path in ("admin/", "preview/"):
             assert status_of(server.url + path + "config") == 200
             assert status_of(server.url + path + "config", headers=proxied) == 403
             assert status_of(server.url + path + "config", headers={"Forwarded": "for=203.0.113.7"}) == 403
+            assert status_of(server.url + path + "config", headers={"X-Real-IP": "203.0.113.7"}) == 403
         assert status_of(server.url + "config", headers=proxied) == 200  # participants may come through a proxy
     finally:
         server.stop()
@@ -158,10 +160,18 @@ def test_the_participant_app_holds_nothing_of_the_researchers(study_server: Stud
 def test_loopback_detection_and_the_password_rule() -> None:
     assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1") and is_loopback("127.0.0.2")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.10") and not is_loopback("::")
-    check_admin_exposure("127.0.0.1", None)
-    check_admin_exposure("0.0.0.0", "a password")
+    check_admin_exposure("127.0.0.1", None, local_only=True)
+    check_admin_exposure("0.0.0.0", "a password of some length")
     with pytest.raises(ValueError, match="GDP_ZERO_ADMIN_PASSWORD"):
         check_admin_exposure("0.0.0.0", None)
+    with pytest.raises(ValueError, match="GDP_ZERO_ADMIN_PASSWORD"):
+        check_admin_exposure("0.0.0.0", None, local_only=True)
+    # On loopback too: a proxy on this machine that passes no header (or only X-Real-IP) would hand the
+    # pages to anyone, so no password is the operator's explicit choice.
+    with pytest.raises(ValueError, match="or pass --local-only"):
+        check_admin_exposure("127.0.0.1", None)
+    with pytest.raises(ValueError, match="the admin password has 8 characters; use at least 12"):
+        check_admin_exposure("127.0.0.1", "hunter22")
 
 
 def test_serve_refuses_a_public_host_without_a_password(tmp_path: Any) -> None:

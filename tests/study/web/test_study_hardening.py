@@ -10,6 +10,8 @@ import json
 import os
 import signal
 import stat
+import subprocess
+import sys
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -20,6 +22,8 @@ from playwright.sync_api import Browser, expect
 
 from tests.study.web.study_web import (
     ADMIN_PASSWORD,
+    REPO,
+    STUDY_FILE,
     ApiParticipant,
     GradioCall,
     StudyServer,
@@ -113,3 +117,22 @@ def test_password_guesses_are_limited(server: StudyServer) -> None:
     status, cookie = login(base, ADMIN_PASSWORD)
     assert status == 429 and not cookie  # the right password too, once the address is over its limit
     assert login(server.url + "preview/", ADMIN_PASSWORD)[0] == 429  # the preview's form is the same door
+
+
+def test_serve_refuses_researcher_pages_without_a_password_unless_local_only(tmp_path: Path) -> None:
+    def serve(*flags: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONPATH": str(REPO)}
+        env.pop("GDP_ZERO_ADMIN_PASSWORD", None)
+        return subprocess.run(
+            [sys.executable, "-m", "gdp_zero.cli", "study", "serve", str(STUDY_FILE), "--db", f"sqlite:///{tmp_path / 's.db'}",
+             "--host", "127.0.0.1", "--port", "9", "--llm", "fake", "--allow-demo", *flags],
+            capture_output=True, text=True, env=env, timeout=120, check=False,
+        )
+
+    for flags, said in (((), "or pass --local-only"),
+                        (("--admin-password", "short one"), "the admin password has 9 characters; use at least 12"),
+                        (("--local-only", "--trusted-proxy", "127.0.0.1"), "choose one"),
+                        (("--trusted-proxy", "nginx"), "trusted proxy 'nginx' is not an IP address")):
+        done = serve(*flags)
+        assert done.returncode == 2 and said in done.stderr, (flags, done.stderr)
+    assert not (tmp_path / "s.db").exists()  # refused before anything was opened
