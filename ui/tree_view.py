@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import itertools
 import math
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -489,6 +490,9 @@ def node_details_html(node: NodeView | None, tree: dict[str, Any] | None = None)
              f'<table class="node-stats">{rows}</table>']
     if node.raw is None:
         parts.append("<p>This act was visited but no node was stored for it (the dialogue ended there).</p>")
+    debate = ((node.raw or {}).get("explanation") or {}).get("debate")
+    if debate:
+        parts.append(_debate_html(debate))
     parts.append(_reply_source(node, tree))
     reals = node.realizations
     shown = _distinct_realizations(reals)
@@ -517,6 +521,36 @@ def node_details_html(node: NodeView | None, tree: dict[str, Any] | None = None)
         parts.append("</ol>")
     parts.append("</div>")
     return "".join(parts)
+
+
+def _debate_html(debate: dict[str, Any]) -> str:
+    """The debate that gave a node its value: each advocate's argument by round, then the judge's answers."""
+    e = html.escape
+    sides = {"for": "will donate", "against": "will not donate"}
+    arguments = "".join(
+        f'<li><span class="who">round {e(str(a.get("round")))}, {e(sides.get(str(a.get("side")), str(a.get("side"))))}:</span> '
+        f"{e(str(a.get('text') or ''))}</li>"
+        for a in debate.get("arguments") or ()
+    )
+    answers = debate.get("answers") or []
+    judged = (", ".join(f"{e(act)} ×{n}" for act, n in Counter(answers).most_common())
+              if answers else "none readable (the value defaults to 0)")
+    return (f'<details class="debate" open><summary>V(s) from a debate: {e(_fmt(debate.get("value"), 3))}</summary>'
+            f'<ol class="debate-arguments">{arguments}</ol><p>The judge answered the value question: {judged}.</p></details>')
+
+
+def _lessons_html(lessons: list[dict[str, Any]]) -> str:
+    """What the reflection memory gave this turn's search (the tree's "lessons", set only when memory is on)."""
+    e = html.escape
+    if not lessons:
+        return ('<div class="lessons">Memory on: no lesson recalled for this turn (the memory is empty, or the '
+                "persuadee has not said anything yet).</div>")
+    items = "".join(
+        f"<li>{e(str(item.get('text') or ''))} <span class=\"real-stats\">similarity {e(_fmt(item.get('similarity'), 2))}"
+        f" · learned in {e(str(item.get('from') or '?'))}</span></li>"
+        for item in lessons
+    )
+    return f'<div class="lessons">Lessons recalled into this turn\'s prompts:<ol>{items}</ol></div>'
 
 
 def _distinct_realizations(reals: tuple[dict[str, Any], ...]) -> list[tuple[dict[str, Any], int]]:
@@ -564,7 +598,8 @@ def tree_summary_html(tree: dict[str, Any] | None, planner: str, simulations: in
         f'<div class="tree-summary">Chosen act <span class="act-tag">{html.escape(str(tree.get("chosen_act")))}</span>'
         f"{_how_chosen(tree)} · {plural(simulations, 'simulation')} this turn, {reused} reused"
         f" · {seconds:.1f} s · Q0 = {tree.get('q0')}{note}"
-        f'<div class="why-chosen">{html.escape(why_chosen(tree))}</div></div>'
+        f'<div class="why-chosen">{html.escape(why_chosen(tree))}</div>'
+        f"{_lessons_html(tree['lessons']) if 'lessons' in tree else ''}</div>"
     )
 
 
