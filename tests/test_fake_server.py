@@ -75,20 +75,10 @@ def test_donate_is_rarely_chosen() -> None:
 
 
 def test_completions_endpoint(fake_server: FakeLLMServer) -> None:
-    body = {"model": "fake-model", "prompt": UTTERANCE_PROMPT + "\nPersuader: [", "n": 2, "logprobs": 2}
+    body = {"model": "fake-model", "prompt": UTTERANCE_PROMPT + "\nPersuader: [", "n": 2}
     status, _, reply = _call(fake_server, "/completions", body)
     assert status == 200 and reply["object"] == "text_completion"
     assert len(reply["choices"]) == 2 and reply["choices"][0]["text"].startswith("[")
-    logprobs = reply["choices"][0]["logprobs"]
-    assert len(logprobs["tokens"]) == len(logprobs["token_logprobs"]) == len(logprobs["top_logprobs"])
-    assert set(logprobs["top_logprobs"][1]) == {"greeting", "logical appeal"}
-
-
-def test_chat_logprobs_shape(fake_server: FakeLLMServer) -> None:
-    reply = _chat(fake_server, UTTERANCE_PROMPT, logprobs=True, top_logprobs=2)
-    content = reply["choices"][0]["logprobs"]["content"]
-    assert "".join(t["token"] for t in content) == reply["choices"][0]["message"]["content"]
-    assert all(len(t["top_logprobs"]) == 2 for t in content)
 
 
 def test_seed_determinism_and_n(fake_server: FakeLLMServer) -> None:

@@ -19,14 +19,13 @@ from gdp_zero.llm import (
     LLMClient,
     LLMSettings,
     LLMUnavailableError,
-    LogprobsUnsupportedError,
     ModelNotFoundError,
     Prompt,
     RequestRejectedError,
     UsageLedger,
     load_llm_settings,
 )
-from gdp_zero.llm.client import _redact, _token_logprobs
+from gdp_zero.llm.client import _redact
 from gdp_zero.llm.fake_server import FakeLLMServer
 from gdp_zero.text import MAX_LLM_TEXT_CHARS
 
@@ -226,25 +225,8 @@ async def test_malformed_and_empty_replies_are_returned_as_text(
 async def test_completions_mode(fake_server: FakeLLMServer, make_settings: Any) -> None:
     async with LLMClient(make_settings(fake_server.base_url, api="completions")) as client:
         texts = await client.generate("policy", PROMPT, n=3, temperature=1.0)
-        text, logprobs = await client.generate_with_logprobs("policy", PROMPT, top_logprobs=2)
     assert all(_act(t) in ("greeting", "donate") for t in texts)
-    assert fake_server.stats.requests == {"/v1/completions": 2}
-    assert text.startswith("[") and len(logprobs) > 2
-    assert set(logprobs[1]) == {"greeting", "donate"}
-
-
-async def test_chat_logprobs(fake_server: FakeLLMServer, make_settings: Any) -> None:
-    async with LLMClient(make_settings(fake_server.base_url)) as client:
-        text, logprobs = await client.generate_with_logprobs("policy", PROMPT, top_logprobs=3)
-    assert _act(text) in ACTS
-    assert len(logprobs[1]) == 3 and set(logprobs[1]) <= set(ACTS)
-    assert all(lp <= 0 for token in logprobs for lp in token.values())
-
-
-def test_missing_logprobs_are_an_llm_error() -> None:
-    ep = EndpointSettings(model="m", base_url="http://127.0.0.1:1/v1")
-    with pytest.raises(LogprobsUnsupportedError, match="'m'.*no token logprobs"):
-        _token_logprobs(SimpleNamespace(logprobs=None), ep)
+    assert fake_server.stats.requests == {"/v1/completions": 1}
 
 
 async def test_seed_makes_runs_reproducible(fake_server: FakeLLMServer, make_settings: Any) -> None:

@@ -163,13 +163,6 @@ class UserChat:
         self.error = None
         self.session.restart()
 
-    @property
-    def last_planned(self) -> PlannerTurn | None:
-        for turn in reversed(self.session.log):
-            if turn.planned is not None:
-                return turn.planned
-        return None
-
     async def aclose(self) -> None:
         if self.task is not None and not self.task.done():
             self.task.cancel()

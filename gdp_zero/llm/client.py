@@ -23,7 +23,6 @@ from .errors import (
     EndpointUnreachableError,
     LLMError,
     LLMUnavailableError,
-    LogprobsUnsupportedError,
     ModelNotFoundError,
     QuotaExceededError,
     RequestRejectedError,
@@ -145,24 +144,6 @@ class LLMClient:
             for i in range(count)
         ]
         return [(_texts(r, ep.api) or [""])[0] for r in await _gather_or_cancel(requests)]
-
-    async def generate_with_logprobs(
-        self, role: str, prompt: Prompt, *, top_logprobs: int, temperature: float = 0.0
-    ) -> tuple[str, list[dict[str, float]]]:
-        """The text and, per generated token, {token: logprob} of its top alternatives."""
-        ep = self.settings.for_role(role)
-        send = self._sender(
-            ep, prompt, n=1, temperature=temperature, seed=self._take_seeds(1),
-            top_logprobs=top_logprobs,
-        )
-        try:
-            response = await self._request(role, ep, send, n_requested=1)
-        except RequestRejectedError as exc:
-            # A 400 here almost always means the server or model has no logprobs support.
-            raise LogprobsUnsupportedError.for_model(ep.url, ep.model, exc.detail) from None
-        if not response.choices:
-            raise LogprobsUnsupportedError.for_model(ep.url, ep.model, "no choices in the reply")
-        return _texts(response, ep.api)[0], _token_logprobs(response.choices[0], ep)
 
     async def embed(self, role: str, texts: Sequence[str]) -> list[list[float]]:
         """One vector per text from the role's `/embeddings` endpoint, in the order given."""
@@ -323,7 +304,6 @@ class LLMClient:
         n: int,
         temperature: float,
         seed: int | None,
-        top_logprobs: int | None = None,
     ) -> Send:
         kwargs: dict[str, Any] = {
             "model": ep.model,
@@ -339,15 +319,11 @@ class LLMClient:
             kwargs["seed"] = seed
         if ep.api == "completions":
             kwargs["prompt"] = prompt.completion
-            if top_logprobs is not None:
-                kwargs["logprobs"] = top_logprobs
             return lambda sdk: sdk.completions.create(**kwargs)
         messages = [{"role": "user", "content": prompt.user}]
         if prompt.system:
             messages.insert(0, {"role": "system", "content": prompt.system})
         kwargs["messages"] = messages
-        if top_logprobs is not None:
-            kwargs.update(logprobs=True, top_logprobs=top_logprobs)
         return lambda sdk: sdk.chat.completions.create(**kwargs)
 
 
@@ -369,23 +345,6 @@ def _texts(response: Any, api: str) -> list[str]:
     return [clean_text(text, MAX_LLM_TEXT_CHARS) for text in texts]
 
 
-def _token_logprobs(choice: Any, ep: EndpointSettings) -> list[dict[str, float]]:
-    logprobs = choice.logprobs
-    if ep.api == "completions":
-        if logprobs is None or logprobs.top_logprobs is None:
-            raise LogprobsUnsupportedError.for_model(ep.url, ep.model)
-        return [
-            dict(top) if top else {token: logprob}
-            for token, logprob, top in zip(logprobs.tokens, logprobs.token_logprobs, logprobs.top_logprobs)
-        ]
-    if logprobs is None or logprobs.content is None:
-        raise LogprobsUnsupportedError.for_model(ep.url, ep.model)
-    return [
-        {alt.token: alt.logprob for alt in token.top_logprobs} or {token.token: token.logprob}
-        for token in logprobs.content
-    ]
-
-
 def _call_record(
     role: str,
     turn: int,
@@ -397,16 +356,14 @@ def _call_record(
     topped_up: bool,
 ) -> CallRecord:
     usage = getattr(response, "usage", None)
-    # A completion answers with `choices`, an embedding request with `data` (and no completion tokens).
-    received = getattr(response, "choices", None) or getattr(response, "data", None) or ()
     return CallRecord(
         role=role,
         turn=turn,
         prompt_tokens=(usage.prompt_tokens or 0) if usage else 0,
+        # an embedding request has no completion tokens
         completion_tokens=(getattr(usage, "completion_tokens", 0) or 0) if usage else 0,
         seconds=seconds,
         n_requested=n_requested,
-        n_received=len(received),
         retries=retries,
         topped_up=topped_up,
         api=ep.api,

@@ -105,18 +105,6 @@ class LLMUnavailableError(LLMError):
         )
 
 
-class LogprobsUnsupportedError(LLMError):
-    """The endpoint or model does not return token log-probabilities."""
-
-    @classmethod
-    def for_model(cls, url: str, model: str, detail: str = "") -> LogprobsUnsupportedError:
-        said = f" (server said: {detail})" if detail else ""
-        return cls(
-            f"The model {model!r} at {url} returns no token logprobs{said}. "
-            "Use a sampling-based policy prior or another model."
-        )
-
-
 class RequestRejectedError(LLMError):
     """The endpoint refused the request itself (400, 422, ...): retrying the same request won't help."""
 

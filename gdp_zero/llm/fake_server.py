@@ -16,6 +16,7 @@ import math
 import random
 import re
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
 
-from gdp_zero.llm.fake_world import allowed_acts, base_weight, canned_reply
+from gdp_zero.llm.fake_world import canned_reply
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,6 @@ _MALFORMED = (
     "(canned reply) Let me think about that for a while before answering.",
 )
 LOGIN_PAGE = "<!doctype html><html><head><title>Sign in</title></head><body><form>Sign in</form></body></html>"
-_FILLER_TOKENS = (" the", " a", " and", ".", " to")
 EMBEDDING_DIMS = 256
 
 
@@ -245,7 +245,6 @@ def _completion(
     stop = request.get("stop") or ()
     stop = (stop,) if isinstance(stop, str) else tuple(stop)
     max_tokens = request.get("max_tokens") or request.get("max_completion_tokens")
-    top = _requested_top_logprobs(request, chat=chat)
 
     choices = []
     for index in range(n):
@@ -261,8 +260,6 @@ def _completion(
         # A server that sends 20,000 characters ignores max_tokens (and stop sequences) too.
         text, finish = (text, "stop") if fault == "long" else _apply_limits(text, stop, max_tokens)
         choice: dict[str, Any] = {"index": index, "finish_reason": finish, "logprobs": None}
-        if top is not None:
-            choice["logprobs"] = _logprobs(text, prompt, top, chat=chat)
         if chat:
             choice["message"] = {"role": "assistant", "content": text}
         else:
@@ -379,13 +376,6 @@ def _prompt_text(request: Mapping[str, Any], *, chat: bool) -> str:
     return "\n".join(parts)
 
 
-def _requested_top_logprobs(request: Mapping[str, Any], *, chat: bool) -> int | None:
-    if chat:
-        return int(request.get("top_logprobs") or 0) if request.get("logprobs") else None
-    logprobs = request.get("logprobs")
-    return None if logprobs is None else int(logprobs)
-
-
 def _apply_limits(text: str, stop: tuple[str, ...], max_tokens: int | None) -> tuple[str, str]:
     cuts = [text.find(s) for s in stop if s and s in text]
     if cuts:
@@ -401,54 +391,6 @@ def _token_count(text: str) -> int:
 
 def _choice_text(choice: Mapping[str, Any]) -> str:
     return choice["message"]["content"] if "message" in choice else choice["text"]
-
-
-def _tokens(text: str) -> list[str]:
-    """Pseudo-tokens; the act name is one token so its alternatives are the other allowed acts."""
-    match = re.match(r"\[([^\]]+)\]", text)
-    head, rest = (["[", match.group(1), "]"], text[match.end():]) if match else ([], text)
-    return head + re.findall(r"\s*\S+", rest)
-
-
-def _logprobs(text: str, prompt: str, top: int, *, chat: bool) -> dict[str, Any]:
-    acts = allowed_acts(prompt)
-    total_weight = sum(base_weight(a) for a in acts)
-    act_alternatives = sorted(
-        ((a, math.log(base_weight(a) / total_weight)) for a in acts), key=lambda alt: -alt[1]
-    )
-    tokens = _tokens(text)
-    positions = []
-    for i, token in enumerate(tokens):
-        if i == 1 and tokens[0] == "[" and acts:
-            alternatives = act_alternatives[:top]
-            chosen = dict(act_alternatives).get(token, math.log(0.5))
-        else:
-            chosen = math.log(0.9)
-            fillers = [f for f in _FILLER_TOKENS if f != token]
-            alternatives = [(token, chosen)] + [(f, -3.0 - k) for k, f in enumerate(fillers)]
-            alternatives = alternatives[:top]
-        positions.append((token, chosen, alternatives))
-
-    if chat:
-        return {"content": [
-            {
-                "token": token,
-                "logprob": chosen,
-                "bytes": list(token.encode("utf-8", "surrogatepass")),
-                "top_logprobs": [{"token": t, "logprob": lp, "bytes": list(t.encode("utf-8", "surrogatepass"))} for t, lp in alts],
-            }
-            for token, chosen, alts in positions
-        ]}
-    offsets, offset = [], 0
-    for token in tokens:
-        offsets.append(offset)
-        offset += len(token)
-    return {
-        "tokens": tokens,
-        "token_logprobs": [chosen for _, chosen, _ in positions],
-        "top_logprobs": [dict(alts) for _, _, alts in positions],
-        "text_offset": offsets,
-    }
 
 
 def _error(

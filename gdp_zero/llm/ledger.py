@@ -18,7 +18,6 @@ class CallRecord:
     completion_tokens: int
     seconds: float  # time spent on the wire across attempts, not queueing or backing off
     n_requested: int
-    n_received: int  # 0 when the request failed for good
     retries: int
     topped_up: bool  # a single-sample request made because the server ignored `n`
     api: str

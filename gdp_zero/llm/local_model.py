@@ -22,7 +22,7 @@ process group so that a terminal's Ctrl-C reaches only this process, which
 then shuts the child down in order.
 
 Notes on the server (llama-cpp-python 0.3.x): it ignores ``n`` (one choice per
-request) and computes ``logprobs`` slowly; send one request per sample.
+request); send one request per sample.
 """
 
 from __future__ import annotations
@@ -452,7 +452,7 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
 
 def _server_command(
     model_file: Path, port: int, n_ctx: int, threads: int, alias: str,
-    tokenizer_config: Path, logprobs: bool = False, verbose: bool = False,
+    tokenizer_config: Path, verbose: bool = False,
 ) -> list[str]:
     return [
         sys.executable, "-m", "llama_cpp.server",
@@ -469,8 +469,9 @@ def _server_command(
         "--hf_tokenizer_config_path", str(tokenizer_config),
         # True is the server's default: logits over the 262k-token vocabulary
         # for every prompt token -- ~10x slower prompts and an n_ctx x vocab
-        # float array (2 GB at n_ctx=2048).  Only logprobs need it.
-        "--logits_all", str(bool(logprobs)),
+        # float array (2 GB at n_ctx=2048).  Only token logprobs need it, and
+        # nothing here asks for them.
+        "--logits_all", "False",
         "--verbose", str(bool(verbose)),
     ]
 
@@ -492,7 +493,6 @@ def start_local_server(
     threads: int | None = None,
     ready_timeout_s: float = 120.0,
     log_path: Path | None = None,
-    logprobs: bool = False,
     verbose: bool = False,
 ) -> LocalModelServer:
     """Start llama.cpp's OpenAI-compatible server on a free loopback port with
@@ -503,11 +503,7 @@ def start_local_server(
     The server's stdout/stderr go to ``log_path`` (default
     ``<cache>/logs/llama-server-<port>.log``).
 
-    ``logprobs=True`` lets requests ask for ``logprobs`` (the server then
-    computes full-vocabulary logits for every prompt token: prompts get about
-    ten times slower and memory grows by ~1 MB per context token); without it
-    a request with ``logprobs`` fails with HTTP 500.  ``verbose=True`` makes
-    llama.cpp log load details and per-request timings.
+    ``verbose=True`` makes llama.cpp log load details and per-request timings.
 
     Raises :class:`LocalModelUnavailable` without the ``local`` extra and
     :class:`LocalServerError` when the server exits early or is not ready
@@ -529,7 +525,7 @@ def start_local_server(
         log.parent.mkdir(parents=True, exist_ok=True)
         cmd = _server_command(
             model_file, port, n_ctx, n_threads, MODEL_ALIAS, tokenizer_config,
-            logprobs=logprobs, verbose=verbose,
+            verbose=verbose,
         )
         env = dict(os.environ, PYTHONUNBUFFERED="1")
 

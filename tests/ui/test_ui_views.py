@@ -306,7 +306,7 @@ def test_status_lines() -> None:
 
 
 def call(role: str, turn: int, prompt: int, completion: int) -> CallRecord:
-    return CallRecord(role, turn, prompt, completion, 0.5, 1, 1, 0, False, "chat")
+    return CallRecord(role, turn, prompt, completion, 0.5, 1, 0, False, "chat")
 
 
 def test_usage_rows_per_session_and_turn() -> None:
