@@ -104,15 +104,15 @@ class P4GCorpus:
 
 
 def load_p4g(path: str | Path, domain: Domain) -> P4GCorpus:
-    """A P4G folder (its annotated dialogues), or one dialogue file of either kind, with its outcomes."""
+    """A P4G folder (its annotated dialogues; else those of its first subfolder that has some, in name
+    order: a data folder holding a p4g/ folder works), or one dialogue file of either kind, with its outcomes."""
     path = Path(path)
     if path.is_dir():
-        for name in ANNOTATED_DIALOGS:
-            if (path / name).is_file():
-                return load_p4g_annotated(path / name, domain)
-        if (path / FULL_DIALOGS[0]).is_file():
-            return load_p4g_full(path / FULL_DIALOGS[0], domain)
-        raise P4GError(f"{path}: no P4G dialogue file in this folder (looked for {', '.join(ANNOTATED_DIALOGS + FULL_DIALOGS)})")
+        found = dialogue_file(path) or next(filter(None, map(dialogue_file, sorted(p for p in path.iterdir() if p.is_dir()))), None)
+        if found is None:
+            raise P4GError(f"{path}: no P4G dialogue file in this folder or its subfolders "
+                           f"(looked for {', '.join(ANNOTATED_DIALOGS + FULL_DIALOGS)})")
+        return load_p4g_annotated(found, domain) if found.name in ANNOTATED_DIALOGS else load_p4g_full(found, domain)
     frame = read_table(path)
     columns = set(frame.columns)
     if set(REQUIRED_LABEL_COLUMNS) & columns:
@@ -125,6 +125,11 @@ def load_p4g(path: str | Path, domain: Domain) -> P4GCorpus:
     raise P4GError(f"{path}: not a P4G file: expected the columns of {ANNOTATED_DIALOGS[0]} "
                    f"({', '.join(DIALOG_COLUMNS + REQUIRED_LABEL_COLUMNS)}) or of {FULL_DIALOGS[0]} ({', '.join(DIALOG_COLUMNS)}); "
                    f"got {', '.join(map(str, frame.columns))}")
+
+
+def dialogue_file(folder: Path) -> Path | None:
+    """The folder's P4G dialogue file: the annotated dialogues if there, else all dialogues."""
+    return next((folder / name for name in ANNOTATED_DIALOGS + FULL_DIALOGS if (folder / name).is_file()), None)
 
 
 def load_p4g_annotated(path: str | Path, domain: Domain, info: str | Path | None = None) -> P4GCorpus:

@@ -23,6 +23,7 @@ from gdp_zero.validation import ConfigError, StrictModel, load_toml_file, valida
 
 PERSONAS_DIR = shipped_folder("personas")
 P4G_PERSUADEE_ROLE = 1  # full_info.csv, column B4: 0 persuader, 1 persuadee
+SURVEY_COLUMN = "extrovert.x"  # the first survey column: full_info.csv has it, 300_info.csv does not
 
 _Five = Annotated[float, Field(ge=1, le=5)]
 _Six = Annotated[float, Field(ge=1, le=6)]
@@ -137,13 +138,14 @@ def load_personas(paths: Iterable[Path]) -> list[Persona]:
 # -- PersuasionForGood survey rows -------------------------------------------------------------
 
 
-def from_p4g(row: dict[str, str]) -> Persona:
-    """A persona from one row of P4G's full_info.csv (a persuadee's pre-task survey).
+def from_p4g(row: dict[str, str], where: str = "full_info.csv") -> Persona:
+    """A persona from one row of P4G's full_info.csv (a persuadee's pre-task survey); `where` names
+    the file and line in errors.
 
     Traits are the CSV's values unchanged (blank cells left unset); the description is written
     from them by `describe`; the dialogue and user ids and the real donation go in `meta`.
     """
-    where = f"full_info.csv row of dialogue {row.get('B2')!r}"
+    where = f"{where}, dialogue {row.get('B2')!r}"
     groups: dict[str, dict[str, Any]] = {}
     for group, model in TRAIT_GROUPS.items():
         values = {name: _cell(row.get(f"{name}.x"), model.model_fields[name].annotation, f"{where}, column {name}.x")
@@ -175,24 +177,40 @@ def p4g_persuadees(csv_path: Path, n: int | None = None) -> Iterator[Persona]:
         raise ConfigError(f"{csv_path}: file not found") from None
     with handle:
         reader = csv.DictReader(handle)
-        missing = {"B2", "B3", "B4", "B6"} - set(reader.fieldnames or ())
+        columns = set(reader.fieldnames or ())
+        missing = {"B2", "B3", "B4", "B6"} - columns
         if missing:
             raise ConfigError(f"{csv_path}: not P4G's full_info.csv (no column {', '.join(sorted(missing))})")
+        if SURVEY_COLUMN not in columns:
+            raise ConfigError(f"{csv_path}: no pre-task survey columns ({SURVEY_COLUMN}, ...): persona traits come "
+                              "from P4G's full_info.csv, not 300_info.csv")
         made = 0
         for row in reader:
             if n is not None and made >= n:
                 return
             if _cell(row["B4"], float, f"{csv_path}, line {reader.line_num}, column B4") != P4G_PERSUADEE_ROLE:
                 continue
-            persona = from_p4g(row)
+            persona = from_p4g(row, f"{csv_path}, line {reader.line_num}")
             if persona.traits.big_five is None:  # left the survey blank: nothing to condition on
                 continue
             made += 1
             yield persona
 
 
+def p4g_personas(csv_path: Path, n: int) -> list[Persona]:
+    """Exactly the first `n` persuadees with survey answers, or a ConfigError saying how many the file has."""
+    personas = list(p4g_persuadees(csv_path, n))
+    if len(personas) < n:
+        raise ConfigError(f"{csv_path}: only {len(personas)} persuadees answered the survey, {n} asked for "
+                          f"(give --n {len(personas)} or fewer)")
+    return personas
+
+
 def write_personas(personas: Iterable[Persona], out_dir: Path) -> list[Path]:
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"{out_dir}: is a file; give a folder for the persona files")
+    personas = list(personas)  # every row read (and checked) before the folder is made
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for persona in personas:

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from functools import cache
 from importlib import metadata
 from pathlib import Path
-from typing import Annotated, Any, Iterable, TypeVar, cast
+from typing import Annotated, Any, Iterable, Literal, TypeVar, cast
 
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -26,6 +26,7 @@ from gdp_zero.dialogue import Dialogue, Speaker
 from gdp_zero.validation import describe_validation_error
 
 SCHEMA_VERSION = 1
+RUN_HEADER_KEY = "run_header"  # a JSONL line holding a run's conditions (gdp_zero.evaluation.conditions), not a record
 SPEAKERS: tuple[Speaker, ...] = ("system", "user")
 
 # Read as written by this version or an older one of the same schema: a field added later is
@@ -84,6 +85,20 @@ class PlannerTurn:
         return read_as(PlannerTurn, data, where)
 
 
+Rating = Literal["up", "down"]  # 👍 / 👎 on a persuader message
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A person's 👍/👎 and note on one persuader message (either may be missing)."""
+
+    __pydantic_config__ = _READING
+
+    rating: Rating | None = None
+    note: str = ""
+    at: str | None = None
+
+
 @dataclass(frozen=True)
 class TurnRecord:
     """One turn of any dialogue: what a chat keeps as it goes and what every record file holds."""
@@ -101,6 +116,8 @@ class TurnRecord:
     meta: dict[str, Any] = field(default_factory=dict)  # source-specific extras, e.g. P4G's raw labels
     # The chat's usage-ledger turn that paid for this turn: in memory only, never saved or compared.
     ledger_turn: int | None = field(default=None, compare=False, repr=False)
+    feedback: Feedback | None = None  # system turns: the person's 👍/👎 and note
+    replaced: tuple[TurnRecord, ...] = ()  # system turns: earlier versions of this turn, oldest first (Regenerate)
 
     def to_dict(self) -> dict[str, Any]:
         record: dict[str, Any] = {"speaker": self.speaker, "act": self.act, "text": self.text, "at": self.at}
@@ -112,6 +129,10 @@ class TurnRecord:
             record["usage"] = self.usage
         if self.meta:
             record["meta"] = self.meta
+        if self.feedback is not None:
+            record["feedback"] = asdict(self.feedback)
+        if self.replaced:
+            record["replaced"] = [turn.to_dict() for turn in self.replaced]
         return record
 
 
@@ -247,7 +268,8 @@ def load_records(path: Path) -> list[DialogueRecord]:
 
 def _jsonl_records(path: Path, text: str) -> Iterable[DialogueRecord]:
     for number, data in json_lines(path, text):
-        yield DialogueRecord.from_dict(data, f"{path}:{number}")
+        if not (isinstance(data, dict) and RUN_HEADER_KEY in data):
+            yield DialogueRecord.from_dict(data, f"{path}:{number}")
 
 
 def json_lines(path: Path, text: str) -> Iterable[tuple[int, Any]]:

@@ -26,7 +26,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from gdp_zero.evaluation.jobs import RunMismatch, as_done, check_same_planner, only_writer
+from gdp_zero.evaluation.conditions import (
+    RunHeader, check_header, content_hash, llm_conditions, planner_conditions, write_header,
+)
+from gdp_zero.evaluation.jobs import RunMismatch, as_done, check_output_file, check_same_planner, only_writer
 from gdp_zero.domain import SUCCESS, Domain, load_domain
 from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.llm.client import LLMClient
@@ -37,9 +40,11 @@ from gdp_zero.personas import Persona
 from gdp_zero.planners.base import usage_since
 from gdp_zero.records import DialogueRecord, append_record, drop_torn_line, load_records
 from gdp_zero.roles.user_simulator import UserSimulator
+from gdp_zero.validation import ConfigError
 
 SOURCE = "selfplay"
 SEED_STRIDE = 100_003  # LLM seeds per dialogue: seeded runs give each dialogue its own sequence
+RUNS_SUFFIX = ".jsonl"  # what readers (summarize, the Strategies tab) take for a runs file
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,12 @@ class SelfPlayRun:
     dialogues: int
     options: ChatOptions  # planner, search, domain, turn limit
     concurrency: int = 8  # dialogues at once
+
+    def __post_init__(self) -> None:
+        check_output_file(self.out)
+        if self.out.suffix.lower() != RUNS_SUFFIX:
+            raise ConfigError(f"{self.out}: a runs file holds one dialogue per line and must end in {RUNS_SUFFIX} "
+                              f"(summarize and the Strategies tab read it by that name), e.g. {self.out.with_suffix(RUNS_SUFFIX)}")
 
     def plan(self) -> list[PlannedDialogue]:
         if not self.personas:
@@ -85,12 +96,26 @@ class SelfPlayProgress:
         self.successes += record.end_reason == SUCCESS
 
 
+def run_header(run: SelfPlayRun, client: LLMClient) -> RunHeader:
+    """Everything that defines the run's condition: models and endpoints, planner, domain and turn limit, personas."""
+    session = build_session(client.settings, run.options, client.sibling(UsageLedger()))
+    conditions = llm_conditions(client.settings) | planner_conditions(session.planner.describe()) | {
+        "domain": session.domain.name,
+        "domain.max_exchanges": session.domain.max_exchanges,
+        "personas.sha256": content_hash(p.to_record() for p in sorted(run.personas, key=lambda p: p.id)),
+        "personas.count": len(run.personas),
+    }
+    return RunHeader(run.name, SOURCE, conditions)
+
+
 def finished_records(run: SelfPlayRun, client: LLMClient) -> dict[str, DialogueRecord]:
-    """The run's dialogues already in its file; refuses a file of another configuration."""
-    if not run.out.exists() or not run.out.stat().st_size:
-        return {}
+    """The run's dialogues already in its file; refuses a file of another condition (see gdp_zero.evaluation.conditions)."""
     drop_torn_line(run.out)
+    header = run_header(run, client)
     records = {r.id: r for r in load_records(run.out) if r.source == SOURCE and r.condition == run.name}
+    if check_header(run.out, header):
+        return records
+    # A new run, or one in a file written before headers: its records still say their planner settings and turn limit.
     session = build_session(client.settings, run.options, client.sibling(UsageLedger()))
     wanted, limit = session.planner.describe(), session.domain.max_exchanges
     for record in records.values():
@@ -100,6 +125,7 @@ def finished_records(run: SelfPlayRun, client: LLMClient) -> dict[str, DialogueR
         if stored != limit:  # the success rate of a run is read against one turn limit
             raise RunMismatch(f"{run.out}: {item} was played to {stored} persuader turns, now {limit}; "
                               "write to a new file or use another --name")
+    write_header(run.out, header)
     return records
 
 

@@ -129,5 +129,23 @@ def test_a_survey_cell_that_is_not_a_number_names_its_row_and_column(tmp_path: P
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    with pytest.raises(ConfigError, match=rf"dialogue '{persuadee['B2']}', column extrovert\.x: expected a number, got 'very'"):
+    with pytest.raises(ConfigError, match=rf"^{broken}, line \d+, dialogue '{persuadee['B2']}', column extrovert\.x: "
+                                          "expected a number, got 'very'"):
         list(p4g_persuadees(broken))
+
+
+def from_p4g(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gdp_zero.cli", "personas", "from-p4g", *args],
+                          capture_output=True, text=True, timeout=120, env=ENV)
+
+
+def test_from_p4g_mistakes_end_in_one_line_and_write_nothing(tmp_path: Path, p4g_dir: Path):
+    taken = tmp_path / "taken.txt"
+    taken.write_text("mine")
+    done = from_p4g(str(p4g_dir / "full_info.csv"), "--n", "2", "--out", str(taken))
+    assert done.returncode == 2 and done.stderr == f"error: {taken}: is a file; give a folder for the persona files\n"
+    assert taken.read_text() == "mine"
+    out = tmp_path / "personas"
+    done = from_p4g(str(p4g_dir / "300_info.csv"), "--out", str(out))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "no pre-task survey columns" in done.stderr
+    assert "full_info.csv, not 300_info.csv" in done.stderr and not out.exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import subprocess
@@ -89,10 +90,41 @@ async def test_every_context_is_judged_and_saved_with_swap_flag_and_votes(fake_s
             await run_static_evaluation(other_search, three_dialogues, client)
         other_opponent = StaticEvaluation(run=out.stem, out=out, options=ChatOptions(search=SEARCH), against={},
                                           against_name="someone")
-        with pytest.raises(RunMismatch, match="is against 'human', not 'someone'"):
+        with pytest.raises(RunMismatch, match="judge.against: file 'human', now 'someone'"):
             await run_static_evaluation(other_opponent, three_dialogues, client)
     finally:
         await client.aclose()
+
+
+async def test_resuming_with_other_judge_settings_or_dialogues_is_refused_naming_the_fields(
+    fake_server, make_settings, three_dialogues, tmp_path
+):
+    out = tmp_path / "judged.jsonl"
+    await evaluate(make_settings(fake_server.base_url), three_dialogues[:1], out, votes=3)
+    written = out.read_text()
+    conditions = json.loads(written.splitlines()[0])["run_header"]["conditions"]
+    assert (conditions["judge.votes"], conditions["judge.order_seed"], conditions["judge.dialogues"]) == (3, 0, 1)
+    assert conditions["llm.evaluator.model"] == "fake-model"
+    changes = [
+        ({"votes": 5}, three_dialogues[:1], r"judge\.votes: file 3, now 5"),
+        ({"votes": 3, "seed": 1}, three_dialogues[:1], r"judge\.order_seed: file 0, now 1"),
+        ({"votes": 3}, three_dialogues[:2], r"judge\.dialogues: file 1, now 2"),
+    ]
+    for settings, records, problem in changes:
+        with pytest.raises(RunMismatch, match=problem):
+            await evaluate(make_settings(fake_server.base_url), records, out, **settings)
+    with pytest.raises(RunMismatch, match=r"llm\.evaluator\.model: file 'fake-model', now 'judge-2'"):
+        await evaluate(make_settings(fake_server.base_url, model="judge-2"), three_dialogues[:1], out, votes=3)
+    assert out.read_text() == written  # nothing judged under the other settings
+    again = await evaluate(make_settings(fake_server.base_url), three_dialogues[:1], out, votes=3)
+    assert len(again) == len(written.splitlines()) - 1 and out.read_text() == written  # the same settings resume
+
+
+def test_against_a_runs_file_says_what_it_is(tmp_path: Path):
+    runs = tmp_path / "runs.jsonl"
+    runs.write_text(json.dumps({"id": "d1", "source": "selfplay", "domain": "p4g", "turns": [], "schema_version": 1}) + "\n")
+    with pytest.raises(RecordError, match=r"runs\.jsonl:1: a dialogue record .*not a judgment: give a judgments file"):
+        load_judgments(runs)
 
 
 async def test_a_second_evaluation_on_the_same_file_is_refused_while_the_first_writes(

@@ -11,14 +11,27 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from scipy.stats import chi2_contingency
 
-from gdp_zero.analysis.compare import ComparisonUnavailable, compare_sources
-from gdp_zero.analysis.figures import FIGURES, UNKNOWN_COLOR, act_style
-from gdp_zero.analysis.sources import Source, load_sources
+from gdp_zero.analysis.compare import (
+    MIN_DIALOGUES,
+    ComparisonUnavailable,
+    compare_sources,
+)
+from gdp_zero.analysis.figures import (
+    FIGURES,
+    MIN_BAR_COUNT,
+    MIN_TRANSITIONS,
+    UNKNOWN_COLOR,
+    act_style,
+)
+from gdp_zero.analysis.sources import Source, SourceError, load_sources
 from gdp_zero.analysis.strategies import analyse
-from gdp_zero.analysis.table import COLUMNS, records_table
+from gdp_zero.analysis.table import COLUMNS, Counting, Unit, records_table
+from gdp_zero.analysis.tables import analysis_tables
 from gdp_zero.domain import load_domain
 from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.planners import GDPZeroConfig
@@ -76,8 +89,8 @@ def test_the_table_has_one_row_per_turn(p4g: Source, chats: list[DialogueRecord]
 
 def test_chi_square_equals_scipy_on_the_same_counts(p4g: Source, tmp_path: Path, chats: list[DialogueRecord]) -> None:
     runs = tmp_path / "runs.jsonl"
-    for record in chats:
-        append_record(runs, replace(record, source="selfplay"))
+    for number, record in enumerate(chats * 2):  # six dialogues: a dialogue-level test needs five per source
+        append_record(runs, replace(record, source="selfplay", id=f"run-{number}"))
     sources = split_by_outcome(p4g) + [load_sources(f"planner={runs}", DOMAIN)[0]]
     result = compare_sources(records_table({s.label: s.records for s in sources}))
 
@@ -88,7 +101,7 @@ def test_chi_square_equals_scipy_on_the_same_counts(p4g: Source, tmp_path: Path,
     assert result.counts.loc[[s.label for s in sources], acts].to_numpy().tolist() == observed
     expected = chi2_contingency(observed, correction=False)
     assert result.chi2 == pytest.approx(expected.statistic, rel=1e-12)
-    assert result.p_value == pytest.approx(expected.pvalue, rel=1e-9)
+    assert result.turn_level_p == pytest.approx(expected.pvalue, rel=1e-9)
     assert result.dof == expected.dof == (len(sources) - 1) * (len(acts) - 1)
     n = sum(map(sum, observed))
     assert result.cramers_v == pytest.approx(math.sqrt(expected.statistic / (n * (min(len(sources), len(acts)) - 1))))
@@ -121,7 +134,7 @@ def test_no_test_without_two_sources(p4g: Source) -> None:
     with pytest.raises(ComparisonUnavailable, match="two sources"):
         compare_sources(records_table({"P4G humans": p4g.records}))
     analysis = analyse([p4g], DOMAIN)
-    assert analysis.comparison is None and analysis.comparison_text().startswith("No test: a comparison needs two sources")
+    assert analysis.comparison is None and analysis.comparison_text().startswith("Between the sources: no test: a comparison needs two sources")
     assert len(analysis.figures) == len(FIGURES)
 
 
@@ -156,7 +169,7 @@ def test_cli_writes_one_self_contained_report(p4g_dir: Path, tmp_path: Path, cha
     done = cli(str(p4g_dir), f"my chat={transcript}", "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert "P4G humans: 300 dialogues" in done.stderr and "non-personal-Task-related-inquiry" in done.stderr
-    assert "χ² =" in done.stdout and "report written to" in done.stdout
+    assert "no test: my chat has 1 dialogue" in done.stdout and "report written to" in done.stdout
     page = out.read_text(encoding="utf-8")
     for key, title, _, _ in FIGURES:
         assert f'id="figure-{key}"' in page
@@ -171,4 +184,154 @@ def test_cli_names_a_source_it_cannot_read(tmp_path: Path) -> None:
     assert "broken.jsonl:1.schema_version" in done.stderr
     done = cli(str(tmp_path / "missing.csv"), "--out", str(tmp_path / "r.html"))
     assert done.returncode == 2 and "missing.csv: no such file or folder" in done.stderr
+    assert not (tmp_path / "r.html").exists()
+
+
+# -- dialogue-level tests, counting units, n, confounds (issue 20) ----------------------------------------
+
+
+def independent_permutation_p(sources: list[Source], permutations: int, seed: int) -> tuple[float, float]:
+    """The permutation test written out from the raw records, one scipy chi-square per permutation: dialogues
+    in (source as given, id) order, permutation b the b-th `rng.permutation` of their source numbers."""
+    acts_of = {(i, r.id): [t.act for t in r.turns if t.speaker == "system"] for i, s in enumerate(sources) for r in s.records}
+    dialogues = sorted(key for key, acts in acts_of.items() if acts)
+    labels = np.array([source for source, _ in dialogues])
+
+    def statistic(assigned: np.ndarray) -> float:
+        counts = Counter((int(label), act) for label, key in zip(assigned, dialogues) for act in acts_of[key])
+        frame = pd.Series(counts).unstack(fill_value=0)
+        return float(chi2_contingency(frame.to_numpy(), correction=False).statistic)
+
+    observed = statistic(labels)
+    rng = np.random.default_rng(seed)
+    reached = sum(statistic(rng.permutation(labels)) >= observed * (1 - 1e-9) for _ in range(permutations))
+    return (1 + reached) / (1 + permutations), observed
+
+
+def test_the_dialogue_level_p_equals_an_independent_permutation_computation(p4g: Source) -> None:
+    sources = split_by_outcome(p4g)
+    table = records_table({s.label: s.records for s in sources}, DOMAIN.success_act)
+    result = compare_sources(table, permutations=400, seed=11)
+    p_value, chi2 = independent_permutation_p(sources, permutations=400, seed=11)
+    assert result.chi2 == pytest.approx(chi2, rel=1e-12)
+    assert result.dialogue_p == p_value
+    assert result.dialogue_p > result.turn_level_p  # turns of one dialogue are not independent: the turn-level p is too small
+    assert list(result.dialogues) == [148, 152]
+    assert result.v_low < result.cramers_v < result.v_high
+    text = result.summary()
+    assert text.startswith("Dialogue-level permutation test (400 permutations") and "Turn-level χ² test" in text
+    assert text.index("Dialogue-level") < text.index(f"p = {result.turn_level_p:.3g}")
+
+
+def test_the_readme_result_is_the_dialogue_level_one(p4g: Source) -> None:
+    """The README's donors vs non-donors numbers are these, with the method named."""
+    result = compare_sources(records_table({s.label: s.records for s in split_by_outcome(p4g)}, DOMAIN.success_act))
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert f"p = {result.dialogue_p:.3g}" in readme and "permutation" in readme
+    assert f"turn-level χ² = {result.chi2:.2f}, df = {result.dof}, p = {result.turn_level_p:.3g}" in readme
+
+
+def p4g_turns_by_pandas(p4g_dir: Path) -> pd.DataFrame:
+    """300_dialog.csv read with pandas alone: each persuader sentence's mapped act and the turn (run of one speaker) it is in."""
+    frame = pd.read_csv(p4g_dir / "300_dialog.csv")
+    frame["B2"] = frame["B2"].astype(str).str.strip()
+    frame["turn"] = ((frame["B2"] != frame["B2"].shift()) | (frame["B4"] != frame["B4"].shift())).cumsum()
+    persuader = frame[frame["B4"] == 0].dropna(subset=["er_label_1"]).copy()
+    mapping = DOMAIN.corpus_label_map("system")
+    persuader["act"] = persuader["er_label_1"].str.strip().map(lambda label: mapping.get(label, f"unmapped: {label}"))
+    return persuader
+
+
+def test_counting_units_equal_independent_pandas_counts(p4g: Source, p4g_dir: Path) -> None:
+    table = records_table({"P4G": p4g.records}, DOMAIN.success_act)
+    sentences = p4g_turns_by_pandas(p4g_dir)
+    def counted(unit: Unit) -> dict[str, int]:
+        return Counting(unit).rows(table, "system")["act"].value_counts().sort_index().to_dict()
+
+    containing = sentences.drop_duplicates(["turn", "act"])["act"].value_counts()
+    assert counted("strategies") == containing.sort_index().to_dict()
+    assert counted("sentence") == sentences["act"].value_counts().sort_index().to_dict()
+    # One act per turn undercounts: the issue's numbers, from the same files.
+    by_turn = counted("turn")
+    assert (containing["proposition of donation"], by_turn["proposition of donation"]) == (288, 169)
+    assert (containing["foot in the door"], by_turn["foot in the door"]) == (133, 82)
+    # Every figure says its unit.
+    analysis = analyse([p4g], DOMAIN, Counting("strategies"))
+    share = {k: f for k, _, f in analysis.figures}["share"]
+    assert share.layout.xaxis.title.text == "share of persuader act uses in turns"
+    assert "act uses in turns" in analysis.counting.describe() or "every act present" in analysis.counting.describe()
+
+
+def test_figures_show_n_and_hide_rounds_and_rows_too_small_to_read(p4g: Source, chats: list[DialogueRecord]) -> None:
+    analysis = analyse([p4g, Source("chat", tuple(chats), "test")], DOMAIN)
+    figures = {key: figure for key, _, figure in analysis.figures}
+    table = analysis.table
+    system = table[(table["speaker"] == "system") & (table["source"] == "P4G humans")]
+    n = int((system["act"] != "(unlabelled)").sum())
+    assert f"n = {n} turns · 300 dialogues" in figures["share"].layout.yaxis.ticktext[0]
+    per_round = system.groupby("exchange").size()
+    bars = [trace for trace in figures["per-exchange"].data if trace.type == "bar"]
+    assert {trace.xaxis for trace in bars} == {"x"}  # the chat's rounds (3 dialogues each) are all below the minimum
+    assert {x for trace in bars for x in trace.x} == set(per_round[per_round >= MIN_BAR_COUNT].index)
+    assert len(per_round[per_round < MIN_BAR_COUNT])  # P4G's late rounds hold one turn or a few: not drawn
+    totals = next(trace for trace in figures["per-exchange"].data if trace.type == "scatter")
+    assert list(map(int, totals.text)) == per_round[per_round >= MIN_BAR_COUNT].tolist()  # n above every bar
+    for heatmap in figures["transitions"].data:
+        rows = np.array(heatmap.customdata).sum(axis=1)
+        z = np.array(heatmap.z, dtype=float)
+        assert all(np.isnan(z[i]).all() == (rows[i] < MIN_TRANSITIONS) for i in range(len(rows)))
+        assert np.array_equal(np.array(heatmap.text, dtype=float)[~np.isnan(z)], np.array(heatmap.customdata)[~np.isnan(z)])
+    p4g_rows, chat_rows = (np.array(h.customdata).sum(axis=1) for h in figures["transitions"].data)
+    assert (p4g_rows[p4g_rows > 0] >= MIN_TRANSITIONS).all() and (chat_rows < MIN_TRANSITIONS).all()
+
+
+def test_a_source_too_small_is_drawn_but_not_tested(p4g: Source, chats: list[DialogueRecord]) -> None:
+    analysis = analyse([p4g, Source("this chat", (chats[0],), "test")], DOMAIN)
+    assert analysis.comparison is None
+    assert "this chat has 1 dialogue with labelled persuader turns" in analysis.comparison_text()
+    assert f"at least {MIN_DIALOGUES} per source" in analysis.comparison_text()
+    assert "this chat" in set(analysis.table["source"])
+
+
+def test_comparing_p4g_with_runs_that_stop_at_a_donation_says_so(p4g: Source, chats: list[DialogueRecord]) -> None:
+    runs = Source("runs", tuple(replace(c, source="selfplay", id=f"r{i}") for i, c in enumerate(chats * 2)), "test")
+    whole = analyse([p4g, runs], DOMAIN)
+    assert any("a dialogue stops at the first agreement to donate" in c and "before-donation" in c for c in whole.cautions)
+    before = analyse([p4g, runs], DOMAIN, Counting("turn", "before-donation"))
+    assert any("removes that difference" in c for c in before.cautions)
+    # Up to the first agreement: no P4G persuader turn after a persuadee's first "donate" is counted.
+    table = before.table
+    counted = Counting("turn", "before-donation").rows(table, "system")
+    late = counted[counted["agreed_at"].notna() & (counted["exchange"] > counted["agreed_at"])]
+    assert late.empty and len(counted) < len(Counting().rows(table, "system"))
+
+
+def test_donors_vs_non_donors_within_a_source_and_every_table_as_csv(p4g: Source) -> None:
+    analysis = analyse([p4g], DOMAIN, compare="outcome")
+    assert [s.label for s in analysis.sources] == ["P4G humans: donated", "P4G humans: not donated"]
+    assert len(analysis.tests) == 1 and analysis.comparison is not None
+    expected = compare_sources(records_table({s.label: s.records for s in split_by_outcome(p4g)}, DOMAIN.success_act))
+    assert analysis.comparison.dialogue_p == expected.dialogue_p and analysis.comparison.chi2 == pytest.approx(expected.chi2)
+    tables = analysis_tables(analysis)
+    assert {"sources", "tests", "act_counts", "act_counts_by_round", "success_by_round", "merged_labels"} <= set(tables)
+    assert tables["tests"].loc[0, "p (dialogue level)"] == expected.dialogue_p
+    counts = tables["act_counts"]
+    persuader = counts[counts["speaker"] == "persuader"]
+    assert persuader["count"].sum() == analysis.comparison.n
+    merged = tables["merged_labels"].set_index("act")
+    assert merged.loc["donation information", "corpus labels read as it"].count(",") == 3  # four labels, one act
+
+
+def test_a_data_folder_is_searched_one_level_down_and_an_empty_csv_is_refused(p4g_dir: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "p4g").symlink_to(p4g_dir)  # as `gdp-zero ui --data-dir data` prefills the tab's path box
+    assert len(load_sources(str(data), DOMAIN)[0].records) == 300
+    header_only = tmp_path / "empty" / "300_dialog.csv"
+    header_only.parent.mkdir()
+    header_only.write_text((p4g_dir / "300_dialog.csv").read_text(encoding="utf-8").split("\n", 1)[0] + "\n")
+    with pytest.raises(SourceError, match="no dialogues in it"):
+        load_sources(str(header_only.parent), DOMAIN)
+    done = cli(str(header_only), "--out", str(tmp_path / "r.html"))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "no dialogues in it" in done.stderr
     assert not (tmp_path / "r.html").exists()

@@ -1,4 +1,4 @@
-"""The Strategies tab: pick sources of dialogues, see every strategy figure and the chi-square test, download the report.
+"""The Strategies tab: pick sources of dialogues, see every strategy figure and the dialogue-level tests, download the report and tables.
 
 Sources: P4G files by a path on the server, uploaded transcripts (.json) or self-play runs files
 (.jsonl), and this page's own chat. The analysis is gdp_zero.analysis's; this module only wires it.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import html
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 import gradio as gr
 import pandas as pd
@@ -17,9 +17,18 @@ import pandas as pd
 from gdp_zero.analysis.figures import FIGURES, empty_figure
 from gdp_zero.analysis.report import report_html
 from gdp_zero.analysis.sources import (
-    SOURCE_COLUMNS, Source, SourceError, load_path, load_records_file, parse_spec, records_sources, sources_table,
+    SOURCE_COLUMNS,
+    Source,
+    SourceError,
+    load_path,
+    load_records_file,
+    parse_spec,
+    records_sources,
+    sources_table,
 )
-from gdp_zero.analysis.strategies import StrategyAnalysis, analyse
+from gdp_zero.analysis.strategies import COMPARES, StrategyAnalysis, analyse
+from gdp_zero.analysis.table import SCOPES, UNITS, Counting, Scope, Unit
+from gdp_zero.analysis.tables import analysis_tables
 from gdp_zero.domain import Domain
 from gdp_zero.p4g import P4GError
 from gdp_zero.records import DialogueRecord
@@ -76,11 +85,14 @@ def messages_html(problems: list[str], analysis: StrategyAnalysis | None) -> str
 
 
 def test_html(analysis: StrategyAnalysis) -> str:
-    return f'<div class="strategies-test">{html.escape(analysis.comparison_text())}</div>'
+    cautions = "".join(f'<div class="status-hint strategies-caution">{html.escape(c)}</div>' for c in analysis.cautions)
+    tests = "".join(f'<div class="strategies-test">{html.escape(t.text())}</div>' for t in analysis.tests)
+    return (f'<div class="strategies-counting">Compared: {html.escape(COMPARES[analysis.compare])}; '
+            f'{html.escape(analysis.counting.describe())}.</div>{cautions}{tests}')
 
 
 def top_acts_table(analysis: StrategyAnalysis) -> pd.DataFrame:
-    return analysis.comparison.top_acts() if analysis.comparison is not None else pd.DataFrame()
+    return analysis.comparison.top_acts() if analysis.comparison is not None else pd.DataFrame(columns=["act", "share of chi2"])
 
 
 def build_tab(
@@ -102,11 +114,19 @@ def build_tab(
             placeholder="under " + ", ".join(map(str, data_dirs)) if data_dirs else "off: start the app with --data-dir FOLDER",
         )
         use_chat = gr.Checkbox(False, label="Include this page's chat", elem_id="strategies-chat", scale=1)
+    with gr.Row():
+        unit = gr.Radio([(text.split(" (")[0].split(",")[0], key) for key, text in UNITS.items()], value="turn",
+                        label="Count", info="; ".join(f"{k}: {v}" for k, v in UNITS.items()), elem_id="strategies-unit")
+        scope = gr.Radio([(text, key) for key, text in SCOPES.items()], value="whole", label="Over",
+                         elem_id="strategies-scope")
+        compare = gr.Radio([(text, key) for key, text in COMPARES.items()], value="sources", label="Compare",
+                           elem_id="strategies-compare")
     uploads = gr.File(label="Transcripts (.json) or self-play runs files (.jsonl)", file_count="multiple",
                       file_types=[".json", ".jsonl"], type="filepath", elem_id="strategies-files")
     with gr.Row():
         run = gr.Button("Analyse", variant="primary", elem_id="strategies-run", scale=1)
         report = gr.DownloadButton("Download report (HTML)", interactive=False, elem_id="strategies-download", scale=1)
+    tables = gr.File(label="Tables (CSV)", file_count="multiple", interactive=False, elem_id="strategies-csv")
     messages = gr.HTML("", elem_id="strategies-messages")
     test = gr.HTML("", elem_id="strategies-test")
     source_rows = gr.Dataframe(pd.DataFrame(columns=SOURCE_COLUMNS), label="Sources", interactive=False,
@@ -115,32 +135,39 @@ def build_tab(
                             interactive=False, elem_id="strategies-top-acts")
     plots = [gr.Plot(label=title, elem_id=f"strategies-plot-{key}") for key, title, _, _ in FIGURES]
 
-    def analysed(path: str, files: list[str] | None, chat: DialogueRecord | None) -> tuple[StrategyAnalysis | None, list[str], str]:
-        """Reading files, drawing and the report's HTML: seconds of work, so off the event loop."""
+    def analysed(path: str, files: list[str] | None, chat: DialogueRecord | None, counting: Counting,
+                 compared: str) -> tuple[StrategyAnalysis | None, list[str], str, dict[str, str]]:
+        """Reading files, drawing, the report's HTML and the CSV tables: seconds of work, so off the event loop."""
         sources, problems = collect_sources(path, files, chat, domain, data_dirs)
         if not sources:
             problems.append("Nothing to analyse: give a P4G path, upload a transcript or runs file, or include the chat.")
-            return None, problems, ""
-        analysis = analyse(sources, domain)
-        return analysis, problems, report_html(analysis)
+            return None, problems, "", {}
+        analysis = analyse(sources, domain, counting, "outcome" if compared == "outcome" else "sources")
+        csvs = {f"gdp-zero-{name}.csv": frame.to_csv(index=False) for name, frame in analysis_tables(analysis).items()}
+        return analysis, problems, report_html(analysis), csvs
 
-    async def on_analyse(path: str, files: list[str] | None, chat_wanted: bool, request: gr.Request) -> list[Any]:
+    async def on_analyse(path: str, files: list[str] | None, chat_wanted: bool, unit_key: str, scope_key: str,
+                         compared: str, request: gr.Request) -> list[Any]:
         user = current_chat(request)
         # The record is taken here, on the event loop, where the chat's turns are written.
         chat = user.session.record() if chat_wanted and user is not None and user.session.log else None
-        analysis, problems, page = await asyncio.to_thread(analysed, path, files, chat)
+        counting = Counting(cast(Unit, unit_key), cast(Scope, scope_key))  # Gradio holds a radio to its choices
+        analysis, problems, page, csvs = await asyncio.to_thread(analysed, path, files, chat, counting, compared)
         if chat_wanted and chat is None:
             problems.insert(0, "This page's chat has no turns yet (or its session has ended): it is left out.")
         if analysis is None:
             return [messages_html(problems, None), "", pd.DataFrame(columns=SOURCE_COLUMNS), pd.DataFrame(),
-                    gr.DownloadButton(value=None, interactive=False)] + [empty_figure("No sources yet.") for _ in plots]
-        download = gr.DownloadButton(value=user.write_download(REPORT_NAME, page), interactive=True) \
-            if user is not None else gr.DownloadButton(value=None, interactive=False)
+                    gr.DownloadButton(value=None, interactive=False), None] + [empty_figure("No sources yet.") for _ in plots]
+        if user is not None:
+            download = gr.DownloadButton(value=user.write_download(REPORT_NAME, page), interactive=True)
+            files_out = [user.write_download(name, text) for name, text in csvs.items()]
+        else:
+            download, files_out = gr.DownloadButton(value=None, interactive=False), None
         return [messages_html(problems, analysis), test_html(analysis), sources_table(list(analysis.sources)),
-                top_acts_table(analysis), download] + [figure for _, _, figure in analysis.figures]
+                top_acts_table(analysis), download, files_out] + [figure for _, _, figure in analysis.figures]
 
     def wire_events() -> None:
-        run.click(on_analyse, inputs=[p4g_path, uploads, use_chat],
-                  outputs=[messages, test, source_rows, top_acts, report, *plots], **event_options)
+        run.click(on_analyse, inputs=[p4g_path, uploads, use_chat, unit, scope, compare],
+                  outputs=[messages, test, source_rows, top_acts, report, tables, *plots], **event_options)
 
     return wire_events

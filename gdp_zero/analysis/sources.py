@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from gdp_zero.analysis.table import DONATED, NOT_DONATED, dialogue_result
 from gdp_zero.domain import Domain
 from gdp_zero.p4g import P4GCorpus, load_p4g
 from gdp_zero.records import DialogueRecord, RecordError, load_records
+from gdp_zero.wording import plural
 
 RECORD_SUFFIXES = (".json", ".jsonl")
 P4G_LABEL = "P4G humans"
@@ -55,6 +57,8 @@ def load_path(path: Path, domain: Domain, label: str | None = None) -> list[Sour
     if path.suffix.lower() in RECORD_SUFFIXES:
         return records_sources(load_records_file(path), label or path.stem, str(path))
     corpus = load_p4g(path, domain)
+    if not corpus.records:
+        raise SourceError(f"{path}: no dialogues in it (only a header?)")
     notes = corpus.notes + ((corpus.unmapped_message(),) if corpus.unmapped else ())
     default = P4G_LABEL if corpus.annotated else "P4G (unlabelled)"
     return [Source(label or default, corpus.records, str(path), notes, corpus)]
@@ -79,6 +83,18 @@ def load_records_file(path: Path) -> list[DialogueRecord]:
     if not records:
         raise SourceError(f"{path}: no dialogues in it")
     return records
+
+
+def split_by_outcome(source: Source) -> tuple[list[Source], str | None]:
+    """The source's dialogues that ended in a donation and those that did not, as two sources
+    (same origin), and a note on the dialogues left out because their outcome is unknown."""
+    donated = tuple(r for r in source.records if dialogue_result(r) == DONATED)
+    not_donated = tuple(r for r in source.records if dialogue_result(r) == NOT_DONATED)
+    unknown = len(source.records) - len(donated) - len(not_donated)
+    note = f"{source.label}: {plural(unknown, 'dialogue')} without an outcome left out of donors vs non-donors" if unknown else None
+    halves = [replace(source, label=f"{source.label}: {result}", records=records)
+              for result, records in ((DONATED, donated), (NOT_DONATED, not_donated)) if records]
+    return halves, note
 
 
 def unique_labels(sources: list[Source]) -> list[Source]:

@@ -30,10 +30,17 @@ def check_same_planner(where: str, item: str, stored: Mapping[str, Any], wanted:
         )
 
 
+def check_output_file(out: Path) -> None:
+    """A file to append results to: not a folder (open() would fail with a traceback)."""
+    if out.is_dir():
+        raise ConfigError(f"{out}: is a folder; give the file to write, e.g. {out / 'run.jsonl'}")
+
+
 @contextlib.contextmanager
 def only_writer(out: Path, what: str) -> Iterator[None]:
     """Hold `out` (created if missing) for this process: a second run on the same file is refused,
     not left to judge or play the same items again and interleave its lines."""
+    check_output_file(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "ab") as handle:
         try:

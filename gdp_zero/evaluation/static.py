@@ -21,12 +21,13 @@ from typing import Any, Callable, Iterable, Literal
 
 from gdp_zero.dialogue import Dialogue
 from gdp_zero.domain import Domain, load_domain
+from gdp_zero.evaluation.conditions import RunHeader, check_header, content_hash, llm_conditions, planner_conditions, write_header
 from gdp_zero.evaluation.jobs import RunMismatch, as_done, check_same_planner, only_writer
 from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.llm.client import LLMClient
 from gdp_zero.llm.ledger import UsageLedger
 from gdp_zero.planners.base import usage_since
-from gdp_zero.records import DialogueRecord, RecordError, append_json_line, drop_torn_line, json_lines, now_iso, read_as, read_text
+from gdp_zero.records import RUN_HEADER_KEY, DialogueRecord, RecordError, append_json_line, drop_torn_line, json_lines, now_iso, read_as, read_text
 from gdp_zero.roles.evaluator import CANT_TELL, FIRST, PairwiseJudge, majority
 
 HUMAN = "human"
@@ -121,8 +122,17 @@ def is_swapped(seed: int, context: Context) -> bool:
 
 
 def load_judgments(path: Path) -> list[Judgment]:
+    """The judgments in a file of `gdp-zero evaluate`; its header lines are skipped, a dialogue record is refused by name."""
     path = Path(path)
-    return [Judgment.from_dict(data, f"{path}:{number}") for number, data in json_lines(path, read_text(path))]
+    judgments = []
+    for number, data in json_lines(path, read_text(path)):
+        if isinstance(data, dict) and RUN_HEADER_KEY in data:
+            continue
+        if isinstance(data, dict) and "turns" in data and "schema_version" in data:
+            raise RecordError(f"{path}:{number}: a dialogue record (a self-play runs file or transcript), not a judgment: "
+                              "give a judgments file written by gdp-zero evaluate")
+        judgments.append(Judgment.from_dict(data, f"{path}:{number}"))
+    return judgments
 
 
 def opponent_replies(judgments: list[Judgment], where: str) -> tuple[str, dict[tuple[str, int], tuple[str, str]]]:
@@ -141,14 +151,16 @@ async def run_static_evaluation(
     on_judgment: Callable[[EvaluationProgress], None] | None = None,
 ) -> EvaluationProgress:
     """Judge every context of `records` not yet in the output file; returns the counts over all of them."""
+    records = list(records)
     todo = contexts(records, load_domain(evaluation.options.domain))
     if evaluation.against is not None:
         todo = [c for c in todo if c.key in evaluation.against]
     with only_writer(evaluation.out, "evaluation"):
-        done: dict[tuple[str, int], Judgment] = {}
-        if evaluation.out.stat().st_size:  # judgments of an earlier run to resume from
-            drop_torn_line(evaluation.out)
-            done = {j.key: j for j in load_judgments(evaluation.out) if j.run == evaluation.run}
+        drop_torn_line(evaluation.out)
+        header = evaluation_header(evaluation, records, client)
+        done = {j.key: j for j in load_judgments(evaluation.out) if j.run == evaluation.run}
+        if not check_header(evaluation.out, header):
+            # A new run, or one in a file written before headers: its judgments still say their planner and opponent.
             wanted = build_session(client.settings, evaluation.options, client.sibling(UsageLedger())).planner.describe()
             for judgment in done.values():
                 where = f"the judgment of {judgment.dialogue_id} turn {judgment.turn} in run {evaluation.run!r}"
@@ -156,6 +168,7 @@ async def run_static_evaluation(
                 if judgment.opponent != evaluation.against_name:
                     raise RunMismatch(f"{evaluation.out}: {where} is against {judgment.opponent!r}, not "
                                       f"{evaluation.against_name!r}; write to a new file or use another --name")
+            write_header(evaluation.out, header)
         progress = EvaluationProgress(total=len(todo))
         for context in todo:
             if context.key in done:
@@ -170,6 +183,23 @@ async def run_static_evaluation(
                 if on_judgment is not None:
                     on_judgment(progress)
     return progress
+
+
+def evaluation_header(evaluation: StaticEvaluation, records: list[DialogueRecord], client: LLMClient) -> RunHeader:
+    """Everything that defines the evaluation's condition: models and endpoints (the judge's among them), the
+    planner, the judge's votes and order seed, the dialogues judged (by content) and the opponent."""
+    session = build_session(client.settings, evaluation.options, client.sibling(UsageLedger()))
+    opponent = sorted(evaluation.against.items()) if evaluation.against is not None else HUMAN
+    conditions = llm_conditions(client.settings) | planner_conditions(session.planner.describe()) | {
+        "domain": session.domain.name,
+        "judge.votes": evaluation.votes,
+        "judge.order_seed": evaluation.seed,
+        "judge.dialogues": len(records),
+        "judge.dialogues_sha256": content_hash(r.to_dict() | {"app_version": None} for r in records),
+        "judge.against": evaluation.against_name,
+        "judge.against_sha256": content_hash([opponent]),
+    }
+    return RunHeader(evaluation.run, "evaluate", conditions)
 
 
 async def judge_context(evaluation: StaticEvaluation, context: Context, client: LLMClient) -> Judgment:
