@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
+from gdp_zero.mcts.known_world import FAILURE_VALUE, SUCCESS_VALUE, Outcome
 from gdp_zero.mcts.model import Evaluation, Transition
 
 ACTS_RANGE = (4, 12)
@@ -32,14 +33,6 @@ NOISE_RANGE = (0.1, 0.5)
 # Worlds whose optimum is nearly hopeless or nearly certain say little about a planner.
 OPTIMUM_RANGE = (0.2, 0.95)
 PRIOR_TEMPERATURE = 0.1  # how sharply the informative part of the prior follows Q*
-SUCCESS_VALUE, FAILURE_VALUE = 1.0, -1.0
-
-
-@dataclass(frozen=True)
-class Outcome:
-    probability: float
-    donated: bool
-    warmth: int
 
 
 @dataclass(frozen=True)
