@@ -1,16 +1,20 @@
-"""Decision quality against wall time: the published search, concurrent PUCT and the Gumbel root.
+"""Decision quality against wall time, on generated worlds nobody tuned for.
 
-Every setting plays whole dialogues on two worlds with known answers: the persuasion world
-(gdp_zero.mcts.known_world: success = a donation within the turn limit, regret in probability
-of success) and the toy world (gdp_zero.mcts.toy: one decision, success = the best act). Calls
-wait L like LLM calls (an evaluation 1 L, a transition 2 L) on a virtual clock
-(gdp_zero.mcts.virtual_clock): in-flight calls overlap exactly as they would against a server
-that answers each after L, computation takes no time, and the run is reproducible.
+Every setting plays whole dialogues on a family of random persuasion worlds with known answers
+(gdp_zero.mcts.worlds: 50 worlds from a seeded generator, each solved exactly, split into a
+tuning half and a held-out half). `--half tuning` runs the candidate rules and schedules the
+default was chosen from; `--half held-out` (the default) reports the published search, the old
+default and the new default on worlds that played no part in choosing it. Calls wait L like LLM
+calls (an evaluation 1 L, a transition 2 L) on a virtual clock (gdp_zero.mcts.virtual_clock), so
+wall time is in units of L, reproducible on a busy machine.
 
-Prints one markdown table (success and regret per turn with 95% intervals, mean wall time per
-decision in L) and writes a plot of success against wall time.
+Prints one markdown table (success and regret per turn, each the mean over worlds of the world's
+mean over its dialogues, with a two-stage bootstrap 95% interval over worlds and dialogues; wall
+time per decision; the share of decisions whose act had N < 2), then paired differences (same
+worlds, same seeds) for the claims the README makes, and writes a plot of success against wall
+time with its frontier.
 
-    python benchmarks/decision_quality.py --dialogues 1000 --plot docs/decision_quality.png
+    python benchmarks/decision_quality.py --dialogues 40 --plot docs/decision_quality.png
 """
 
 from __future__ import annotations
@@ -20,22 +24,18 @@ import platform
 import sys
 import time
 from dataclasses import dataclass, replace
+from functools import partial
+from itertools import pairwise
 from pathlib import Path
-from typing import Callable
 
-from gdp_zero.mcts.known_world import KnownPersuasionWorld
-from gdp_zero.mcts.scoring import KnownAnswers, SettingScore, score_setting
-from gdp_zero.mcts.toy import ToyEnvironment
+from gdp_zero.mcts.scoring import Estimate, FamilyScore, paired_difference, score_family
 from gdp_zero.mcts.virtual_clock import run_with_virtual_clock
+from gdp_zero.mcts.worlds import RandomWorld, WorldSpec, draw_worlds, split
 from gdp_zero.planners import GDPZeroConfig
 
 L = 1.0  # one call's latency, in virtual seconds: times below are in units of L
-UNCAPPED = 1000  # simulations asked for when a time budget, not n, should end the search
-
-WORLDS: dict[str, Callable[[int], KnownAnswers]] = {
-    "persuasion world": lambda seed: KnownPersuasionWorld(seed=seed, latency_s=L),
-    "toy world": lambda seed: ToyEnvironment(seed=seed, latency_s=L),
-}
+WORLDS = 50
+SIMULATIONS = (10, 30, 50, 100)  # the monotonicity check: more search must not lower success beyond noise
 
 
 @dataclass(frozen=True)
@@ -45,77 +45,105 @@ class Setting:
     config: GDPZeroConfig
 
 
-def settings(published: list[int], concurrent: list[int], budgets: list[float]) -> list[Setting]:
-    default = GDPZeroConfig()
-    puct, gumbel = replace(default, root="puct"), replace(default, root="gumbel")
-    quiet = replace(gumbel, gumbel_scale=0.0)
-    rows = [Setting("published", f"n = {n}", GDPZeroConfig.sequential(simulations=n)) for n in published]
-    for family, config in (("concurrent PUCT", puct), ("Gumbel", gumbel), ("Gumbel, no noise", quiet)):
-        rows += [Setting(family, f"n = {n}", replace(config, simulations=n)) for n in concurrent]
-    for family, config in (("PUCT, time budget", puct), ("Gumbel, time budget", gumbel),
-                           ("Gumbel no noise, time budget", quiet)):
-        rows += [Setting(family, f"{b:g} L", replace(config, simulations=UNCAPPED, time_budget_s=b * L))
-                 for b in budgets]
+def old_default() -> GDPZeroConfig:
+    """The default before the shrunk rule and the in-flight cap: n = 30, all in flight, highest Q."""
+    return replace(GDPZeroConfig(), simulations=30, concurrency=32, waves=1, choose_by="value", q0=0.25)
+
+
+def report_settings() -> list[Setting]:
+    new, old = GDPZeroConfig(), old_default()
+    rows = [Setting("published", f"n = {n}", GDPZeroConfig.sequential(simulations=n)) for n in (10, 50)]
+    rows += [Setting("old default", f"n = {n}", replace(old, simulations=n)) for n in SIMULATIONS]
+    rows += [Setting("new default", f"n = {n}", replace(new, simulations=n)) for n in SIMULATIONS]
+    rows += [
+        Setting("old default + shrunk rule", "n = 30", replace(old, choose_by=new.choose_by, shrinkage=new.shrinkage,
+                                                                min_visits=new.min_visits)),
+        Setting("old default + in-flight cap", "n = 30", replace(old, waves=new.waves)),
+        Setting("Gumbel root", "n = 30", replace(new, root="gumbel")),
+    ]
     return rows
 
 
-def score(setting: Setting, world: str, dialogues: int) -> SettingScore:
+def tuning_settings() -> list[Setting]:
+    """The candidates, at n = 30: final rules with everything in flight, then in-flight caps."""
+    old = old_default()
+    rows = [Setting("old default", "highest Q", old), Setting("rule", "most visits", replace(old, choose_by="visits"))]
+    for strength in (1.0, 2.0, 4.0):
+        for least in (1, 2):
+            rows.append(Setting("rule", f"shrunk, kappa {strength:g}, N >= {least}",
+                                replace(old, choose_by="shrunk", shrinkage=strength, min_visits=least)))
+    shrunk = replace(old, choose_by="shrunk", shrinkage=2.0, min_visits=2)
+    for waves in (2, 3, 4):
+        rows.append(Setting("cap", f"highest Q, n / {waves} in flight", replace(old, waves=waves)))
+        rows.append(Setting("cap", f"shrunk kappa 2, N >= 2, n / {waves} in flight", replace(shrunk, waves=waves)))
+    for strength in (1.0, 4.0, 8.0):
+        rows.append(Setting("cap", f"shrunk kappa {strength:g}, N >= 2, n / 2 in flight",
+                            replace(shrunk, waves=2, shrinkage=strength)))
+    rows.append(Setting("published", "n = 50", GDPZeroConfig.sequential(simulations=50)))
+    return rows
+
+
+def score(setting: Setting, worlds: list[WorldSpec], dialogues: int) -> FamilyScore:
+    total = len(worlds) * dialogues
+
     def progress(done: int) -> None:
-        if done % 100 == 0 or done == dialogues:
-            print(f"\r  {setting.family}, {setting.label}, {world}: {done}/{dialogues} dialogues",
-                  end="", file=sys.stderr, flush=True)
+        if done % 50 == 0 or done == total:
+            print(f"\r  {setting.family}, {setting.label}: {done}/{total} dialogues", end="", file=sys.stderr, flush=True)
 
     config = setting.config
-    result = run_with_virtual_clock(score_setting(WORLDS[world], config.search_config(), reuse_tree=config.reuse_tree,
-                                                  dialogues=dialogues, on_dialogue=progress))
+    makers = [partial(RandomWorld, spec, latency_s=L) for spec in worlds]
+    result = run_with_virtual_clock(score_family(makers, config.search_config(), reuse_tree=config.reuse_tree,
+                                                 dialogues=dialogues, on_dialogue=progress))
     print(file=sys.stderr)
     return result
 
 
-def cells(result: SettingScore) -> list[str]:
-    s, r = result.success, result.regret_per_turn
-    return [f"{result.seconds_per_decision / L:.1f}", f"{s.mean:.3f} [{s.low:.3f}, {s.high:.3f}]",
-            f"{r.mean:.3f} [{r.low:.3f}, {r.high:.3f}]"]
+def interval(e: Estimate, digits: int = 3) -> str:
+    return f"{e.mean:.{digits}f} [{e.low:.{digits}f}, {e.high:.{digits}f}]"
 
 
 def row(*values: object) -> str:
     return "| " + " | ".join(str(v) for v in values) + " |"
 
 
-def plot(results: dict[tuple[Setting, str], SettingScore], path: Path) -> Path:
-    """Success against wall time per decision, one panel per world; PNG if kaleido can render, else HTML."""
+def frontier(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The points no other point beats on both wall time (lower) and success (higher), by wall time."""
+    best, front = -1.0, []
+    for wall, success in sorted(points):
+        if success > best:
+            front.append((wall, success))
+            best = success
+    return front
+
+
+def plot(results: dict[Setting, FamilyScore], path: Path, title: str) -> Path:
+    """Success against wall time per decision, the frontier and the defaults; PNG if kaleido can render, else HTML."""
     import plotly.graph_objects as go
     from plotly.colors import qualitative
-    from plotly.subplots import make_subplots
 
-    worlds = list(WORLDS)
-    figure = make_subplots(rows=1, cols=len(worlds), subplot_titles=[f"{w}" for w in worlds])
-    families = list(dict.fromkeys(s.family for s, _ in results))
-    for column, world in enumerate(worlds, start=1):
-        for index, family in enumerate(families):
-            points = [(s, r) for (s, w), r in results.items() if w == world and s.family == family]
-            figure.add_trace(go.Scatter(
-                x=[r.seconds_per_decision / L for _, r in points],
-                y=[r.success.mean for _, r in points],
-                error_y={"type": "data", "symmetric": False,
-                         "array": [r.success.high - r.success.mean for _, r in points],
-                         "arrayminus": [r.success.mean - r.success.low for _, r in points]},
-                text=[s.label for s, _ in points], mode="lines+markers", name=family,
-                legendgroup=family, showlegend=column == 1,
-                marker={"color": qualitative.Plotly[index % len(qualitative.Plotly)]},
-                line={"dash": "dot" if "budget" in family else "solid"},
-                hovertemplate="%{text}: %{y:.3f} at %{x:.1f} L",
-            ), row=1, col=column)
-        default = [r for (s, w), r in results.items() if w == world and s.config == GDPZeroConfig()]
+    figure = go.Figure()
+    families = list(dict.fromkeys(s.family for s in results))
+    for index, family in enumerate(families):
+        points = [(s, r) for s, r in results.items() if s.family == family]
         figure.add_trace(go.Scatter(
-            x=[r.seconds_per_decision / L for r in default], y=[r.success.mean for r in default],
-            mode="markers", name=f"the default (n = {GDPZeroConfig().simulations})", legendgroup="default",
-            showlegend=column == 1, marker={"symbol": "star", "size": 16, "color": "black"},
-            hovertemplate="the default: %{y:.3f} at %{x:.1f} L",
-        ), row=1, col=column)
-        figure.update_xaxes(type="log", title_text="wall time per decision (L)", row=1, col=column)
-        figure.update_yaxes(title_text="success rate (95% CI)", row=1, col=column)
-    figure.update_layout(width=1200, height=520, title="Decision quality against wall time")
+            x=[r.seconds_per_decision / L for _, r in points], y=[r.success.mean for _, r in points],
+            error_y={"type": "data", "symmetric": False,
+                     "array": [r.success.high - r.success.mean for _, r in points],
+                     "arrayminus": [r.success.mean - r.success.low for _, r in points]},
+            text=[s.label for s, _ in points], mode="lines+markers+text", textposition="top center", name=family,
+            marker={"color": qualitative.Plotly[index % len(qualitative.Plotly)]},
+            hovertemplate="%{text}: %{y:.3f} at %{x:.1f} L",
+        ))
+    front = frontier([(r.seconds_per_decision / L, r.success.mean) for r in results.values()])
+    figure.add_trace(go.Scatter(x=[w for w, _ in front], y=[s for _, s in front], mode="lines", name="frontier",
+                                line={"dash": "dot", "color": "grey"}, line_shape="hv"))
+    for name, config, symbol in (("new default", GDPZeroConfig(), "star"), ("old default", old_default(), "x")):
+        marked = [r for s, r in results.items() if s.config == config]
+        figure.add_trace(go.Scatter(x=[r.seconds_per_decision / L for r in marked], y=[r.success.mean for r in marked],
+                                    mode="markers", name=name, marker={"symbol": symbol, "size": 16, "color": "black"}))
+    figure.update_xaxes(type="log", title_text="wall time per decision (L)")
+    figure.update_yaxes(title_text="success, mean over worlds (95% CI over worlds and dialogues)")
+    figure.update_layout(width=1000, height=600, title=title)
     try:
         figure.write_image(path)
         return path
@@ -125,36 +153,56 @@ def plot(results: dict[tuple[Setting, str], SettingScore], path: Path) -> Path:
         return html
 
 
+def claims(results: dict[Setting, FamilyScore]) -> list[str]:
+    """The README's claims, as paired differences on the same worlds and seeds."""
+    by_name = {(s.family, s.label): r for s, r in results.items()}
+    new, old = by_name["new default", "n = 30"], by_name["old default", "n = 30"]
+    published = by_name["published", "n = 50"]
+    lines = [
+        (f"new − old default: {interval(paired_difference(new, old))} at "
+         f"{new.seconds_per_decision / old.seconds_per_decision:.2f}× its wall time"),
+        (f"new default − published n = 50: {interval(paired_difference(new, published))} at "
+         f"{new.seconds_per_decision:.1f} L against {published.seconds_per_decision:.1f} L"),
+    ]
+    for family in ("new default", "old default"):
+        steps = []
+        for fewer, more in pairwise(SIMULATIONS):
+            change = paired_difference(by_name[family, f"n = {more}"], by_name[family, f"n = {fewer}"])
+            steps.append(f"{fewer} → {more}: {interval(change)}{'' if change.high >= 0 else ' (a drop beyond noise)'}")
+        lines.append(f"{family}, success change with n: " + "; ".join(steps))
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dialogues", type=int, default=300, help="dialogues per row and world (at least 300 for the README)")
-    parser.add_argument("--published", type=int, nargs="+", default=[10, 20, 50])
-    parser.add_argument("--sims", type=int, nargs="+", default=[10, 20, 30, 50, 100, 200])
-    parser.add_argument("--budgets", type=float, nargs="+", default=[5, 10, 20], help="time budgets in L")
+    parser.add_argument("--half", choices=("held-out", "tuning"), default="held-out")
+    parser.add_argument("--dialogues", type=int, default=40, help="dialogues per world (25 worlds per half)")
     parser.add_argument("--plot", type=Path, default=Path("docs/decision_quality.png"))
     args = parser.parse_args()
-    if args.dialogues < 1:
-        parser.error(f"--dialogues must be at least 1, got {args.dialogues}")
-    default = GDPZeroConfig()
+    if args.dialogues < 2:
+        parser.error(f"--dialogues must be at least 2, got {args.dialogues}")
+    tuning, held_out = split(draw_worlds(WORLDS))
+    worlds = held_out if args.half == "held-out" else tuning
+    optimum = sum(w.optimal_value(w.start, 0) for w in worlds) / len(worlds)
     print(f"machine: {platform.machine()}, Python {platform.python_version()}; virtual clock, evaluation 1 L, "
-          f"transition 2 L; {args.dialogues} dialogues per row and world; product settings (k = {default.realizations}, "
-          f"Q0 = {default.q0}, {default.concurrency} in flight, tree reuse; Gumbel m = {default.considered_acts})")
+          f"transition 2 L; {args.half} half: {len(worlds)} worlds × {args.dialogues} dialogues per row "
+          f"({len(worlds) * args.dialogues} dialogues); the optimal policy's success, mean over these worlds: {optimum:.3f}")
     print()
-    header = ["search", "n or budget"]
-    for world in WORLDS:
-        header += [f"{world}: wall / decision (L)", f"{world}: success [95% CI]", f"{world}: regret / turn [95% CI]"]
+    header = ["search", "n or rule", "wall / decision (L)", "success [95% CI]", "regret / turn [95% CI]", "chosen act N < 2"]
     print(row(*header))
     print(row(*["---"] * len(header)))
-    results: dict[tuple[Setting, str], SettingScore] = {}
+    results: dict[Setting, FamilyScore] = {}
     started = time.monotonic()
-    for setting in settings(args.published, args.sims, args.budgets):
-        line = [setting.family, setting.label]
-        for world in WORLDS:
-            results[setting, world] = score(setting, world, args.dialogues)
-            line += cells(results[setting, world])
-        print(row(*line), flush=True)
+    for setting in report_settings() if args.half == "held-out" else tuning_settings():
+        result = results[setting] = score(setting, worlds, args.dialogues)
+        print(row(setting.family, setting.label, f"{result.seconds_per_decision / L:.1f}", interval(result.success),
+                  interval(result.regret_per_turn, 4), f"{result.chosen_once:.0%}"), flush=True)
+    print()
+    if args.half == "held-out":
+        for line in claims(results):
+            print(f"- {line}")
     args.plot.parent.mkdir(parents=True, exist_ok=True)
-    written = plot(results, args.plot)
+    written = plot(results, args.plot, f"Decision quality against wall time, {args.half} worlds")
     print(f"\nplot: {written}; {time.monotonic() - started:.0f} s of real time")
 
 
