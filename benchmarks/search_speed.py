@@ -25,11 +25,8 @@ import time
 import tracemalloc
 from dataclasses import replace
 
-from gdp_zero.dialogue import Dialogue
-from gdp_zero.domain import load_domain
 from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.llm.settings import load_llm_settings
-from gdp_zero.mcts.config import SearchConfig
 from gdp_zero.mcts.search import search
 from gdp_zero.mcts.scoring import play_dialogue
 from gdp_zero.mcts.toy import BEST_ACT, ToyEnvironment, ToyState

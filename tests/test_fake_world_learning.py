@@ -47,8 +47,12 @@ async def test_a_persona_warms_to_its_liked_appeal_and_resents_the_other(make_se
         plain_disliked = Counter(r.act for r in await plain.reply(_after(disliked), n=60))
     finally:
         await client.aclose()
-    warm = lambda c: c["positive reaction"] + c["donate"]
-    cold = lambda c: c["negative reaction"] + c["no donation"]
+    def warm(answers: Counter[str]) -> int:
+        return answers["positive reaction"] + answers["donate"]
+
+    def cold(answers: Counter[str]) -> int:
+        return answers["negative reaction"] + answers["no donation"]
+
     assert warm(to_liked) > 40 and cold(to_disliked) > 40
     # Without the persona (the planner's own simulated user) the same appeal is not resented: the search cannot know.
     assert cold(plain_disliked) < 25

@@ -16,7 +16,7 @@ from gdp_zero.mcts.known_world import KnownPersuasionWorld
 from gdp_zero.mcts.scoring import play_dialogue
 from gdp_zero.mcts.config import SearchConfig, checked
 from gdp_zero.mcts.search import search
-from gdp_zero.mcts.toy import BEST_ACT, QUALITY, ToyEnvironment, ToyState
+from gdp_zero.mcts.toy import BEST_ACT, QUALITY, ToyEnvironment
 from gdp_zero.mcts.tree import Node
 from gdp_zero.mcts.virtual_clock import run_with_virtual_clock
 

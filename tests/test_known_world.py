@@ -60,7 +60,7 @@ def test_no_simple_policy_beats_the_optimum():
     world, rng = KnownPersuasionWorld(), random.Random(1)
     best = optimal_value(START_WARMTH, 0)
     for act in ACTS:
-        rate = sum(play(world, lambda s: act, rng) for _ in range(3000)) / 3000
+        rate = sum(play(world, lambda s, act=act: act, rng) for _ in range(3000)) / 3000
         assert rate < best - 0.1  # always the same act is far from optimal
     ask_when_warm = sum(play(world, lambda s: PROPOSITION if s.warmth >= 3 else PRIOR_ACT, rng) for _ in range(3000))
     assert ask_when_warm / 3000 < best - 0.1

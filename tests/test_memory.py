@@ -35,7 +35,9 @@ async def test_embeddings_come_from_the_server_and_similar_texts_are_closer(make
     client = LLMClient(make_settings(fake_server.base_url), UsageLedger())
     a, b, c = await client.embed("embedding", ["a retired nurse at a food bank", "a nurse who is retired", "tax audit"])
     await client.aclose()
-    dot = lambda x, y: sum(p * q for p, q in zip(x, y))
+    def dot(x: list[float], y: list[float]) -> float:
+        return sum(p * q for p, q in zip(x, y))
+
     assert len(a) == 256 and dot(a, a) == pytest.approx(1.0)
     assert dot(a, b) > dot(a, c)
     assert fake_server.stats.requests["/v1/embeddings"] == 1

@@ -171,7 +171,7 @@ def test_cli_writes_one_self_contained_report(p4g_dir: Path, tmp_path: Path, cha
     assert "P4G humans: 300 dialogues" in done.stderr and "non-personal-Task-related-inquiry" in done.stderr
     assert "no test: my chat has 1 dialogue" in done.stdout and "report written to" in done.stdout
     page = out.read_text(encoding="utf-8")
-    for key, title, _, _ in FIGURES:
+    for key, *_ in FIGURES:
         assert f'id="figure-{key}"' in page
     assert re.search(r"<script[^>]*\bsrc=", page) is None and "plotly.js v" in page  # Plotly's JavaScript is inline
     assert "my chat" in page and "non-personal-Task-related-inquiry" in page

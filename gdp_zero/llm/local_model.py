@@ -42,6 +42,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -476,6 +477,21 @@ def _server_command(
     ]
 
 
+def _spawn_server(cmd: list[str], log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "wb") as log_fh:
+        kwargs: dict[str, Any] = dict(
+            stdin=subprocess.DEVNULL,
+            stdout=log_fh,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+            close_fds=True,
+        )
+        if os.name == "posix":
+            kwargs["process_group"] = 0
+            kwargs["preexec_fn"] = _make_preexec()
+        return subprocess.Popen(cmd, **kwargs)
+
+
 def _get_models(base_url: str, timeout: float = 2.0) -> dict[str, Any] | None:
     try:
         with urllib.request.urlopen(f"{base_url}/models", timeout=timeout) as resp:
@@ -527,23 +543,7 @@ def start_local_server(
             model_file, port, n_ctx, n_threads, MODEL_ALIAS, tokenizer_config,
             verbose=verbose,
         )
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-
-        def spawn() -> subprocess.Popen:
-            with open(log, "wb") as log_fh:
-                kwargs: dict[str, Any] = dict(
-                    stdin=subprocess.DEVNULL,
-                    stdout=log_fh,
-                    stderr=subprocess.STDOUT,
-                    env=env,
-                    close_fds=True,
-                )
-                if os.name == "posix":
-                    kwargs["process_group"] = 0
-                    kwargs["preexec_fn"] = _make_preexec()
-                return subprocess.Popen(cmd, **kwargs)
-
-        proc = _Launcher.run(spawn)
+        proc = _Launcher.run(partial(_spawn_server, cmd, log))
         base_url = f"http://127.0.0.1:{port}/v1"
         server = LocalModelServer(
             base_url=base_url, model=MODEL_ALIAS, process=proc,

@@ -32,7 +32,7 @@ from typing import Callable, Coroutine, Generic
 from gdp_zero.mcts.config import SearchConfig
 from gdp_zero.mcts.gumbel import PlannedRound, gumbel_top_k, halving_schedule, halving_scores, sample_gumbel
 from gdp_zero.mcts.model import SearchModel, State
-from gdp_zero.mcts.tree import FinalChoice, HalvingRound, Node, Realization, SearchTree, SimulationRecord, puct_score
+from gdp_zero.mcts.tree import HalvingRound, Node, Realization, SearchTree, SimulationRecord, puct_score
 
 
 @dataclass(frozen=True)

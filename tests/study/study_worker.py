@@ -14,7 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-from gdp_zero.llm import fake_server
 from gdp_zero.llm.fake_server import FakeLLMServer
 from gdp_zero.llm.settings import EndpointSettings, LLMSettings
 from gdp_zero.study.db import open_database

@@ -9,7 +9,6 @@ only lays them out. The tree of each bot turn is drawn by ui/tree_view.py, as in
 from __future__ import annotations
 
 import html
-from pathlib import Path
 from typing import Any
 
 import gradio as gr

@@ -249,7 +249,7 @@ def build_participant_app(
             except StudyRefusal as error:
                 yield await asyncio.to_thread(refused, error, token_value)
                 return
-            release: Callable[[], None] = lambda: None
+            release: Callable[[], None] = _nothing_to_release
             if limits is not None:
                 try:
                     release = limits.start_turn(client)
@@ -365,6 +365,10 @@ def build_participant_app(
 
     demo.queue(default_concurrency_limit=CONCURRENCY)
     return demo
+
+
+def _nothing_to_release() -> None:
+    """The turn's release when no per-client limits apply."""
 
 
 def _item_text(study: Any, item_id: str) -> str:
