@@ -17,16 +17,22 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from gdp_zero.arena.service import ArenaService
 from gdp_zero.backends import Backend, suggested_search
 from gdp_zero.domain import load_domain
 from gdp_zero.planners import GDPZeroConfig
+from gdp_zero.serving.bodies import BodyLimit, BodySettings
+from gdp_zero.serving.forwarding import trust_forwarded_from
 from gdp_zero.serving.limits import ClientLimits, LimitSettings
 from gdp_zero.serving.ports import check_port_free
+from gdp_zero.serving.routes import RouteGuard
+from gdp_zero.serving.signals import stop_on_sigterm
 from ui import arena_view, strategies_view
 from ui.chat_layout import chat_column, planner_controls, tree_column, usage_tab
 from ui.chat_page import PAGE_ONLY, ChatPage, SettingsRejected, options_from_controls
+from ui.gradio_cache import private_gradio_cache
 from ui.sessions import SessionRegistry
 from ui.style import CSS
 
@@ -66,6 +72,9 @@ PAGE_JS = """() => {
 }"""
 QUEUE_SIZE = 512  # events waiting for a worker; beyond it Gradio answers "queue full"
 MAX_UPLOAD = "20mb"  # the Strategies tab's transcripts and runs files; nothing else is uploaded
+# Every request's body: short JSON events, and on the upload route one file of MAX_UPLOAD with
+# its multipart wrapping; a body that stops arriving is dropped (gdp_zero/serving/bodies.py).
+BODY_LIMITS = BodySettings(upload_paths=("/gradio_api/upload",), upload_bytes=21 * 2**20)
 
 
 
@@ -77,6 +86,7 @@ def build_app(
     the Strategies tab reads P4G files on the server only under `data_dirs`; `arena` adds the Arena tab."""
     defaults = search or suggested_search(backend.mode)
     registry = SessionRegistry(backend.settings, ClientLimits(limits))
+    private_gradio_cache()  # before any block: where Gradio copies downloads and uploads
 
     with gr.Blocks(title="GDP-Zero studio", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown("## GDP-Zero studio\nYou are the **persuadee**: the persuader plans each reply with a search over dialogue strategies.")
@@ -109,11 +119,15 @@ def build_app(
 
 
 def serve(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = None, share: bool = False,
-          block: bool = True, quiet: bool = False) -> tuple[Any, str, str]:
+          block: bool = True, quiet: bool = False, trusted_proxies: Sequence[str] = ()) -> tuple[Any, str, str]:
     """Launch with the app's theme and CSS, and only the routes the page needs. `block=False`
-    returns at once (tests)."""
+    returns at once (tests). X-Forwarded-For is believed only from `trusted_proxies`."""
     registry: SessionRegistry = demo.gdp_registry  # type: ignore[attr-defined]
+    private_gradio_cache()  # Gradio serves the files of the folder set when it mounts the app
+    trust_forwarded_from(trusted_proxies)  # read by uvicorn as the server starts
     return demo.launch(
+        # Outermost first: routes no page uses answer 404, then bodies are capped and timed out.
+        app_kwargs={"middleware": [Middleware(RouteGuard), Middleware(BodyLimit, settings=BODY_LIMITS)]},
         server_name=host, server_port=port, share=share, prevent_thread_lock=not block, quiet=quiet,
         css=CSS, js=PAGE_JS, theme=gr.themes.Soft(primary_hue="blue"), footer_links=[],
         mcp_server=False, enable_monitoring=False, run_history=False, pwa=False, ssr_mode=False,
@@ -125,15 +139,17 @@ def serve(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = None, 
 
 
 def launch(backend: Backend, *, host: str = "127.0.0.1", port: int = 7860, share: bool = False,
-           limits: LimitSettings | None = None, data_dirs: Sequence[Path] = (), arena: ArenaService | None = None) -> None:
+           limits: LimitSettings | None = None, data_dirs: Sequence[Path] = (), arena: ArenaService | None = None,
+           trusted_proxies: Sequence[str] = ()) -> None:
     """`gdp-zero ui`: serve the app on an open backend until interrupted (the caller stops the backend)."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    stop_on_sigterm()  # systemd's and docker's stop clean up as Ctrl-C does
     check_port_free(host, port)  # a busy port is one line, before "open http://..." is printed
     demo = build_app(backend, limits=limits, data_dirs=data_dirs, arena=arena)
     where = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}/"
     # Gradio's own start-up lines would suggest share=True in launch(); the CLI has --share.
     print(f"GDP-Zero studio: open {where} in a browser (Ctrl-C stops it).", flush=True)
     try:
-        serve(demo, host=host, port=port, share=share, quiet=True)
+        serve(demo, host=host, port=port, share=share, quiet=True, trusted_proxies=trusted_proxies)
     finally:
         demo.gdp_registry.remove_files()  # type: ignore[attr-defined]  # sessions still open at Ctrl-C

@@ -216,8 +216,8 @@ class ChatPage:
 
     def configured(self, request: gr.Request, values: tuple[Any, ...]) -> tuple[UserChat | None, str | None]:
         user = self.registry.get(_key(request))
-        if user is None:
-            return None, SESSION_ENDED
+        if user is None:  # closed or refused by this server (it says why), or a server since restarted
+            return None, self.registry.why_gone(_key(request)) or SESSION_ENDED
         try:
             options = options_from_controls(self.defaults, *values)
         except SettingsRejected as rejected:
@@ -281,7 +281,7 @@ class ChatPage:
     async def on_undo(self, request: gr.Request) -> Updates:
         user = self.registry.get(_key(request))
         if user is None:
-            return self.hint("This page's session has ended: reload the page.")
+            return self.hint(self.registry.why_gone(_key(request)) or SESSION_ENDED)
         try:
             undone = user.undo()
         except MessageRejected as rejected:

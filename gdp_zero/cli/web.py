@@ -47,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
             print(backend.banner, flush=True)
         check_backend(backend)
         service = arena_service(arena, backend, args.arena_db) if arena is not None else None
-        launch(backend, host=args.host, port=args.port, share=args.share, limits=limits, data_dirs=args.data_dir,
+        launch(backend, host=args.host, port=args.port, share=args.share, limits=limits, trusted_proxies=args.trusted_proxy,
+               data_dirs=args.data_dir,
                arena=service)
     except DatabaseError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -144,7 +144,7 @@ class ServedApp:
 @contextmanager
 def served_app(
     *, limits: LimitSettings = ONE_ADDRESS_FOR_ALL, userinfo: str = "", data_dirs: tuple[Path, ...] = (),
-    arena: Callable[[Any], Any] | None = None,
+    arena: Callable[[Any], Any] | None = None, trusted_proxies: tuple[str, ...] = ("127.0.0.1",),
 ) -> Iterator[ServedApp]:
     """The app on its own fake LLM server; `userinfo` ("user:password") goes into the base URL;
     the Strategies tab may read P4G files under `data_dirs`; `arena(settings)` makes the Arena tab's service."""
@@ -159,7 +159,8 @@ def served_app(
     demo = build_app(backend, search=SMALL_SEARCH, limits=limits, data_dirs=data_dirs,
                      arena=arena(settings) if arena is not None else None)
     port = free_port()
-    serve(demo, host="127.0.0.1", port=port, block=False, quiet=True)
+    # The tests stand for a reverse proxy on this machine: its X-Forwarded-For names the client.
+    serve(demo, host="127.0.0.1", port=port, block=False, quiet=True, trusted_proxies=trusted_proxies)
     url = f"http://127.0.0.1:{port}/"
     with urllib.request.urlopen(url, timeout=10) as response:  # served before any browser comes
         assert response.status == 200

@@ -40,8 +40,8 @@ def call(base_url: str, fn_index: int, data: list[Any], session: str, *,
          client: str | None = None, timeout: float = 60) -> Completed:
     """Join the queue with `data` for event `fn_index` and read the event stream until it completes.
 
-    `client` is sent as X-Forwarded-For, which uvicorn trusts from 127.0.0.1: one machine can
-    then stand for many client addresses.
+    `client` is sent as X-Forwarded-For, which an app started with 127.0.0.1 as a trusted proxy
+    believes (tests/ui/conftest.py): one machine can then stand for many client addresses.
     """
     headers = {"Content-Type": "application/json"}
     if client is not None:

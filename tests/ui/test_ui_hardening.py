@@ -71,7 +71,7 @@ def test_an_api_flood_never_evicts_a_person_and_the_limits_answer(
         statuses = [r.status for r in results]
         from_one = statuses[: len(one_address)]
         assert sum("Too many open sessions from your address (3)" in s for s in from_one) == 12 - 3
-        assert sum("The server is full (8 open sessions)" in s for s in statuses) == 30 - (8 - 1 - 3)
+        assert sum("The server is full (8 open sessions, all in use)" in s for s in statuses) == 30 - (8 - 1 - 3)
         admitted = [s for s in statuses if "Your turn" in s]
         assert len(admitted) == 8 - 1  # everyone else's sessions fill the server, the person keeps theirs
         assert len(app.registry) == 8

@@ -1,0 +1,127 @@
+"""The chat app under the second round of probes, over plain HTTP (tests/ui/gradio_http.py):
+a flood kept alive by cheap events, oversized and half-sent bodies, routes no page uses, a forged
+X-Forwarded-For, and what `gdp-zero ui` leaves on disk when it is stopped with SIGTERM.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from gdp_zero.serving.limits import LimitSettings
+from tests.study.web.test_access import status_of
+from tests.test_serving_http import raw
+from tests.ui.conftest import free_port
+from tests.ui.gradio_http import ON_LOAD, ON_SEND, call, new_session
+
+REPO = Path(__file__).resolve().parents[2]
+FLOOD = ["random", 1, 1, 0.25, 1, "", "puct"]  # planner, simulations, k, Q0, c_puct, time budget, root rule
+
+
+def fn_index_of(base_url: str, elem_id: str, trigger: str) -> int:
+    """The event index of `trigger` on the component with `elem_id`, from the page's /config."""
+    with urllib.request.urlopen(base_url + "config", timeout=20) as response:
+        config = json.load(response)
+    ids = {c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == elem_id}
+    for dependency in config["dependencies"]:
+        if any(target[0] in ids and target[1] == trigger for target in dependency["targets"]):
+            return dependency["id"]
+    raise AssertionError(f"no {trigger} event on #{elem_id}")
+
+
+def test_cheap_events_keep_no_session_and_a_newcomer_gets_in(start_app: Callable[..., Any]) -> None:
+    limits = LimitSettings(max_sessions=3, max_sessions_per_client=1, idle_timeout_s=600, yield_after_idle_s=6)
+    with start_app(limits=limits) as app:
+        flood = {f"10.0.0.{n}": new_session() for n in range(1, 4)}
+        for client, session in flood.items():
+            assert call(app.url, ON_LOAD, FLOOD, session, client=client).success
+        look = fn_index_of(app.url, "turn-select", "select")  # choosing a turn to view: no LLM turn
+        stop = threading.Event()
+
+        def keep_alive() -> None:  # the probe's trick: a cheap event per session, again and again
+            while not stop.is_set():
+                for client, session in flood.items():
+                    call(app.url, look, [None], session, client=client)
+                time.sleep(0.3)
+
+        alive = threading.Thread(target=keep_alive, daemon=True)
+        alive.start()
+        try:
+            newcomer = new_session()
+            refused = call(app.url, ON_LOAD, FLOOD, newcomer, client="10.0.0.9")
+            assert "server is full (3 open sessions, all in use). Please try again in" in refused.status
+            pressed = call(app.url, ON_SEND, ["Hello?", *FLOOD], newcomer, client="10.0.0.9")
+            assert pressed.status.startswith("This page has no chat: The server is full"), pressed.status  # not "restarted"
+            time.sleep(6.5)  # the flood's sessions have had no turn for yield_after_idle_s, only cheap events
+            admitted = call(app.url, ON_LOAD, FLOOD, newcomer, client="10.0.0.9")
+            assert "full" not in admitted.status and app.registry.get(newcomer) is not None, admitted.status
+        finally:
+            stop.set()
+            alive.join(timeout=30)
+        gone = [s for s in flood.values() if app.registry.get(s) is None]
+        assert len(gone) == 1 and len(app.registry) == 3
+        told = call(app.url, ON_SEND, ["Still there?", *FLOOD], gone[0], client="10.0.0.1")
+        assert "closed to make room for a newcomer" in told.status, told.status
+
+
+def test_bodies_routes_and_forged_addresses(start_app: Callable[..., Any]) -> None:
+    with start_app(limits=LimitSettings(max_sessions_per_client=1), trusted_proxies=()) as app:
+        base = app.url.rstrip("/")
+        started = time.monotonic()
+        answer = raw(base, "/gradio_api/queue/join", f"Content-Length: {50 << 20}", b"{" * 1000)
+        assert answer.startswith("HTTP/1.1 413") and time.monotonic() - started < 5
+        started = time.monotonic()
+        answer = raw(base, "/gradio_api/queue/join", "Content-Length: 500", b'{"data": [')
+        assert answer.startswith("HTTP/1.1 408") and 5 < time.monotonic() - started < 30
+        for path in ("openapi.json", "gradio_api/openapi.json", "gradio_api/call/nonexistent", "gradio_api/call/false"):
+            assert status_of(app.url + path) == 404, path
+
+        # Without a trusted proxy a forged X-Forwarded-For changes nothing: both sessions are 127.0.0.1's.
+        assert call(app.url, ON_LOAD, FLOOD, new_session(), client="198.51.100.1").success
+        second = call(app.url, ON_LOAD, FLOOD, new_session(), client="198.51.100.2")
+        assert "Too many open sessions from your address (1)" in second.status
+
+
+def serving(url: str) -> bool:
+    try:
+        return status_of(url + "config") == 200
+    except OSError:  # not listening yet
+        return False
+
+
+def test_sigterm_removes_the_scratch_folder_and_gradios_copies(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONPATH": str(REPO)}
+    url = f"http://127.0.0.1:{port}/"
+    with open(tmp_path / "ui.log", "w", encoding="utf-8") as log:
+        server = subprocess.Popen([sys.executable, "-m", "gdp_zero.cli", "ui", "--llm", "fake", "--port", str(port)],
+                                  stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO)
+    try:
+        deadline = time.monotonic() + 120
+        while not serving(url):
+            assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "ui.log").read_text()
+            time.sleep(0.5)
+        assert call(url, ON_LOAD, FLOOD, new_session()).success  # the greeting: a transcript to download
+        tmp = Path(os.environ.get("TMPDIR", "/tmp"))
+        cache = [Path(p) for p in glob.glob(str(tmp / f"gdp-zero-gradio-{server.pid}-*"))]
+        scratch = [Path(p) for p in glob.glob(str(tmp / f"gdp-zero-ui-{server.pid}-*"))]
+        assert len(cache) == 1 and len(scratch) == 1
+        assert stat.S_IMODE(cache[0].stat().st_mode) == 0o700
+        assert list(cache[0].rglob("*.json")), "Gradio's copy of the transcript is in the server's own cache folder"
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+        assert not cache[0].exists() and not scratch[0].exists(), (tmp_path / "ui.log").read_text()
+    finally:
+        if server.poll() is None:
+            server.kill()
