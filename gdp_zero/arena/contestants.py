@@ -25,53 +25,27 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from gdp_zero.domain import DEFAULT_DOMAIN, load_domain
 from gdp_zero.factory import ChatOptions, build_session
-from gdp_zero.llm.settings import LLMSettings, apply_llm_table, validate_llm_table
-from gdp_zero.mcts.config import InvalidSetting, changed
-from gdp_zero.planners import PLANNERS, GDPZeroConfig
+from gdp_zero.llm.settings import LLMSettings
+from gdp_zero.mcts.config import InvalidSetting
+from gdp_zero.planners import GDPZeroConfig
 from gdp_zero.session import ChatSession
-from gdp_zero.study.spec import SearchTable
+from gdp_zero.study.spec import PlannerChoice, check_llm_table
 from gdp_zero.validation import ConfigError, StrictModel, read_toml, validate
 
 _NAME = r"^[a-z][a-z0-9_]*$"
 
 
-class Contestant(StrictModel):
+class Contestant(PlannerChoice):
     name: Annotated[str, Field(pattern=_NAME, max_length=40)]
-    label: Annotated[str, Field(min_length=1, max_length=80)] | None = None
-    planner: str
-    search: SearchTable = Field(default_factory=SearchTable)  # type: ignore[valid-type]
-    time_budget_s: Annotated[float, Field(gt=0)] | None = None
-    llm: dict[str, Any] | None = None
-
-    @field_validator("planner")
-    @classmethod
-    def _known_planner(cls, planner: str) -> str:
-        if planner not in PLANNERS:
-            raise ValueError(f"expected one of {', '.join(PLANNERS)}")
-        return planner
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Contestant:
-        given = self.search.model_dump(exclude_none=True)
-        if self.planner != "gdpzero" and set(given) - {"seed"}:
-            raise ValueError(f"search: only the gdpzero planner takes search parameters, got {', '.join(sorted(given))}")
-        if self.planner != "gdpzero" and self.time_budget_s is not None:
-            raise ValueError("time_budget_s: only the gdpzero planner has a time budget")
-        return self
+    label: Annotated[str, Field(min_length=1, max_length=80)] | None = None  # shown after the vote
 
     @property
     def shown_name(self) -> str:
         return self.label or self.name
-
-    def search_config(self, base: GDPZeroConfig | None = None) -> GDPZeroConfig:
-        return changed(base or GDPZeroConfig(), **self.search.model_dump(exclude_none=True), time_budget_s=self.time_budget_s)
-
-    def llm_settings(self, base: LLMSettings) -> LLMSettings:
-        return apply_llm_table(base, self.llm) if self.llm else base
 
     def session(self, settings: LLMSettings, domain: str, base: GDPZeroConfig | None = None) -> ChatSession:
         """A new chat with this contestant's planner, search and model, on the server's settings."""
@@ -129,13 +103,4 @@ def _check_contestant(contestant: Contestant, source: str) -> None:
         contestant.search_config()
     except InvalidSetting as invalid:
         raise ConfigError(f"{source}: {where}search.{invalid.setting}: {invalid.problem}") from None
-    table = contestant.llm or {}
-    roles = table.get("roles") or {}
-    keyed = ["api_key"] if "api_key" in table else []
-    keyed += [f"roles.{r}.api_key" for r, t in roles.items() if isinstance(t, dict) and "api_key" in t]
-    if keyed:
-        raise ConfigError(
-            f"{source}: {where}llm.{keyed[0]}: API keys do not belong in an arena file (it is stored with the votes); "
-            "set OPENAI_API_KEY in the server's environment"
-        )
-    validate_llm_table(table, source, prefix=f"{where}llm.")
+    check_llm_table(contestant.llm, source, f"{where}llm.", "an arena file (it is stored with the votes)")

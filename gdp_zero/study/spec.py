@@ -169,14 +169,14 @@ SearchTable = create_model(
 )
 
 
-class Condition(StrictModel):
-    name: Annotated[str, Field(pattern=_ID, max_length=40)]
-    label: Annotated[str, Field(min_length=1, max_length=60)]  # what participants see
+class PlannerChoice(StrictModel):
+    """A planner as a study condition or an arena contestant names it: the planner, its search, its
+    time budget and its model (an [llm]-style table over the server's settings; never an api_key)."""
+
     planner: str
     search: SearchTable = Field(default_factory=SearchTable)  # type: ignore[valid-type]
     time_budget_s: Annotated[float, Field(gt=0)] | None = None
-    quota: Annotated[int, Field(ge=1)] | None = None
-    llm: dict[str, Any] | None = None  # an [llm]-style table; never an api_key
+    llm: dict[str, Any] | None = None
 
     @field_validator("planner")
     @classmethod
@@ -186,24 +186,34 @@ class Condition(StrictModel):
         return planner
 
     @model_validator(mode="after")
-    def _consistent(self) -> Condition:
+    def _planner_settings(self) -> PlannerChoice:
         given = self.search.model_dump(exclude_none=True)
         if self.planner != "gdpzero" and set(given) - {"seed"}:
             raise ValueError(f"search: only the gdpzero planner takes search parameters, got {', '.join(sorted(given))}")
         if self.planner != "gdpzero" and self.time_budget_s is not None:
             raise ValueError("time_budget_s: only the gdpzero planner has a time budget")
-        # Participants must not learn which system they talk to from its label.
-        for word in {self.name, self.planner, "gdp", "mcts", "prompting", "baseline"}:
-            if re.search(rf"\b{re.escape(word)}", self.label, re.IGNORECASE):
-                raise ValueError(f"label: a neutral label must not name the condition or planner ({word!r} in {self.label!r})")
         return self
 
     def search_config(self, base: GDPZeroConfig | None = None) -> GDPZeroConfig:
         return changed(base or GDPZeroConfig(), **self.search.model_dump(exclude_none=True), time_budget_s=self.time_budget_s)
 
     def llm_settings(self, base: LLMSettings) -> LLMSettings:
-        """The server's LLM settings with this condition's own table on top."""
+        """The server's LLM settings with this choice's own table on top."""
         return apply_llm_table(base, self.llm) if self.llm else base
+
+
+class Condition(PlannerChoice):
+    name: Annotated[str, Field(pattern=_ID, max_length=40)]
+    label: Annotated[str, Field(min_length=1, max_length=60)]  # what participants see
+    quota: Annotated[int, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _neutral_label(self) -> Condition:
+        # Participants must not learn which system they talk to from its label.
+        for word in {self.name, self.planner, "gdp", "mcts", "prompting", "baseline"}:
+            if re.search(rf"\b{re.escape(word)}", self.label, re.IGNORECASE):
+                raise ValueError(f"label: a neutral label must not name the condition or planner ({word!r} in {self.label!r})")
+        return self
 
     def public_dict(self) -> dict[str, Any]:
         """What the records and the admin pages show (never to participants)."""
@@ -352,7 +362,7 @@ def load_study(path: Path | str) -> Study:
     study = _validate_study(data, str(path))
     for condition in study.conditions:
         if condition.llm is not None:
-            _check_condition_llm(condition, str(path))
+            check_llm_table(condition.llm, str(path), f"conditions.{condition.name}.llm.", "a study file (it is shared and stored with the data)")
     try:
         load_domain(study.domain)
     except (ConfigError, FileNotFoundError, ValueError) as error:
@@ -388,14 +398,14 @@ def _describe(problem: Mapping[str, Any], source: str, prefix: str) -> str:
     return describe_problem({**problem, "loc": loc}, source, prefix)
 
 
-def _check_condition_llm(condition: Condition, source: str) -> None:
-    where = f"conditions.{condition.name}.llm."
-    table = condition.llm or {}
+def check_llm_table(table: dict[str, Any] | None, source: str, where: str, kind: str) -> None:
+    """A planner choice's own [llm] table at `where`: valid, and without an API key (`kind` names the
+    file the key does not belong in, and why)."""
+    table = table or {}
     secrets = ["api_key"] if "api_key" in table else []
     secrets += [f"roles.{r}.api_key" for r, t in (table.get("roles") or {}).items() if isinstance(t, dict) and "api_key" in t]
     if secrets:
         raise ConfigError(
-            f"{source}: {where}{secrets[0]}: API keys do not belong in a study file (it is shared and stored with the data); "
-            "set OPENAI_API_KEY in the server's environment"
+            f"{source}: {where}{secrets[0]}: API keys do not belong in {kind}; set OPENAI_API_KEY in the server's environment"
         )
     validate_llm_table(table, source, prefix=where)
