@@ -457,7 +457,7 @@ def _redact(text: str, ep: EndpointSettings) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-async def _gather_or_cancel(awaitables: list[Awaitable[T]]) -> list[T]:
+async def _gather_or_cancel(awaitables: Sequence[Awaitable[T]]) -> list[T]:
     """Like gather, but a failure cancels the siblings instead of leaving them running."""
     tasks = [asyncio.ensure_future(a) for a in awaitables]
     try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
+from typing import Any
 
 from gdp_zero.mcts.tree import Node
 
@@ -66,7 +67,7 @@ def halving_schedule(simulations: int, considered: int) -> list[PlannedRound]:
     return rounds
 
 
-def completed_sigma(node: Node) -> dict[str, float]:
+def completed_sigma(node: Node[Any]) -> dict[str, float]:
     """sigma(Q^) for every act of `node`, as mctx's `qtransform_completed_by_mix_value`.
 
     Unvisited acts are completed with the mixed value (V(s) and the prior-weighted Q of visited
@@ -83,13 +84,13 @@ def completed_sigma(node: Node) -> dict[str, float]:
     return {act: scale * (value - low) / span for act, value in completed.items()}
 
 
-def halving_scores(node: Node, gumbel: dict[str, float]) -> dict[str, float]:
+def halving_scores(node: Node[Any], gumbel: dict[str, float]) -> dict[str, float]:
     """g + log P + sigma(Q^) per act: what each round keeps the better half by."""
     sigma = completed_sigma(node)
     return {act: gumbel[act] + _log(node.prior[act]) + sigma[act] for act in node.prior}
 
 
-def _mixed_value(node: Node, q: dict[str, float]) -> float:
+def _mixed_value(node: Node[Any], q: dict[str, float]) -> float:
     total = sum(node.child_visits.get(act, 0) for act in q)
     if not q:
         return node.value or 0.0

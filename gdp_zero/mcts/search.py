@@ -27,7 +27,7 @@ import asyncio
 import math
 import random
 from dataclasses import dataclass, field
-from typing import Callable, Coroutine, Generic
+from typing import Any, Callable, Coroutine, Generic, Literal
 
 from gdp_zero.mcts.config import SearchConfig
 from gdp_zero.mcts.gumbel import PlannedRound, gumbel_top_k, halving_schedule, halving_scores, sample_gumbel
@@ -42,7 +42,7 @@ class SearchProgress:
     in_flight: int
     elapsed_s: float
     # The tree being searched, for views that draw it as it grows; it changes after this report.
-    tree: SearchTree | None = field(default=None, compare=False, repr=False)
+    tree: SearchTree[Any] | None = field(default=None, compare=False, repr=False)
 
 
 ProgressCallback = Callable[[SearchProgress], None]
@@ -233,6 +233,7 @@ class _Search(Generic[State]):
         state = node.realizations[0].state
         descended: list[tuple[Node[State], str]] = []
         realized: list[Realization[State]] = []
+        leaf: Literal["expanded", "terminal"]
         try:
             while True:
                 act = root_act if root_act is not None and not descended else self._select(node)

@@ -9,7 +9,7 @@ The prompt ends with the usual marker lines, so the fake server answers it in fo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 from gdp_zero.dialogue import Dialogue
 from gdp_zero.domain import Domain
@@ -19,9 +19,11 @@ from gdp_zero.roles.parsing import parse_reply
 from gdp_zero.roles.prompts import LINE_STOPS, marker_lines, speaker_name, task_block
 
 ROLE = "evaluator"
-FIRST, SECOND, CANT_TELL = "A", "B", "can't tell"
-CHOICES = (FIRST, SECOND, CANT_TELL)
 Choice = Literal["A", "B", "can't tell"]
+FIRST: Final = "A"
+SECOND: Final = "B"
+CANT_TELL: Final = "can't tell"
+CHOICES: tuple[Choice, ...] = (FIRST, SECOND, CANT_TELL)
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ def majority(votes: list[Vote]) -> Choice:
     """The most voted choice; a tie between A and B, or a plurality of can't tell, is can't tell."""
     counts = {choice: sum(v.choice == choice for v in votes) for choice in CHOICES}
     best = max(counts.values())
-    leaders = [choice for choice in (FIRST, SECOND) if counts[choice] == best]
+    leaders: list[Choice] = [choice for choice in (FIRST, SECOND) if counts[choice] == best]
     return leaders[0] if len(leaders) == 1 and counts[CANT_TELL] < best else CANT_TELL
 
 
