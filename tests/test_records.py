@@ -84,7 +84,7 @@ A_RECORD = DialogueRecord(
 
 def test_a_key_added_by_a_later_version_of_the_same_schema_is_ignored(tmp_path):
     written = A_RECORD.to_dict() | {"rating": 4}
-    written["turns"][0] |= {"feedback": "thumbs up"}
+    written["turns"][0] |= {"highlighted": True}
     written["turns"][0]["planner_turn"] |= {"debate": {"rounds": 2}}
     path = tmp_path / "later.jsonl"
     path.write_text(json.dumps(written) + "\n")
