@@ -56,3 +56,17 @@ def test_traces_refuses_to_overwrite_a_source_and_names_a_missing_one(tmp_path: 
     assert main(["traces", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "t.jsonl")]) == 2
     assert "nope.jsonl: no such file" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs.jsonl"]  # no training file, whole or half
+
+
+def test_the_value_flags_reach_the_planner_and_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    runs = tmp_path / "runs.jsonl"
+    assert main(["selfplay", *SMALL, "--dialogues", "1", "--value", "debate", "--debate-rounds", "2", "--out", str(runs)]) == 0
+    (record,) = load_records(runs)
+    assert record.planner["value"] == "debate" and record.planner["debate_rounds"] == 2
+    planned = [t.planned for t in record.turns if t.planned is not None]
+    assert sum(p.usage.get("advocate", {}).get("calls", 0) for p in planned) > 0
+    assert all("judge" not in p.usage for p in planned)
+    for flags, named in ((["--value", "vote"], "--value"), (["--debate-rounds", "0"], "--debate-rounds")):
+        with pytest.raises(SystemExit):
+            main(["selfplay", "--llm", "fake", *flags, "--out", str(tmp_path / "x.jsonl")])
+        assert f"argument {named}:" in capsys.readouterr().err

@@ -47,6 +47,9 @@ SEARCH_FLAGS = (
                "root selection: PUCT (as published) or Gumbel-top-k with Sequential Halving (see the README)", ROOT_RULES),
     SearchFlag("considered_acts", "--considered-acts", int, "Gumbel root: acts sampled for Sequential Halving (m)"),
     SearchFlag("gumbel_scale", "--gumbel-scale", float, "Gumbel root: scale of the Gumbel noise (0: deterministic)"),
+    SearchFlag("value", "--value", str, "a state's value: persuadee (the simulated persuadee answers, as published) "
+               "or debate (advocates argue for and against, then a judge answers; see the README)"),
+    SearchFlag("debate_rounds", "--debate-rounds", int, "--value debate: rounds of arguments before the judge answers"),
     SearchFlag("seed", "--seed", int, "seed of the search's random choices"),
 )
 FLAG_OF = {f.setting: f.flag for f in SEARCH_FLAGS}
