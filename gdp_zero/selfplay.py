@@ -47,6 +47,14 @@ SEED_STRIDE = 100_003  # LLM seeds per dialogue: seeded runs give each dialogue 
 RUNS_SUFFIX = ".jsonl"  # what readers (summarize, the Strategies tab) take for a runs file
 
 
+def check_runs_path(out: Path) -> None:
+    """A runs file to write: a file (not a folder) whose name ends in .jsonl, as its readers expect."""
+    check_output_file(out)
+    if out.suffix.lower() != RUNS_SUFFIX:
+        raise ConfigError(f"{out}: a runs file holds one dialogue per line and must end in {RUNS_SUFFIX} "
+                          f"(summarize and the Strategies tab read it by that name), e.g. {out.with_suffix(RUNS_SUFFIX)}")
+
+
 @dataclass(frozen=True)
 class PlannedDialogue:
     index: int
@@ -67,10 +75,7 @@ class SelfPlayRun:
     concurrency: int = 8  # dialogues at once
 
     def __post_init__(self) -> None:
-        check_output_file(self.out)
-        if self.out.suffix.lower() != RUNS_SUFFIX:
-            raise ConfigError(f"{self.out}: a runs file holds one dialogue per line and must end in {RUNS_SUFFIX} "
-                              f"(summarize and the Strategies tab read it by that name), e.g. {self.out.with_suffix(RUNS_SUFFIX)}")
+        check_runs_path(self.out)
 
     def plan(self) -> list[PlannedDialogue]:
         if not self.personas:

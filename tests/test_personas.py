@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -149,3 +150,6 @@ def test_from_p4g_mistakes_end_in_one_line_and_write_nothing(tmp_path: Path, p4g
     done = from_p4g(str(p4g_dir / "300_info.csv"), "--out", str(out))
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "no pre-task survey columns" in done.stderr
     assert "full_info.csv, not 300_info.csv" in done.stderr and not out.exists()
+    done = from_p4g(str(p4g_dir / "full_info.csv"), "--n", "5000", "--out", str(out))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and not out.exists()
+    assert re.search(r"only \d+ persuadees answered the survey, 5000 asked for \(give --n \d+ or fewer\)", done.stderr)

@@ -22,7 +22,7 @@ from gdp_zero.llm.client import LLMClient
 from gdp_zero.llm.fake_server import FakeLLMServer
 from gdp_zero.personas import PERSONAS_DIR, load_personas
 from gdp_zero.planners import GDPZeroConfig
-from gdp_zero.records import load_records
+from gdp_zero.records import DialogueRecord, TurnRecord, append_record, load_records
 from gdp_zero.evaluation.jobs import RunMismatch
 from gdp_zero.selfplay import SelfPlayRun, run_selfplay
 
@@ -218,3 +218,42 @@ async def test_resuming_with_another_model_or_persona_set_is_refused_naming_the_
     assert run.out.read_text().startswith(written)  # the refusals appended nothing
     assert sorted(r.condition for r in load_records(run.out)) == ["r", "r", "r2", "r2"]
 
+
+def test_out_must_be_a_jsonl_file_and_summarize_refuses_a_chat_transcript(tmp_path: Path):
+    def selfplay(out: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "gdp_zero.cli", "selfplay", "--llm", "fake", "--dialogues", "1",
+                               "--max-turns", "1", *SEARCH_FLAGS, "--out", str(out)],
+                              capture_output=True, text=True, timeout=120, env=ENV)
+
+    for out, problem in ((tmp_path, "is a folder"), (tmp_path / "x.json", "must end in .jsonl")):
+        done = selfplay(out)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1 and problem in done.stderr, done.stderr
+        assert done.stderr.startswith(f"error: {out}: ")
+    assert list(tmp_path.iterdir()) == []  # nothing written
+    transcript = tmp_path / "chat.json"
+    subprocess.run([sys.executable, "-m", "gdp_zero.cli", "chat", "--llm", "fake", "--sims", "2", "--realizations", "1",
+                    "--save", str(transcript)], input="Hello\n/quit\n", capture_output=True, text=True, timeout=120, env=ENV)
+    done = subprocess.run([sys.executable, "-m", "gdp_zero.cli", "selfplay", "summarize", str(transcript)],
+                          capture_output=True, text=True, timeout=120, env=ENV)
+    assert done.returncode == 2 and done.stdout == "" and done.stderr.count("\n") == 1
+    assert "is a chat record, not self-play" in done.stderr
+
+
+def test_summarize_draws_success_by_round_and_stops_quietly_when_its_reader_does(tmp_path: Path):
+    runs = tmp_path / "runs.jsonl"
+    for index, rounds in enumerate([1, 2, 2, 3]):
+        turns = []
+        for k in range(rounds):
+            turns += [TurnRecord("system", "logical appeal", "It helps."), TurnRecord("user", "donate" if k == rounds - 1 else "neutral", "OK.")]
+        append_record(runs, DialogueRecord(id=f"d{index}", source="selfplay", domain="p4g", turns=tuple(turns), outcome=1.0,
+                                           end_reason="success", condition="run", meta={"max_exchanges": 3}))
+    command = [sys.executable, "-m", "gdp_zero.cli", "selfplay", "summarize", str(runs), "--figure", str(tmp_path / "f.html")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=ENV)
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "f.html").read_text(encoding="utf-8")
+    assert "run (n = 4 dialogues)" in page and "plotly.js v" in page
+    assert '"y":[0.25,0.75,1.0]' in page.replace(" ", "")  # succeeded by round 1, 2, 3: 1, 3 and 4 of 4
+    # `summarize RUNS | head` with head gone before anything is written: no traceback, a non-zero exit.
+    reader = subprocess.Popen(command[:-2], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+    reader.stdout.close()
+    assert reader.wait(timeout=120) == 141 and reader.stderr.read() == b""

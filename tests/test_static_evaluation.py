@@ -204,3 +204,12 @@ def test_evaluate_command_prints_counts_and_a_win_rate(tmp_path: Path, p4g_dir: 
     )
     assert baseline.returncode == 0, baseline.stderr
     assert f"prompting vs cli: {len(judgments)} judgments" in baseline.stdout
+
+
+def test_evaluate_out_a_folder_is_one_line_before_anything_starts(tmp_path: Path, p4g_dir: Path):
+    done = subprocess.run(
+        [sys.executable, "-m", "gdp_zero.cli", "evaluate", "--llm", "fake", "--p4g", str(p4g_dir), "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, env=ENV,
+    )
+    assert done.returncode == 2 and done.stderr == f"error: {tmp_path}: is a folder; give the file to write, e.g. {tmp_path / 'run.jsonl'}\n"
+    assert list(tmp_path.iterdir()) == []

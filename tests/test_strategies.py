@@ -181,7 +181,7 @@ def test_cli_names_a_source_it_cannot_read(tmp_path: Path) -> None:
     (tmp_path / "broken.jsonl").write_text('{"not": "a record"}\n', encoding="utf-8")
     done = cli(str(tmp_path / "broken.jsonl"), "--out", str(tmp_path / "r.html"))
     assert done.returncode == 2
-    assert "broken.jsonl:1.schema_version" in done.stderr
+    assert "broken.jsonl:1: schema_version" in done.stderr
     done = cli(str(tmp_path / "missing.csv"), "--out", str(tmp_path / "r.html"))
     assert done.returncode == 2 and "missing.csv: no such file or folder" in done.stderr
     assert not (tmp_path / "r.html").exists()
@@ -335,3 +335,18 @@ def test_a_data_folder_is_searched_one_level_down_and_an_empty_csv_is_refused(p4
     done = cli(str(header_only), "--out", str(tmp_path / "r.html"))
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "no dialogues in it" in done.stderr
     assert not (tmp_path / "r.html").exists()
+
+
+def test_cli_compares_donors_within_a_source_in_the_unit_asked_and_writes_every_table(p4g_dir: Path, tmp_path: Path) -> None:
+    p4g = load_sources(str(p4g_dir), DOMAIN)[0]
+    expected = analyse([p4g], DOMAIN, Counting("strategies", "before-donation"), "outcome")
+    assert expected.comparison is not None
+    done = cli(str(p4g_dir), "--compare", "outcome", "--unit", "strategies", "--scope", "before-donation",
+               "--out", str(tmp_path / "r.html"), "--csv", str(tmp_path / "tables"))
+    assert done.returncode == 0, done.stderr
+    assert expected.comparison.summary() in done.stdout
+    tests = pd.read_csv(tmp_path / "tables" / "tests.csv")
+    assert tests.loc[0, "p (dialogue level)"] == pytest.approx(expected.comparison.dialogue_p)
+    assert {f"{name}.csv" for name in analysis_tables(expected)} == {p.name for p in (tmp_path / "tables").iterdir()}
+    done = cli(str(p4g_dir), "--out", str(tmp_path))  # a folder where the report should go: one line, nothing done
+    assert done.returncode == 2 and done.stderr == f"error: {tmp_path}: is a folder; give the HTML file to write\n"

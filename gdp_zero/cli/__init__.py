@@ -10,10 +10,13 @@ imports it.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Sequence
 
 from gdp_zero.cli.parser import Parser
+
+BROKEN_PIPE_STATUS = 141  # what a shell reports for a process ended by SIGPIPE (128 + 13)
 
 # Command name: (module in this package, one-line help). Modules are imported lazily.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -50,9 +53,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     from gdp_zero.validation import ConfigError
 
     try:
-        return int(args.run(args) or 0)
+        status = int(args.run(args) or 0)
+        sys.stdout.flush()  # a reader gone away shows here, in the handler below, not in Python's flush at exit
+        return status
     except (LLMError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader stopped early (`gdp-zero selfplay summarize RUNS | head`): nothing more can be written,
+        # and Python's own flush at exit must not print a traceback about it.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE_STATUS

@@ -20,6 +20,7 @@ from gdp_zero.cli.options import (
     search_config,
 )
 from gdp_zero.domain import load_domain
+from gdp_zero.evaluation.jobs import check_output_file
 from gdp_zero.evaluation.static import (
     HUMAN,
     EvaluationProgress,
@@ -57,6 +58,7 @@ def configure(evaluate: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     checked_flags(args, args.command_parser)
+    check_output_file(args.out)  # before a backend starts: a folder for --out is one line, and nothing is done
     name = args.name or args.out.stem
     try:
         records = load_p4g(args.p4g, load_domain()).records[: args.dialogues]

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from gdp_zero.cli.options import positive_int
-from gdp_zero.personas import p4g_persuadees, write_personas
+from gdp_zero.personas import p4g_personas, write_personas
 
 
 def configure(personas: argparse.ArgumentParser) -> None:
@@ -19,6 +19,6 @@ def configure(personas: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    written = write_personas(p4g_persuadees(args.csv, args.n), args.out)
+    written = write_personas(p4g_personas(args.csv, args.n), args.out)
     print(f"Wrote {len(written)} persona files to {args.out}")
     return 0

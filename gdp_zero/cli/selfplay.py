@@ -23,7 +23,7 @@ from gdp_zero.factory import ChatOptions
 from gdp_zero.llm.client import LLMClient
 from gdp_zero.personas import PERSONAS_DIR, load_personas
 from gdp_zero.records import RecordError, load_records
-from gdp_zero.selfplay import SelfPlayProgress, SelfPlayRun, run_selfplay
+from gdp_zero.selfplay import SelfPlayProgress, SelfPlayRun, check_runs_path, run_selfplay
 
 
 def configure(selfplay: argparse.ArgumentParser) -> None:
@@ -47,6 +47,8 @@ def configure(selfplay: argparse.ArgumentParser) -> None:
     actions = selfplay.add_subparsers(dest="selfplay_action")
     summarize = actions.add_parser("summarize", help="success rate, turns and cost per run, and a test between runs")
     summarize.add_argument("runs", type=Path, nargs="+", help="runs files (JSONL)")
+    summarize.add_argument("--figure", type=Path, metavar="FILE.html",
+                           help="also write the success-by-round curve of every run as a self-contained HTML figure")
     summarize.set_defaults(run=summarize_command)
 
 
@@ -54,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out is None:
         args.command_parser.error("the following arguments are required: --out")
     checked_flags(args, args.command_parser)
+    check_runs_path(args.out)  # before a backend starts: a wrong --out is one line, and nothing is done
     personas = load_personas(args.personas)
     backend = backend_from_args(args)
     try:
@@ -104,11 +107,12 @@ async def _play(run: SelfPlayRun, backend: Backend) -> SelfPlayProgress:
 def summarize_command(args: argparse.Namespace) -> int:
     from gdp_zero.evaluation.summary import format_report, runs_of, summarize_run  # scipy: 1 s, only when used
 
-    summaries = []
+    summaries, runs = [], {}  # runs: each run's records by its name, for the figure
     try:
         for path in args.runs:
             for name, records in runs_of(load_records(path), path.stem).items():
                 summaries.append(summarize_run(name, records))
+                runs[name if name not in runs else f"{path}: {name}"] = records
     except RecordError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -116,4 +120,15 @@ def summarize_command(args: argparse.Namespace) -> int:
         print("error: no finished dialogues in " + ", ".join(map(str, args.runs)), file=sys.stderr)
         return 2
     print(format_report(summaries))
+    if args.figure is not None:
+        # Plotly: only when a figure is asked for.
+        from gdp_zero.analysis.figures import act_style, success_by_round_figure
+        from gdp_zero.analysis.table import records_table
+        from gdp_zero.domain import load_domain
+
+        domain = load_domain(next(iter(runs.values()))[0].domain)
+        figure = success_by_round_figure(records_table(runs, domain.success_act), act_style(domain))
+        figure.update_layout(title_text="Share of each run's dialogues that had succeeded by each round")
+        figure.write_html(args.figure, include_plotlyjs=True, full_html=True)
+        print(f"figure written to {args.figure} (opens offline)")
     return 0
