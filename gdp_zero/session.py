@@ -16,11 +16,12 @@ from gdp_zero.domain import Domain
 from gdp_zero.llm.client import LLMClient
 from gdp_zero.planners import GDPZeroConfig, build_planner
 from gdp_zero.planners.base import Planner, ProgressCallback
-from gdp_zero.records import DialogueRecord, PlannerTurn, TurnRecord, now_iso
+from gdp_zero.records import DialogueRecord, Feedback, PlannerTurn, Rating, TurnRecord, now_iso
 from gdp_zero.roles import Roles
 from gdp_zero.text import clean_text
 
 MAX_MESSAGE_CHARS = 2000
+KEEP = object()  # give_feedback: leave this part of the feedback as it is
 NO_REPLY_YET = "Your previous message has no reply yet: retry it, or undo it first."
 
 
@@ -28,8 +29,14 @@ class MessageRejected(ValueError):
     """A message the person should change before sending; the text says what to change."""
 
 
+class DialogueOver(MessageRejected):
+    """A message sent after the dialogue ended; the text says how it ended (each client says how to restart)."""
+
+
 def check_message(text: str | None, limit: int = MAX_MESSAGE_CHARS) -> str:
     """The message as it will be kept (gdp_zero.text.clean_text, stripped), or MessageRejected."""
+    if text is not None and not isinstance(text, str):  # sent to the API directly: a number, a list
+        raise MessageRejected(f"A message must be text, not {type(text).__name__}.")
     cleaned = clean_text(text or "").strip()
     if not cleaned:
         raise MessageRejected("Your message is empty: type something to reply to the persuader.")
@@ -81,7 +88,7 @@ class ChatSession:
     def check_send(self, text: str | None) -> str:
         """The message as it will be sent, or MessageRejected saying why it cannot be sent now."""
         if self.ending is not None:
-            raise MessageRejected(f"{self.ending} Restart to begin a new dialogue.")
+            raise DialogueOver(self.ending)
         if self.pending is not None or (self.log and self.log[-1].speaker == "user"):
             raise MessageRejected(NO_REPLY_YET)
         return check_message(text)
@@ -146,6 +153,42 @@ class ChatSession:
         self.client.ledger.turn = self._next_ledger_turn
         self._next_ledger_turn += 1
         return self.client.ledger.turn
+
+    @property
+    def can_regenerate(self) -> bool:
+        """The last turn is the persuader's, so it can be planned again from the same history."""
+        return bool(self.log) and self.log[-1].speaker == "system" and self.pending is None
+
+    async def regenerate(self, on_progress: ProgressCallback | None = None) -> PlannerTurn:
+        """Plan the persuader's last turn again from the same history, with a fresh search (to see how
+        much the search varies). The new turn keeps the earlier versions in `replaced`; if planning
+        fails, the earlier version stays as it was."""
+        if not self.can_regenerate:
+            raise MessageRejected("There is no persuader message to regenerate: the last message is yours.")
+        earlier = self.log.pop()
+        self.planner.forget()
+        try:
+            planned = await self._bot_turn(self._new_ledger_turn(), on_progress)
+        except BaseException:
+            self.log.append(earlier)
+            raise
+        self.log[-1] = replace(self.log[-1], replaced=(*earlier.replaced, replace(earlier, replaced=())))
+        return planned
+
+    def give_feedback(self, index: int, *, rating: Rating | None | object = KEEP, note: str | object = KEEP) -> TurnRecord:
+        """Set the 👍/👎 (None clears it) and/or the note on the persuader message at `index` of the log."""
+        if not (0 <= index < len(self.log)) or self.log[index].speaker != "system":
+            raise MessageRejected("Feedback goes on one of the persuader's messages.")
+        turn = self.log[index]
+        old = turn.feedback or Feedback()
+        if note is not KEEP:
+            note = clean_text(str(note or "")).strip()
+            if len(note) > MAX_MESSAGE_CHARS:
+                raise MessageRejected(f"Your note has {len(note)} characters; the limit is {MAX_MESSAGE_CHARS}.")
+        feedback = Feedback(old.rating if rating is KEEP else rating,  # type: ignore[arg-type]
+                            old.note if note is KEEP else str(note), now_iso())
+        self.log[index] = replace(turn, feedback=feedback)
+        return self.log[index]
 
     def change_planner(self, name: str, config: GDPZeroConfig) -> None:
         """Plan with another planner or search from the next turn on; the dialogue is kept."""

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -61,3 +64,20 @@ def p4g_dir(p4g_location: Path) -> Path:
     if not (folder / "300_dialog.csv").is_file():
         pytest.fail(f"the P4G corpus is not at {folder}: set GDP_ZERO_P4G_DIR to the folder holding 300_dialog.csv")
     return folder
+
+
+# --- a real terminal (tmux) ----------------------------------------------------------------------
+
+
+def tmux(socket: str, *args: str) -> str:
+    return subprocess.run(["tmux", "-L", socket, *args], capture_output=True, text=True, timeout=20, check=True).stdout
+
+
+@pytest.fixture
+def tmux_socket() -> Iterator[str]:
+    """A private tmux server's socket name; the server is killed after the test."""
+    if shutil.which("tmux") is None:
+        pytest.fail("tmux is not installed (apt-get install -y tmux; .ci/run installs it)")
+    socket = f"gdp-test-{uuid.uuid4().hex[:8]}"
+    yield socket
+    subprocess.run(["tmux", "-L", socket, "kill-server"], check=False, capture_output=True, timeout=20)

@@ -226,3 +226,37 @@ async def test_the_person_has_the_last_word_at_the_turn_limit(fake_server, make_
             session.check_send("Are you still there?")
     finally:
         await session.aclose()
+
+
+async def test_regenerate_keeps_both_versions_and_feedback_lands_in_the_transcript(fake_server, make_settings):
+    from gdp_zero.records import DialogueRecord
+
+    session = build_session(make_settings(fake_server.base_url), ChatOptions(search=SMALL_SEARCH))
+    try:
+        await session.open()
+        await session.send("What is this about?")
+        first = session.log[-1]
+        session.give_feedback(len(session.log) - 1, rating="down", note="too pushy")
+        again = await session.regenerate()
+        assert len(session.log) == 3 and session.log[-1].text == again.reply
+        assert [t.text for t in session.log[-1].replaced] == [first.text]
+        assert session.log[-1].replaced[0].feedback.rating == "down"  # the feedback stays with its version
+        await session.regenerate()
+        assert [t.text for t in session.log[-1].replaced] == [first.text, again.reply]
+        session.give_feedback(2, rating="up")
+        session.give_feedback(2, note="better")
+        assert (session.log[2].feedback.rating, session.log[2].feedback.note) == ("up", "better")
+        with pytest.raises(MessageRejected, match="persuader's messages"):
+            session.give_feedback(1, rating="up")  # the person's own message
+        saved = session.transcript()
+        turn = saved["turns"][2]
+        assert turn["feedback"]["rating"] == "up" and turn["feedback"]["note"] == "better"
+        assert [v["text"] for v in turn["replaced"]] == [first.text, again.reply]
+        assert turn["replaced"][0]["planner_turn"]["tree"] is not None  # each version with its own search
+        read = DialogueRecord.from_dict(json.loads(json.dumps(saved)))
+        assert read.turns[2].feedback == session.log[2].feedback and len(read.turns[2].replaced) == 2
+        session.pending = "a message still waiting for its reply"
+        with pytest.raises(MessageRejected, match="regenerate"):
+            await session.regenerate()
+    finally:
+        await session.aclose()

@@ -121,7 +121,7 @@ def test_the_progress_bar_is_drawn_on_a_terminal_only():
     shown, logged = Terminal(), io.StringIO()
     TerminalChat(None, io.StringIO(), shown, None).progress(progress)  # type: ignore[arg-type]
     TerminalChat(None, io.StringIO(), logged, None).progress(progress)  # type: ignore[arg-type]
-    assert shown.getvalue().startswith("\r  searching [") and "3/4 simulations" in shown.getvalue()
+    assert shown.getvalue().startswith("\r  searching [") and "3 of 4 simulations done" in shown.getvalue()
     assert logged.getvalue() == ""
 
 
@@ -302,7 +302,7 @@ def test_a_dialogue_that_ended_says_why_and_refuses_messages_until_restart(tmp_p
     ended = "The dialogue has ended: success, the persuadee's last act was [donate]. Outcome +1.0."
     assert f"{ended} Type /restart for a new dialogue" in out
     after = out.split("Are you still there?", 1)[1]
-    assert after.startswith(f"\n{ended} Restart to begin a new dialogue.")  # refused, not sent
+    assert after.startswith(f"\n{ended} Type /restart for a new dialogue.")  # refused, not sent
     assert "nothing to retry" in after
     bots = [line for line in out.splitlines() if line.startswith("Persuader [")]
     assert len(bots) == 3  # greeting; no reply to the donation; greeting after /restart, reply to "Hello again."

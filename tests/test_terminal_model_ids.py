@@ -5,17 +5,12 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from gdp_zero.llm.fake_server import FakeLLMServer
+from tests.conftest import tmux
 
 REPO = Path(__file__).resolve().parents[1]
 CRAFTED_IDS = [
@@ -25,19 +20,6 @@ CRAFTED_IDS = [
     "\x9d2;C1-TITLE\x9cc1-id",
     "served-model",
 ]
-
-
-def tmux(socket: str, *args: str) -> str:
-    return subprocess.run(["tmux", "-L", socket, *args], capture_output=True, text=True, timeout=20, check=True).stdout
-
-
-@pytest.fixture
-def tmux_socket() -> Iterator[str]:
-    if shutil.which("tmux") is None:
-        pytest.fail("tmux is not installed (apt-get install -y tmux; .ci/run installs it)")
-    socket = f"gdp-test-{uuid.uuid4().hex[:8]}"
-    yield socket
-    subprocess.run(["tmux", "-L", socket, "kill-server"], check=False, capture_output=True, timeout=20)
 
 
 def test_crafted_model_ids_neither_retitle_nor_clear_nor_write_the_clipboard(tmux_socket: str, tmp_path: Path) -> None:

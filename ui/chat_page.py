@@ -14,7 +14,7 @@ from gdp_zero.factory import ChatOptions
 from gdp_zero.mcts.config import InvalidSetting, Limits, changed, within_limits
 from gdp_zero.planners import PLANNERS, GDPZeroConfig
 from gdp_zero.serving.limits import LimitExceeded, client_address
-from gdp_zero.session import MessageRejected
+from gdp_zero.session import DialogueOver, MessageRejected
 from ui import chat_view, tree_view, usage_view
 from ui.chat_layout import (
     MAX_DEPTH_SHOWN,
@@ -196,7 +196,7 @@ class ChatPage:
         try:
             task = start()
         except (MessageRejected, LimitExceeded) as rejected:
-            yield {**self.hint(str(rejected)), **(first or {}), self.chat.retry: self.retry_button(user.can_retry)}
+            yield {**self.hint(refusal(rejected)), **(first or {}), self.chat.retry: self.retry_button(user.can_retry)}
             return
         await asyncio.sleep(0)  # let the turn start: a sent message is then pending, shown at once
         yield self.busy_view(user)
@@ -237,7 +237,7 @@ class ChatPage:
             try:
                 start = begin(user)
             except MessageRejected as rejected:
-                user, problem = None, str(rejected)
+                user, problem = None, refusal(rejected)
         if user is None:
             yield {**self.hint(problem or ""), **(refused or {})}
             return
@@ -292,12 +292,14 @@ class ChatPage:
 
     async def on_turn(self, index: Any, request: gr.Request) -> Updates:
         user = self.registry.get(_key(request))
-        return self.render_tree(user, as_index(index)) if user is not None else {}
+        # No chat (closed, refused): no update. An empty dict is read as one value, not none, and
+        # each such event wrote a traceback to the log.
+        return self.render_tree(user, as_index(index)) if user is not None else {self.tree.summary: gr.skip()}
 
     async def on_view(self, kind: str, depth: Any, min_visits: Any, index: Any, request: gr.Request) -> Updates:
         user = self.registry.get(_key(request))
         if user is None:
-            return {}
+            return {self.tree.summary: gr.skip()}
         shown = int(depth or MAX_DEPTH_SHOWN)
         user.view = tree_view.ViewChoice(kind if kind in tree_view.VIEWS else tree_view.VIEWS[0],
                                          None if shown >= MAX_DEPTH_SHOWN else shown, int(min_visits or 1))
@@ -346,6 +348,11 @@ class ChatPage:
         t.node_select.select(self.on_node, inputs=[t.turn_select, t.node_select], outputs=node_outputs, **PAGE_ONLY)
         t.clicked_node.change(self.on_node, inputs=[t.turn_select, t.clicked_node], outputs=node_outputs, **PAGE_ONLY)
         demo.unload(self.on_unload)
+
+
+def refusal(rejected: Exception) -> str:
+    """A refused request in the page's words: after the end of a dialogue, what to press."""
+    return f"{rejected} Press Restart for a new dialogue." if isinstance(rejected, DialogueOver) else str(rejected)
 
 
 def _key(request: gr.Request) -> str:
