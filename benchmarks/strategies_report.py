@@ -1,7 +1,7 @@
 """How long the strategy analysis takes on the published P4G files, and what it finds in them.
 
-Prints one table (seconds per step, one run each) and the chi-square of persuader acts in P4G
-dialogues whose persuadee donated against those whose persuadee did not.
+Prints one table (seconds per step, one run each) and the test of persuader acts in P4G dialogues
+whose persuadee donated against those whose persuadee did not, at the dialogue level.
 
     python benchmarks/strategies_report.py /path/to/p4g
 """
@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from gdp_zero.analysis.report import write_report
-from gdp_zero.analysis.sources import Source, load_sources
+from gdp_zero.analysis.sources import load_sources
 from gdp_zero.analysis.strategies import analyse
 from gdp_zero.domain import load_domain
 from gdp_zero.p4g import load_p4g_annotated, load_p4g_full
@@ -39,12 +39,9 @@ def main() -> None:
     full, seconds = timed(lambda: load_p4g_full(folder / "full_dialog.csv", domain))
     rows.append(("load full_dialog.csv + full_info.csv", seconds, full.summary()))
     p4g = load_sources(str(folder), domain)[0]
-    by_outcome = [
-        Source("donated", tuple(r for r in p4g.records if r.end_reason == "success"), "p4g"),
-        Source("did not donate", tuple(r for r in p4g.records if r.end_reason != "success"), "p4g"),
-    ]
-    analysis, seconds = timed(lambda: analyse(by_outcome, domain))
-    rows.append(("table, 6 figures and the test (2 sources)", seconds, f"{len(analysis.table)} turns"))
+    analysis, seconds = timed(lambda: analyse([p4g], domain, compare="outcome"))
+    rows.append((f"table, {len(analysis.figures)} figures and the dialogue-level test (donors vs non-donors)", seconds,
+                 f"{len(analysis.table)} turns"))
     with tempfile.TemporaryDirectory() as tmp:
         path, seconds = timed(lambda: write_report(Path(tmp) / "report.html", analysis))
         rows.append(("write the self-contained HTML report", seconds, f"{path.stat().st_size / 1e6:.1f} MB"))
@@ -52,7 +49,7 @@ def main() -> None:
     print("| step | seconds | result |\n| --- | --- | --- |")
     for step, seconds, result in rows:
         print(f"| {step} | {seconds:.2f} | {result} |")
-    print(f"\nP4G persuader acts, donated vs did not donate: {analysis.comparison_text()}")
+    print(f"\nP4G persuader acts: {analysis.comparison_text()}")
 
 
 if __name__ == "__main__":
