@@ -99,7 +99,7 @@ def test_ties_and_k_larger_than_the_store(tmp_path: Path):
 def test_the_situation_is_the_persuadees_first_lines():
     assert situation(DOMAIN, Dialogue()) == ""
     four = opening("one", "two", "three", "four")
-    assert situation(DOMAIN, four) == "Persuadee: one\nPersuadee: two\nPersuadee: three"
+    assert situation(DOMAIN, four) == "Persuadee: one\nPersuadee: two"
 
 
 def test_reflections_are_read_from_lesson_lines_only():

@@ -25,8 +25,11 @@ from gdp_zero.records import DialogueRecord
 from gdp_zero.roles.reflection import Expectation, Reflector
 
 EMBEDDING_ROLE = "embedding"
-SITUATION_LINES = 3  # the persuadee's first lines that make a dialogue's situation
-DEFAULT_RECALL = 3  # lessons recalled per turn
+# The persuadee's first lines make a dialogue's situation: the first says who they are, later ones
+# drift towards reactions any persuadee gives. Two lessons a turn: on a seed-0 pilot of the fake world
+# (not the seeds the README reports), a third mostly came from another kind of persuadee.
+SITUATION_LINES = 2
+DEFAULT_RECALL = 2
 
 
 def situation(domain: Domain, dialogue: Dialogue) -> str:
