@@ -242,11 +242,11 @@ def build_tab(rounds: ArenaRounds, event_options: dict[str, Any]) -> Callable[[g
         return on_vote
 
     def computed_board() -> tuple[Leaderboard | None, pd.DataFrame, str]:
-        votes = service.votes()
         try:
+            votes = service.votes()
             board = leaderboard(votes, rounds=APP_ROUNDS, seed=0)
         except VotesError as error:
-            return None, votes, f"No leaderboard yet: {error}."
+            return None, pd.DataFrame(), f"No leaderboard: {error}."
         return board, votes, unbounded_text(board)
 
     async def on_refresh() -> list[Any]:

@@ -10,6 +10,7 @@ address is never stored).
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import time
 from collections import deque
@@ -103,8 +104,20 @@ class ArenaService:
 
 
 def votes_frame(database: Database, arena: str) -> pd.DataFrame:
+    """The arena's votes; VotesError when a contestant's name stood for different settings or models
+    in different votes (the arena file changed under it): one rating would pool two conditions."""
+    ran_as: dict[str, set[str]] = {}
     with database.transaction() as session:
-        rows = [[getattr(vote, column) for column in VOTES_TABLE_COLUMNS] for vote in crud.arena_votes(session, arena)]
+        votes = crud.arena_votes(session, arena)
+        rows = [[getattr(vote, column) for column in VOTES_TABLE_COLUMNS] for vote in votes]
+        for vote in votes:
+            for side, name in (("a", vote.model_a), ("b", vote.model_b)):
+                ran = {k: v for k, v in vote.contestants.get(side, {}).items() if k != "label"}  # a new label is harmless
+                ran_as.setdefault(name, set()).add(json.dumps(ran, sort_keys=True))
+    mixed = sorted(name for name, seen in ran_as.items() if len(seen) > 1)
+    if mixed:
+        raise VotesError(f"arena {arena!r}: {', '.join(mixed)} ran with different settings or models in different votes; "
+                         "give a contestant a new name when its settings change (one rating must not pool two conditions)")
     return pd.DataFrame(rows, columns=list(VOTES_TABLE_COLUMNS))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import uuid
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
@@ -25,12 +26,13 @@ def run(*argv: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def stored(url: str, arena: str, votes: list[tuple[str, str, str]]) -> None:
+def stored(url: str, arena: str, votes: list[tuple[str, str, str]], contestants: dict | None = None) -> None:
     database = open_database(url)
     with database.transaction() as session:
-        for number, (a, b, winner) in enumerate(votes):
-            crud.add_arena_vote(session, arena=arena, battle=f"{arena}-{number}", voter="v", model_a=a, model_b=b,
-                                winner=winner, exchanges=1, dialogue_a={}, dialogue_b={}, contestants={}, draw={})
+        for a, b, winner in votes:
+            crud.add_arena_vote(session, arena=arena, battle=uuid.uuid4().hex, voter="v", model_a=a, model_b=b,
+                                winner=winner, exchanges=1, dialogue_a={}, dialogue_b={}, contestants=contestants or {},
+                                draw={})
     database.dispose()
 
 
@@ -82,3 +84,24 @@ def test_arena_check_lists_the_contestants(capsys: pytest.CaptureFixture[str]):
     code, printed, _ = run("arena", "check", str(STUDIES_DIR / "arena_planners.toml"))
     assert code == 0
     assert "gdpzero_n10: planner gdpzero (simulations=10)" in printed and "prompting: planner prompting (defaults)" in printed
+
+
+
+def test_a_contestant_whose_settings_changed_between_votes_is_not_pooled_into_one_rating(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'changed.db'}"
+    before = {"a": {"name": "x", "planner": "gdpzero", "search": {"simulations": 10}, "label": "X"},
+              "b": {"name": "y", "planner": "prompting"}}
+    relabelled = {**before, "a": {**before["a"], "label": "X, renamed"}}  # a new label alone is the same condition
+    stored(url, "planners", VOTES[:4], before)
+    stored(url, "planners", [("x", "y", "b")], relabelled)
+    code, _, _ = run("arena", "report", url, "--out", str(tmp_path / "ok.html"), "--rounds", "20")
+    assert code == 0
+    after = {**before, "a": {**before["a"], "search": {"simulations": 30}}}
+    database = open_database(url)
+    with database.transaction() as session:
+        crud.add_arena_vote(session, arena="planners", battle="changed", voter="v", model_a="x", model_b="y", winner="a",
+                            exchanges=1, dialogue_a={}, dialogue_b={}, contestants=after, draw={})
+    database.dispose()
+    code, _, err = run("arena", "report", url, "--out", str(tmp_path / "mixed.html"))
+    assert code == 2 and "x ran with different settings or models in different votes" in err
+    assert not (tmp_path / "mixed.html").exists()
