@@ -14,7 +14,7 @@ time per decision; the share of decisions whose act had N < 2), then paired diff
 worlds, same seeds) for the claims the README makes, and writes a plot of success against wall
 time with its frontier.
 
-    python benchmarks/decision_quality.py --dialogues 40 --plot docs/decision_quality.png
+    python benchmarks/decision_quality.py --dialogues 20 --plot docs/decision_quality.png  # about 20 minutes on a busy 2-core machine
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ def claims(results: dict[Setting, FamilyScore]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--half", choices=("held-out", "tuning"), default="held-out")
-    parser.add_argument("--dialogues", type=int, default=40, help="dialogues per world (25 worlds per half)")
+    parser.add_argument("--dialogues", type=int, default=20, help="dialogues per world (25 worlds per half)")
     parser.add_argument("--plot", type=Path, default=Path("docs/decision_quality.png"))
     args = parser.parse_args()
     if args.dialogues < 2:
