@@ -234,7 +234,7 @@ def _read_dialogues(
             end_reason=None if outcome is None else (SUCCESS if outcome["donated"] else NO_DONATION),
             meta={k: v for k, v in (outcome or {}).items() if k != "donated"},
         ))
-    if outcomes:
+    if outcomes and info_path is not None:
         missing = sum(1 for r in records if r.outcome is None)
         if missing:
             notes.append(f"{plural(missing, 'dialogue')} {'has' if missing == 1 else 'have'} no persuadee row in {info_path.name}: "

@@ -59,7 +59,8 @@ def load_path(path: Path, domain: Domain, label: str | None = None) -> list[Sour
     corpus = load_p4g(path, domain)
     if not corpus.records:
         raise SourceError(f"{path}: no dialogues in it (only a header?)")
-    notes = corpus.notes + ((corpus.unmapped_message(),) if corpus.unmapped else ())
+    unmapped = corpus.unmapped_message()
+    notes = corpus.notes + ((unmapped,) if unmapped is not None else ())
     default = P4G_LABEL if corpus.annotated else "P4G (unlabelled)"
     return [Source(label or default, corpus.records, str(path), notes, corpus)]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from tqdm import tqdm
@@ -32,7 +33,7 @@ from gdp_zero.evaluation.static import (
 from gdp_zero.factory import ChatOptions
 from gdp_zero.llm.client import LLMClient
 from gdp_zero.p4g import P4GError, load_p4g
-from gdp_zero.records import RecordError
+from gdp_zero.records import DialogueRecord, RecordError
 
 
 def configure(evaluate: argparse.ArgumentParser) -> None:
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _evaluate(evaluation: StaticEvaluation, records: list, backend: Backend) -> EvaluationProgress:
+async def _evaluate(evaluation: StaticEvaluation, records: Sequence[DialogueRecord], backend: Backend) -> EvaluationProgress:
     client = LLMClient(backend.settings)
     try:
         await client.check()

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import fcntl
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, TypeVar
+from typing import Any, AsyncGenerator, Awaitable, Callable, Iterable, Iterator, Mapping, TypeVar
 
 from gdp_zero.validation import ConfigError
 
@@ -52,7 +52,7 @@ def only_writer(out: Path, what: str) -> Iterator[None]:
 
 async def as_done(
     items: Iterable[Item], work: Callable[[Item], Awaitable[Result]], concurrency: int
-) -> AsyncIterator[Result]:
+) -> AsyncGenerator[Result, None]:
     """`work` on every item, `concurrency` at a time, yielding results in the order they finish.
 
     Use it under `contextlib.aclosing`: leaving the loop early, or a failure, cancels the rest.

@@ -286,6 +286,7 @@ class LLMClient:
                 api_key = _LOCAL_PLACEHOLDER_KEY
             http = openai.DefaultAsyncHttpxClient(verify=_tls_context())
             if ep.provider == "azure":
+                assert ep.base_url is not None  # the settings refuse an azure endpoint without one
                 sdk: openai.AsyncOpenAI = openai.AsyncAzureOpenAI(
                     azure_endpoint=ep.base_url, api_key=api_key, api_version=ep.azure_api_version, max_retries=0,
                     http_client=http,

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, select
+from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
@@ -148,7 +148,7 @@ def _create_schema(connection: Connection, tables: set[str], shown_url: str) -> 
         "created_at": now_iso(),
         "created_by": f"gdp-zero {app_version()}",
     }
-    connection.execute(Meta.__table__.insert(), [{"key": k, "value": v} for k, v in facts.items()])
+    connection.execute(insert(Meta), [{"key": k, "value": v} for k, v in facts.items()])
 
 
 def _check_version(connection: Connection, shown_url: str) -> None:
@@ -171,4 +171,4 @@ def _check_version(connection: Connection, shown_url: str) -> None:
             )
         step(connection)
         version += 1
-        connection.execute(Meta.__table__.update().where(Meta.key == "schema_version").values(value=str(version)))
+        connection.execute(update(Meta).where(Meta.key == "schema_version").values(value=str(version)))

@@ -388,6 +388,8 @@ class StudyService:
         if chat is not None:
             await chat.session.aclose()
         condition = state.condition
+        if condition is None:  # start_chat assigns a condition before any chat
+            raise StudyRefusal("This chat has not started yet; please reload the page.")
         spec = self.study.condition_by_name.get(condition.name)
         if spec is None:
             raise StudyRefusal("This study's condition is no longer served; please contact the researcher.")
