@@ -193,7 +193,7 @@ def test_a_model_the_endpoint_does_not_list_stops_the_chat_naming_the_served_one
                            "--model", "nope-model"], "Hi\n")
     assert result.returncode == 2
     line = one_line(result.stderr)
-    assert "'nope-model'" in line and "fake-model, other-model" in line
+    assert "'nope-model'" in line and "'fake-model', 'other-model'" in line
     assert "Persuader [" not in result.stdout
 
 
