@@ -88,7 +88,11 @@ def test_bodies_routes_and_forged_addresses(start_app: Callable[..., Any]) -> No
             assert status_of(app.url + path) == 404, path
 
         # Without a trusted proxy a forged X-Forwarded-For changes nothing: both sessions are 127.0.0.1's.
-        assert call(app.url, ON_LOAD, FLOOD, new_session(), client="198.51.100.1").success
+        first = new_session()
+        assert call(app.url, ON_LOAD, FLOOD, first, client="198.51.100.1").success
+        for wrong in (123, ["a", "list"]):  # not text: the page's hint, not Gradio's bare "Error"
+            done = call(app.url, ON_SEND, [wrong, *FLOOD], first)
+            assert done.success and done.error is None and "A message must be text, not" in done.status, done
         second = call(app.url, ON_LOAD, FLOOD, new_session(), client="198.51.100.2")
         assert "Too many open sessions from your address (1)" in second.status
 
