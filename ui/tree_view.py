@@ -501,7 +501,7 @@ def node_details_html(node: NodeView | None, tree: dict[str, Any] | None = None)
     if reals:
         parts.append("<ol class=\"realizations\">")
         for r, times in shown:
-            value = r.get("mean_value")
+            mean_value = r.get("mean_value")
             terminal = r.get("terminal_value")
             if not (r.get("utterance") or r.get("reply")):  # a fresh root: the real dialogue, no exchange of its own
                 parts.append("<li><div><i>The real dialogue so far (no simulated exchange).</i></div>")
@@ -513,7 +513,7 @@ def node_details_html(node: NodeView | None, tree: dict[str, Any] | None = None)
                     f'<span class="act-tag user-act">{e(str(r.get("reply_act") or "?"))}</span></div>'
                 )
             parts.append(
-                f'<div class="real-stats">mean value {e(_fmt(value, 3))} · visits {e(str(r.get("visits", 0)))}'
+                f'<div class="real-stats">mean value {e(_fmt(mean_value, 3))} · visits {e(str(r.get("visits", 0)))}'
                 + (f" · V = {e(_fmt(terminal, 3))}: the dialogue ended here" if terminal is not None else "")
                 + (f" · sampled {times} times with this same text" if times > 1 else "")
                 + "</div></li>"
@@ -568,9 +568,10 @@ def _distinct_realizations(reals: tuple[dict[str, Any], ...]) -> list[tuple[dict
 def _terminal_value(node: NodeView) -> float | None:
     """The value of how the dialogue ended at this node, if every stored realization ended it."""
     ends = [r.get("terminal_value") for r in node.realizations]
-    if not ends or any(v is None for v in ends):
+    known = [v for v in ends if v is not None]
+    if not ends or len(known) < len(ends):
         return None
-    return sum(ends) / len(ends)
+    return sum(known) / len(known)
 
 
 def _reply_source(node: NodeView, tree: dict[str, Any] | None) -> str:
@@ -637,7 +638,7 @@ def tree_panel(planned: PlannerTurn | None, planner_label: str, view: ViewChoice
     """The panel for `planned` (None: no turn yet), its figure drawn as `view` says; `planner_label` names a
     planner that does not search."""
     tree = planned.tree if planned is not None else None
-    if tree is None:
+    if planned is None or tree is None:
         message = "No turn yet." if planned is None else "This turn's planner does not search: no tree."
         summary = tree_summary_html(None, planner_label) if planned is not None else ""
         return TreePanel(empty_figure(message), summary, [], [], None, node_details_html(None))

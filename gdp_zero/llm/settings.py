@@ -129,11 +129,8 @@ class _EndpointTable(BaseModel):
         return value
 
 
-_RolesTable = create_model(
-    "_RolesTable",
-    __config__=ConfigDict(extra="forbid", strict=True),
-    **{role: (_EndpointTable | None, None) for role in ROLES},
-)
+_ROLE_FIELDS: dict[str, Any] = {role: (_EndpointTable | None, None) for role in ROLES}
+_RolesTable = create_model("_RolesTable", __config__=ConfigDict(extra="forbid", strict=True), **_ROLE_FIELDS)
 
 
 class _LLMTable(_EndpointTable):
@@ -142,7 +139,7 @@ class _LLMTable(_EndpointTable):
     backoff_base_s: _NonNegative | None = None
     backoff_max_s: _NonNegative | None = None
     seed: int | None = None
-    roles: _RolesTable | None = None  # type: ignore[valid-type]
+    roles: _RolesTable | None = None
 
 
 _ENV_FIELDS = {

@@ -133,7 +133,7 @@ def slots_used(session: Session, study_id: int) -> dict[int, int]:
         )
         .group_by(Participation.condition_id)
     )
-    return {condition_id: count for condition_id, count in rows}
+    return {condition_id: count for condition_id, count in rows if condition_id is not None}
 
 
 def status_counts(session: Session, study_id: int) -> list[tuple[str | None, str, int]]:

@@ -159,14 +159,8 @@ def is_numeric(item: Item) -> bool:
 _SEARCH_FIELDS = [f.name for f in fields(GDPZeroConfig) if f.name != "time_budget_s"]
 # Each field keeps its type from the settings model, rules included, so a study file is held to them.
 _search_hints = get_type_hints(GDPZeroConfig, include_extras=True)
-SearchTable = create_model(
-    "SearchTable",
-    __config__=ConfigDict(extra="forbid", strict=True, frozen=True),
-    **{
-        name: (_search_hints[name] | None, None)
-        for name in _SEARCH_FIELDS
-    },
-)
+_SEARCH_TABLE_FIELDS: dict[str, Any] = {name: (_search_hints[name] | None, None) for name in _SEARCH_FIELDS}
+SearchTable = create_model("SearchTable", __config__=ConfigDict(extra="forbid", strict=True, frozen=True), **_SEARCH_TABLE_FIELDS)
 
 
 class PlannerChoice(StrictModel):
@@ -174,7 +168,7 @@ class PlannerChoice(StrictModel):
     time budget and its model (an [llm]-style table over the server's settings; never an api_key)."""
 
     planner: str
-    search: SearchTable = Field(default_factory=SearchTable)  # type: ignore[valid-type]
+    search: SearchTable = Field(default_factory=SearchTable)
     time_budget_s: Annotated[float, Field(gt=0)] | None = None
     llm: dict[str, Any] | None = None
 
