@@ -112,7 +112,10 @@ def test_wrong_key_gets_openai_shaped_401(fake_server: FakeLLMServer) -> None:
 def test_unknown_model_and_url(fake_server: FakeLLMServer) -> None:
     status, _, body = _call(fake_server, "/chat/completions", {"model": "nope", "messages": []})
     assert status == 404 and body["error"]["code"] == "model_not_found"
-    assert _call(fake_server, "/embeddings", {"model": "fake-model"})[0] == 404
+    assert _call(fake_server, "/audio/speech", {"model": "fake-model"})[0] == 404
+    # /embeddings is served (the reflection memory's); a request without input is refused as OpenAI does.
+    assert _call(fake_server, "/embeddings", {"model": "fake-model"})[0] == 400
+    assert _call(fake_server, "/embeddings", {"model": "nope", "input": "hi"})[0] == 404
 
 
 @pytest.mark.parametrize(
