@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from gdp_zero.study.models import (
-    Answer, ArenaVote, ConditionRow, Event, Message, Meta, Participation, Rating, StudyRow, utcnow,
+    Answer, ArenaVote, ConditionRow, Event, Message, Meta, PairwiseJudgment, Participation, Rating, StudyRow, utcnow,
 )
 from gdp_zero.study.spec import Study
 
@@ -247,3 +247,20 @@ def arena_votes_of_voter(session: Session, arena: str, voter: str) -> int:
 
 def arena_names(session: Session) -> list[str]:
     return list(session.scalars(select(ArenaVote.arena).distinct().order_by(ArenaVote.arena)))
+
+
+# --- pairwise judgments ------------------------------------------------------------------------
+
+
+def add_pairwise_judgments(session: Session, rows: list[dict[str, Any]]) -> None:
+    session.add_all(PairwiseJudgment(**fields) for fields in rows)
+    session.flush()
+
+
+def pairwise_judgments(session: Session, study: str) -> list[PairwiseJudgment]:
+    return list(session.scalars(select(PairwiseJudgment).where(PairwiseJudgment.study == study).order_by(PairwiseJudgment.id)))
+
+
+def pairwise_positions_answered(session: Session, study: str, voter: str) -> set[int]:
+    rows = session.scalars(select(PairwiseJudgment.position).where(PairwiseJudgment.study == study, PairwiseJudgment.voter == voter))
+    return set(rows)

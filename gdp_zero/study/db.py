@@ -24,7 +24,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gdp_zero.records import app_version, now_iso
-from gdp_zero.study.models import SCHEMA_VERSION, ArenaVote, Base, Meta
+from gdp_zero.study.models import SCHEMA_VERSION, ArenaVote, Base, Meta, PairwiseJudgment
 
 BUSY_TIMEOUT_MS = 30_000
 _SCHEMA_LOCK = 0x6764_7A65_726F  # "gdzero": the advisory lock id on PostgreSQL
@@ -34,8 +34,12 @@ def _add_arena_votes(connection: Connection) -> None:
     ArenaVote.__table__.create(connection)  # type: ignore[attr-defined]
 
 
+def _add_pairwise_judgments(connection: Connection) -> None:
+    PairwiseJudgment.__table__.create(connection)  # type: ignore[attr-defined]
+
+
 # from_version -> the step to from_version + 1, run inside the schema transaction.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_arena_votes}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_arena_votes, 2: _add_pairwise_judgments}
 
 
 class DatabaseError(RuntimeError):

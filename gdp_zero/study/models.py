@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-SCHEMA_VERSION = 2  # 2: arena_votes
+SCHEMA_VERSION = 3  # 2: arena_votes, 3: pairwise_judgments
 
 
 def utcnow() -> datetime:
@@ -188,4 +188,24 @@ class ArenaVote(Base):
     dialogue_b: Mapped[dict[str, Any]]
     contestants: Mapped[dict[str, Any]]  # {"a": ..., "b": ...}: Contestant.public_dict with models by role
     draw: Mapped[dict[str, Any]]  # pairing.Draw.to_dict(): the pair's probability and what it depended on
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PairwiseJudgment(Base):
+    """One answer of a pairwise study (gdp_zero.study.pairwise): which of two finished dialogues' persuaders did
+    better on one question; the attention check's answers too, with the answer known to be right."""
+
+    __tablename__ = "pairwise_judgments"
+    __table_args__ = (UniqueConstraint("study", "voter", "position", "question"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    study: Mapped[str] = mapped_column(String(80))  # the pairwise study file's `id`
+    voter: Mapped[str] = mapped_column(String(64))  # a pseudonym: the salted hash of the recruitment id
+    position: Mapped[int]  # the pair's place in this participant's list, from 0
+    question: Mapped[str] = mapped_column(String(20))  # persuasive, natural, coherent
+    model_a: Mapped[str] = mapped_column(String(80))  # the persuaders shown as A and B
+    model_b: Mapped[str] = mapped_column(String(80))
+    dialogue_a: Mapped[str] = mapped_column(String(200))  # the dialogues' record ids
+    dialogue_b: Mapped[str] = mapped_column(String(200))
+    winner: Mapped[str] = mapped_column(String(4))  # a, b
+    known: Mapped[str | None] = mapped_column(String(4))  # an attention check's right answer; None otherwise
     at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -107,6 +107,7 @@ def test_a_version_1_database_gains_the_arena_table_and_keeps_its_study(tmp_path
     engine = create_engine(database_url(url))
     with engine.begin() as connection:  # as gdp-zero wrote it before the arena existed
         connection.execute(text("DROP TABLE arena_votes"))
+        connection.execute(text("DROP TABLE pairwise_judgments"))  # newer still (schema 3)
         connection.execute(text("UPDATE gdpz_meta SET value = '1' WHERE key = 'schema_version'"))
         connection.execute(text("INSERT INTO studies (name, title, spec, created_at, updated_at) "
                                 "VALUES ('s', 'T', '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
