@@ -154,6 +154,7 @@ def limit_settings(args: argparse.Namespace) -> LimitSettings:
         turns_per_minute=args.turns_per_minute,
         max_turns_in_flight=args.max_turns_in_flight,
         idle_timeout_s=getattr(args, "idle_minutes", defaults.idle_timeout_s / 60) * 60,
+        participations_per_hour=getattr(args, "participations_per_hour", defaults.participations_per_hour),
     )
 
 

@@ -10,6 +10,8 @@ from typing import Any
 
 from gdp_zero.cli.options import add_limit_arguments, add_llm_arguments, backend_from_args, limit_settings
 from gdp_zero.study.spec import ADMIN_PASSWORD_ENV, Study, load_study
+from gdp_zero.cli.options import positive_int
+from gdp_zero.serving.limits import LimitSettings
 
 DEFAULT_DB = "sqlite:///study.db"
 
@@ -27,6 +29,10 @@ def configure(study: argparse.ArgumentParser) -> None:
     serve.add_argument("--admin-password", default=os.environ.get(ADMIN_PASSWORD_ENV),
                        help=f"password of the admin pages (prefer the {ADMIN_PASSWORD_ENV} environment variable: flags show in process lists)")
     serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--participations-per-hour", type=positive_int,
+                       default=LimitSettings().participations_per_hour,
+                       help="new participations a client address may start in an hour (default %(default)s; made-up ids "
+                            "from one machine filled a study): raise it for a lab whose machines share an address")
     serve.add_argument("--local-only", action="store_true",
                        help="serve the admin and preview pages without a password, to this machine alone: a loopback "
                             "--host and no proxy forwarding to it (otherwise set a password)")

@@ -44,6 +44,7 @@ class LimitSettings:
     max_turns_in_flight: int = 32  # LLM turns running at once on the whole server
     idle_timeout_s: float = 1800.0  # a session without a person's action for this long is closed
     yield_after_idle_s: float = 300.0  # when full, a session idle this long gives its place to a newcomer
+    participations_per_hour: int = 3  # new study participations a client address may start in any hour
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -66,6 +67,7 @@ class ClientLimits:
         self._per_client: dict[str, int] = {}  # client address -> open sessions
         self._turn_starts: dict[str, deque[float]] = {}  # client address -> turn starts in the last minute
         self._in_flight = 0
+        self._participation_starts: dict[str, deque[float]] = {}  # client address -> starts in the last hour
 
     # -- sessions ---------------------------------------------------------------------------
 
@@ -121,8 +123,29 @@ class ClientLimits:
         now = self._clock()
         for client in [c for c, starts in self._turn_starts.items() if not starts or starts[-1] <= now - 60]:
             del self._turn_starts[client]
+        for client in [c for c, starts in self._participation_starts.items() if not starts or starts[-1] <= now - 3600]:
+            del self._participation_starts[client]
         cutoff = now - self.settings.idle_timeout_s
         return [key for key, last in self._last_active.items() if last < cutoff and not busy(key)]
+
+    # -- study participations ---------------------------------------------------------------
+
+    def start_participation(self, client: str) -> None:
+        """Count a new study participation of `client`, or raise LimitExceeded: about 40 made-up
+        participant ids from one machine filled a study's quotas, and real participants were told
+        it was full."""
+        s = self.settings
+        now = self._clock()
+        starts = self._participation_starts.setdefault(client, deque())
+        while starts and starts[0] <= now - 3600:
+            starts.popleft()
+        if len(starts) >= s.participations_per_hour:
+            raise LimitExceeded(
+                f"Too many new participations from your address ({s.participations_per_hour} an hour). If you have "
+                "started this study, open it again in the browser you started it in; otherwise try again in "
+                f"{_duration(3600 - (now - starts[0]))}."
+            )
+        starts.append(now)
 
     # -- turns ------------------------------------------------------------------------------
 

@@ -292,6 +292,12 @@ def build_participant_app(
         async def on_load(stored: str | None, request: gr.Request) -> AsyncIterator[dict[Any, Any]]:
             params = dict(request.query_params)
             condition = params.get(PREVIEW_CONDITION_PARAM) if preview else None
+            if limits is not None and not preview and not stored:  # a browser without a participation of its own
+                try:
+                    limits.start_participation(client_address(request))
+                except LimitExceeded as refused:
+                    yield render(closed_view(str(refused)))
+                    return
             try:
                 view = await asyncio.to_thread(service.enter, params, stored, preview=preview, preview_condition=condition)
             except StudyRefusal as error:  # e.g. a preview of a condition the study does not have

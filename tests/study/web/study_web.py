@@ -48,6 +48,8 @@ class StudyServer:
     # raised unless a test is about them.
     turns_per_minute: int = 10_000
     max_turns_in_flight: int = 1_000
+    participations_per_hour: int = 10_000
+    trusted_proxies: tuple[str, ...] = ()  # 127.0.0.1: a test's X-Forwarded-For names the client
 
     @property
     def url(self) -> str:
@@ -60,7 +62,9 @@ class StudyServer:
         llm = ["--llm", "fake"] if self.llm_url is None else ["--llm", "openai", "--base-url", self.llm_url, "--model", "fake-model"]
         command = [sys.executable, "-m", "gdp_zero.cli", "study", "serve", str(self.study_file), "--db", self.db_url,
                    "--host", "127.0.0.1", "--port", str(self.port), *llm,
-                   "--turns-per-minute", str(self.turns_per_minute), "--max-turns-in-flight", str(self.max_turns_in_flight)]
+                   "--turns-per-minute", str(self.turns_per_minute), "--max-turns-in-flight", str(self.max_turns_in_flight),
+                   "--participations-per-hour", str(self.participations_per_hour),
+                   *[flag for proxy in self.trusted_proxies for flag in ("--trusted-proxy", proxy)]]
         # Without a password the researcher pages are served only with --local-only (loopback here).
         return command + (["--admin-password", self.password] if self.password else ["--local-only"])
 
@@ -117,18 +121,21 @@ class GradioCall:
     Returns the last data the event streamed (a generator's final update), or raises with its error.
     """
 
-    def __init__(self, base_url: str, timeout_s: float = 120) -> None:
+    def __init__(self, base_url: str, timeout_s: float = 120, *, client: str | None = None) -> None:
         self.base_url = base_url.rstrip("/") + "/"
         self.timeout_s = timeout_s
+        # `client` goes out as X-Forwarded-For: another address to a server that trusts 127.0.0.1 as its proxy.
+        self.headers = {"X-Forwarded-For": client} if client else {}
 
     def __call__(self, api_name: str, *data: Any, params: dict[str, str] | None = None) -> list[Any]:
         query = "?" + urllib.parse.urlencode(params) if params else ""
         body = json.dumps({"data": list(data)}).encode()
         request = urllib.request.Request(f"{self.base_url}gradio_api/call/{api_name}{query}", body,
-                                         {"Content-Type": "application/json"})
+                                         {"Content-Type": "application/json", **self.headers})
         with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
             event_id = json.load(response)["event_id"]
-        with urllib.request.urlopen(f"{self.base_url}gradio_api/call/{api_name}/{event_id}", timeout=self.timeout_s) as stream:
+        stream_request = urllib.request.Request(f"{self.base_url}gradio_api/call/{api_name}/{event_id}", headers=self.headers)
+        with urllib.request.urlopen(stream_request, timeout=self.timeout_s) as stream:
             last: list[Any] | None = None
             kind = None
             for raw in stream:

@@ -136,3 +136,26 @@ def test_serve_refuses_researcher_pages_without_a_password_unless_local_only(tmp
         done = serve(*flags)
         assert done.returncode == 2 and said in done.stderr, (flags, done.stderr)
     assert not (tmp_path / "s.db").exists()  # refused before anything was opened
+
+
+def test_made_up_ids_from_one_address_cannot_fill_a_study(tmp_path: Path) -> None:
+    server = StudyServer(db_url=f"sqlite:///{tmp_path / 'study.db'}", log=tmp_path / "server.log",
+                         participations_per_hour=3, trusted_proxies=("127.0.0.1",)).start()
+    try:
+        flood = GradioCall(server.url, client="203.0.113.66")
+        started = []
+        for n in range(3):
+            fake = ApiParticipant(flood, f"MADEUP{n:018d}")
+            fake.step("enter")
+            assert fake.phase == "consent"
+            started.append(fake)
+        fourth = ApiParticipant(flood, "MADEUP000000000000000003")
+        fourth.step("enter")
+        assert fourth.token is None and "Too many new participations from your address (3 an hour)" in fourth.text()
+        started[0].step("enter")  # a participant back in their own browser (its token) is not a new one
+        assert started[0].phase == "consent"
+        real = ApiParticipant(GradioCall(server.url, client="198.51.100.5"), "5f1e0000aaaa1111bbbb2222")
+        real.step("enter")
+        assert real.phase == "consent"  # another address is not held up
+    finally:
+        server.stop()
