@@ -104,7 +104,7 @@ def build_app(
                 usage_table = usage_tab()
             with gr.Tab("Strategies", id="strategies-tab"):
                 wire_strategies = strategies_view.build_tab(
-                    load_domain(), lambda request: registry.get(request.session_hash), data_dirs,
+                    load_domain(), lambda request: registry.get(request.session_hash or ""), data_dirs,
                     {**PAGE_ONLY, "show_progress": "minimal"},
                 )
             wire_arena = arena_view.arena_tab(arena, registry.limits, PAGE_ONLY)
@@ -114,7 +114,7 @@ def build_app(
 
     # api_open=False: no direct HTTP call skips the queue (and with it the concurrency limit).
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE, api_open=False)
-    demo.gdp_registry = registry  # type: ignore[attr-defined]  # for tests and monitoring
+    demo.gdp_registry = registry  # for tests and monitoring
     return demo
 
 

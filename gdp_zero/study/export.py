@@ -100,7 +100,7 @@ def study_data(
         return value if raw_ids else pseudonym(value, salt)
 
     by_id = {p.id: p for p in participations}
-    names = {p.id: (p.condition.name if p.condition else None) for p in participations}
+    condition_names = {p.id: (p.condition.name if p.condition else None) for p in participations}
     messages_by = _group(messages)
     domain = load_domain(study.domain)
     records = tuple(
@@ -110,11 +110,11 @@ def study_data(
     message_by_id = {m.id: m for m in messages}
 
     participant_rows = [_participant_row(study, p, messages_by.get(p.id, []), [a for a in answers if a.participation_id == p.id], who) for p in participations]
-    message_rows = [_message_row(m, who(by_id[m.participation_id].participant_id), names[m.participation_id]) for m in messages]
+    message_rows = [_message_row(m, who(by_id[m.participation_id].participant_id), condition_names[m.participation_id]) for m in messages]
     rating_rows = [
         {
             "participant": who(by_id[r.participation_id].participant_id),
-            "condition": names[r.participation_id],
+            "condition": condition_names[r.participation_id],
             "position": message_by_id[r.message_id].position,
             "bot_turn": bot_turn[r.message_id],
             "act": message_by_id[r.message_id].act,
@@ -126,7 +126,7 @@ def study_data(
         for r in ratings
     ]
     answer_rows = [
-        {"participant": who(by_id[a.participation_id].participant_id), "condition": names[a.participation_id], "survey": a.survey,
+        {"participant": who(by_id[a.participation_id].participant_id), "condition": condition_names[a.participation_id], "survey": a.survey,
          "item": a.item, "value": a.value, "number": a.number, "at": a.at.isoformat()}
         for a in answers
     ]
@@ -199,7 +199,7 @@ def _participant_row(study: Study, p: Participation, messages: list[Message], an
         value = p.recruitment.get(param)
         row[f"recruitment.{param}"] = who(value) if value is not None else None
     for survey in ("pre", "post"):
-        for item in study.survey_items(survey):  # type: ignore[arg-type]
+        for item in study.survey_items(survey):
             row[f"{survey}.{item.id}"] = next((a.value for a in answers if a.survey == survey and a.item == item.id), None)
     return row
 

@@ -267,16 +267,16 @@ def build_participant_app(
                    status: writing_line(0)}
             async for _ in while_running(task, POLL_S):  # a page closed mid-turn still gets its reply stored
                 yield {status: writing_line(time.monotonic() - started)}
-            error = task.exception()
-            if error is None:
+            failure = task.exception()
+            if failure is None:
                 yield {**render(task.result()), **(done or {})}
-            elif isinstance(error, LLMError):  # the message is stored; Try again completes the turn
-                logger.warning("bot turn failed: %s", error)
+            elif isinstance(failure, LLMError):  # the message is stored; Try again completes the turn
+                logger.warning("bot turn failed: %s", failure)
                 yield {**render(await asyncio.to_thread(service.view, token_value), LLM_FAILED, "error"), **(done or {})}
-            elif isinstance(error, (StudyRefusal, MessageRejected)):
-                yield await asyncio.to_thread(refused, error, token_value)
+            elif isinstance(failure, (StudyRefusal, MessageRejected)):
+                yield await asyncio.to_thread(refused, failure, token_value)
             else:
-                raise error
+                raise failure
 
         async def chat_onward(view: ParticipantView, token_value: str, client: str) -> AsyncIterator[dict[Any, Any]]:
             """In the chat without the bot's message it owes (a new chat, or a turn cut by a restart): run it."""
@@ -292,12 +292,6 @@ def build_participant_app(
         async def on_load(stored: str | None, request: gr.Request) -> AsyncIterator[dict[Any, Any]]:
             params = dict(request.query_params)
             condition = params.get(PREVIEW_CONDITION_PARAM) if preview else None
-            if limits is not None and not preview and not stored:  # a browser without a participation of its own
-                try:
-                    limits.start_participation(client_address(request))
-                except LimitExceeded as refused:
-                    yield render(closed_view(str(refused)))
-                    return
             try:
                 view = await asyncio.to_thread(service.enter, params, stored, preview=preview, preview_condition=condition)
             except StudyRefusal as error:  # e.g. a preview of a condition the study does not have
