@@ -8,9 +8,9 @@ person sends a message. Prints one table per server cap: sessions admitted and r
 server's resident memory and open file descriptors after every step, and whether the person's
 dialogue went on.
 
-    python benchmarks/api_sessions.py --sessions 600 --parallel 32
-    python benchmarks/api_sessions.py --case lockout      # a full server kept alive by cheap events
-    python benchmarks/api_sessions.py --case study-flood  # made-up participant ids fill a study
+    python -m benchmarks.api_sessions --sessions 600 --parallel 32
+    python -m benchmarks.api_sessions --case lockout      # a full server kept alive by cheap events
+    python -m benchmarks.api_sessions --case study-flood  # made-up participant ids fill a study
 
 `lockout`: the app (in this process, --max-sessions 20, a place yields after 90 s without a turn)
 is filled by 19 sessions from 19 addresses that send a cheap event (choosing a turn to view)
@@ -34,10 +34,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.ui.gradio_http, run from anywhere
-
-from tests.ui.gradio_http import ON_LOAD, ON_SEND, call, new_session  # noqa: E402
-from tests.ui.test_ui_hardening_round2 import fn_index_of  # noqa: E402
+from tests.ui.gradio_http import ON_LOAD, ON_SEND, call, new_session
+from tests.ui.test_ui_hardening_round2 import fn_index_of
 
 PERSON = ["gdpzero", 10, 3, 0.25, 1.0, "", "puct"]  # a 10-simulation search, as the README's table was measured
 FLOOD = ["random", 1, 1, 0.25, 1, "", "puct"]  # the probe's payload: one cheap LLM turn per session

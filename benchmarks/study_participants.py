@@ -8,7 +8,7 @@ raised to N so nobody is turned away as "study full"). Prints whether all comple
 rows found against the rows expected (none lost, none duplicated), the balance of the conditions,
 and the participant's wait per bot turn, from the request to the stored reply, per condition.
 
-    python benchmarks/study_participants.py --participants 50 --latency 0.5
+    python -m benchmarks.study_participants --participants 50 --latency 0.5
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -26,14 +25,11 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # the HTTP driver lives with the tests that check it
+from benchmarks.search_speed import fake_server_process
 
-from search_speed import fake_server_process  # noqa: E402  (benchmarks/ is this script's folder)
-
-from gdp_zero.study.db import open_database  # noqa: E402
-from gdp_zero.study.models import Answer, Message, Participation, Rating  # noqa: E402
-from tests.study.web.study_web import STUDY_FILE, ApiParticipant, GradioCall, StudyServer  # noqa: E402
+from gdp_zero.study.db import open_database
+from gdp_zero.study.models import Answer, Message, Participation, Rating
+from tests.study.web.study_web import STUDY_FILE, ApiParticipant, GradioCall, StudyServer
 
 MESSAGES = ["Hi, what is this about?", "What does the charity do?", "How would my money be used?"]
 RATINGS = [4, 3, 5, 4]
