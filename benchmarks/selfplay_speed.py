@@ -1,9 +1,9 @@
 """Self-play throughput: dialogues per minute at 1, 8 and 32 dialogues at once.
 
 Against the fake LLM server in its own process answering every call after a fixed latency L,
-with the default GDP-Zero search (10 simulations, 16 in flight, k = 3, 15 prior and 10 value
-samples) and the default client limit of 32 requests in flight shared by all dialogues; the
-last row raises that limit to show what it costs. Prints one table.
+with the default GDP-Zero search (GDPZeroConfig(); the first line printed names its settings)
+and the default client limit of 32 requests in flight shared by all dialogues; the last row
+raises that limit to show what it costs. Prints one table.
 
     python benchmarks/selfplay_speed.py --latency 0.2
 """
@@ -54,8 +54,11 @@ async def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2, help="seconds the fake server waits per call (L)")
     parser.add_argument("--max-turns", type=int, default=5, help="persuader turns per dialogue at most")
     args = parser.parse_args()
+    search = GDPZeroConfig()
     print(f"machine: {platform.machine()}, {platform.system()}, Python {platform.python_version()}, "
-          f"{os.cpu_count()} cores; L = {args.latency} s; at most {args.max_turns} persuader turns per dialogue")
+          f"{os.cpu_count()} cores; L = {args.latency} s; at most {args.max_turns} persuader turns per dialogue; "
+          f"search: {search.simulations} simulations, {search.concurrency} in flight, k = {search.realizations}, "
+          f"{search.prior_samples} prior and {search.value_samples} value samples")
     print("| dialogues at once | client limit (requests in flight) | dialogues | wall (s) | dialogues / minute "
           "| planner LLM calls / dialogue | avg turns |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
