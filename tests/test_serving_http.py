@@ -29,6 +29,7 @@ from gdp_zero.serving.login import (
     password_problem,
 )
 from gdp_zero.serving.routes import RouteGuard
+from gdp_zero.serving.uploads import UploadBudget, UploadSettings
 from tests.ui.conftest import free_port
 
 PASSWORD = "a long enough password"
@@ -159,3 +160,19 @@ def test_x_forwarded_for_is_believed_only_from_the_proxies_named(server: Any) ->
 def test_a_short_admin_password_is_named() -> None:
     assert password_problem("hunter2") == "the admin password has 7 characters; use at least 12"
     assert password_problem(PASSWORD) is None
+
+
+def test_uploads_need_a_session_and_stay_within_their_budget(server: Any) -> None:
+    sessions = {"203.0.113.1", "203.0.113.2"}
+    budget = UploadBudget(inner_app(), sessions.__contains__, UploadSettings(per_client_bytes=3000, total_bytes=5000))
+    base = server(budget, trusted=("127.0.0.1",))
+
+    def send(client: str, size: int) -> int:
+        return post(base + "/gradio_api/upload", b"x" * size, {"X-Forwarded-For": client})[0]
+
+    assert send("198.51.100.1", 10) == 403  # no session at this address
+    assert [send("203.0.113.1", 1000) for _ in range(4)] == [200, 200, 200, 429]  # 3000 bytes an hour
+    assert send("203.0.113.2", 2000) == 200
+    assert send("203.0.113.2", 1000) == 429  # 5000 on the server
+    assert raw(base, "/gradio_api/upload", "Transfer-Encoding: chunked\r\nX-Forwarded-For: 203.0.113.2",
+               b"1\r\nx\r\n0\r\n\r\n").startswith("HTTP/1.1 411")

@@ -29,6 +29,7 @@ from gdp_zero.serving.limits import ClientLimits, LimitSettings
 from gdp_zero.serving.ports import check_port_free
 from gdp_zero.serving.routes import RouteGuard
 from gdp_zero.serving.signals import stop_on_sigterm
+from gdp_zero.serving.uploads import UploadBudget
 from ui import arena_view, strategies_view
 from ui.chat_layout import chat_column, planner_controls, tree_column, usage_tab
 from ui.chat_page import PAGE_ONLY, ChatPage, SettingsRejected, options_from_controls
@@ -127,7 +128,9 @@ def serve(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = None, 
     trust_forwarded_from(trusted_proxies)  # read by uvicorn as the server starts
     return demo.launch(
         # Outermost first: routes no page uses answer 404, then bodies are capped and timed out.
-        app_kwargs={"middleware": [Middleware(RouteGuard), Middleware(BodyLimit, settings=BODY_LIMITS)]},
+        # Uploads only from an address with an open page, within its hourly budget.
+        app_kwargs={"middleware": [Middleware(RouteGuard), Middleware(BodyLimit, settings=BODY_LIMITS),
+                                   Middleware(UploadBudget, has_session=registry.limits.holds_session)]},
         server_name=host, server_port=port, share=share, prevent_thread_lock=not block, quiet=quiet,
         css=CSS, js=PAGE_JS, theme=gr.themes.Soft(primary_hue="blue"), footer_links=[],
         mcp_server=False, enable_monitoring=False, run_history=False, pwa=False, ssr_mode=False,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from gdp_zero.serving.asgi import ASGIApp, Message, Receive, Scope, Send, plain_text
+from gdp_zero.serving.asgi import ASGIApp, Message, Receive, Scope, Send, content_length, plain_text
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         cap = self.settings.cap_for(scope.get("path", ""))
-        declared = _content_length(scope)
+        declared = content_length(scope)
         if declared is not None and declared > cap:
             await plain_text(send, 413, _too_large(cap))
             return
@@ -98,16 +98,6 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replayed
-
-
-def _content_length(scope: Scope) -> int | None:
-    for name, value in scope.get("headers", []):
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
 
 
 def _too_large(cap: int) -> str:

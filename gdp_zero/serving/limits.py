@@ -103,6 +103,10 @@ class ClientLimits:
         when = "a few minutes" if client in self._per_client or soonest <= 0 else _duration(soonest)
         raise LimitExceeded(f"The server is full ({s.max_sessions} open sessions, all in use). Please try again in {when}.")
 
+    def holds_session(self, client: str) -> bool:
+        """True while `client` has a session open (what may upload a file)."""
+        return client in self._per_client
+
     def touch(self, key: str) -> None:
         if key in self._last_active:
             self._last_active[key] = self._clock()

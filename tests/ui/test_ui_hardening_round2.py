@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -129,3 +130,24 @@ def test_sigterm_removes_the_scratch_folder_and_gradios_copies(tmp_path: Path) -
     finally:
         if server.poll() is None:
             server.kill()
+
+
+def upload(url: str, client: str, content: bytes) -> int:
+    """POST one file to Gradio's upload route, as the Strategies tab's file box does."""
+    boundary = "gdpzeroboundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"runs.jsonl\"\r\n"
+            f"Content-Type: application/octet-stream\r\n\r\n").encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    request = urllib.request.Request(url + "gradio_api/upload", body, {
+        "Content-Type": f"multipart/form-data; boundary={boundary}", "X-Forwarded-For": client})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_uploads_only_from_an_address_with_an_open_page(start_app: Callable[..., Any]) -> None:
+    with start_app() as app:
+        assert upload(app.url, "203.0.113.50", b'{"a": 1}\n') == 403  # no session: nothing is kept
+        assert call(app.url, ON_LOAD, FLOOD, new_session(), client="203.0.113.51").success
+        assert upload(app.url, "203.0.113.51", b'{"a": 1}\n') == 200
