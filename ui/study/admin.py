@@ -14,6 +14,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from gdp_zero.records import PlannerTurn
 from gdp_zero.study.service import StudyService
 from ui import chat_view, tree_view
 from gdp_zero.serving.scratch import scratch_folder
@@ -113,7 +114,7 @@ def build_admin_app(service: StudyService) -> gr.Blocks:
                 **tree_updates(record.turns[latest].planned if latest is not None else None),
             }
 
-        def tree_updates(planned: Any) -> dict[Any, Any]:
+        def tree_updates(planned: PlannerTurn | None) -> dict[Any, Any]:
             panel = tree_view.tree_panel(planned, chat_view.PLANNER_LABELS.get(planned.planner, planned.planner) if planned else "")
             return {
                 tree_plot: panel.figure,
@@ -123,7 +124,7 @@ def build_admin_app(service: StudyService) -> gr.Blocks:
                 node_details: panel.details,
             }
 
-        def planned_of(participation_id: Any, index: Any) -> Any:
+        def planned_of(participation_id: Any, index: Any) -> PlannerTurn | None:
             record, _ = reader.transcript(participation_id)
             i = admin_views.as_index(index)
             if record is None or i is None or not 0 <= i < len(record.turns):
