@@ -54,16 +54,25 @@ def open_backend(
 ) -> Backend:
     """Start (if needed) and describe the LLM backend; `overrides` are model, base_url, api_key, ..."""
     env = os.environ if env is None else env
-    if mode in ("auto", "openai"):
-        settings = load_llm_settings(config_path, env, **overrides)
-        if mode == "openai" or _configured(settings):
-            return Backend("openai", settings)
-        from gdp_zero.llm.local_model import local_model_installed
-
-        mode = "local" if local_model_installed() else "fake"
+    mode = resolve_mode(mode, config_path=config_path, env=env, **overrides)
+    if mode == "openai":
+        return Backend("openai", load_llm_settings(config_path, env, **overrides))
     if mode == "local":
         return _local_backend(config_path, overrides)
     return _fake_backend(config_path, fake_latency_s, overrides)
+
+
+def resolve_mode(mode: Mode = "auto", *, config_path: Path | None = None, env: Mapping[str, str] | None = None,
+                 **overrides: Any) -> Mode:
+    """The backend `open_backend` would start for these settings, without starting anything."""
+    if mode not in ("auto", "openai"):
+        return mode
+    settings = load_llm_settings(config_path, os.environ if env is None else env, **overrides)
+    if mode == "openai" or _configured(settings):
+        return "openai"
+    from gdp_zero.llm.local_model import local_model_installed
+
+    return "local" if local_model_installed() else "fake"
 
 
 def _fake_backend(config_path: Path | None, latency_s: float, overrides: dict[str, Any]) -> Backend:

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "strategies": ("strategies", "strategy distributions of dialogue sources, as a self-contained HTML report"),
     "study": ("study", "crowd studies: check a study file, serve it to participants, export its data"),
     "arena": ("arena", "arenas: check an arena file, report the leaderboard of its votes"),
+    "pairwise": ("pairwise", "pairwise studies: people judge two finished dialogues; check a study file, serve it"),
     "personas": ("personas", "make persona files for self-play"),
     "selfplay": ("selfplay", "the planner against simulated persuadees (personas); resumable"),
     "traces": ("traces", "planned turns of runs or transcripts as chat-format training data (imitation or exploratory)"),

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
-from gdp_zero.cli.options import add_limit_arguments, add_llm_arguments, backend_from_args, limit_settings
-from gdp_zero.study.spec import ADMIN_PASSWORD_ENV, Study, load_study
+from gdp_zero.cli.options import (
+    add_limit_arguments,
+    add_llm_arguments,
+    backend_from_args,
+    limit_settings,
+    mode_from_args,
+)
+from gdp_zero.study.spec import ADMIN_PASSWORD_ENV, DB_URL_ENV, Study, load_study
 from gdp_zero.cli.options import positive_int
 from gdp_zero.serving.limits import LimitSettings
 
@@ -25,7 +30,9 @@ def configure(study: argparse.ArgumentParser) -> None:
 
     serve = sub.add_parser("serve", help="serve the participant flow (and the admin dashboard)")
     serve.add_argument("study_file", type=Path)
-    serve.add_argument("--db", default=DEFAULT_DB, help=f"database URL: sqlite:///FILE (default {DEFAULT_DB}) or postgresql://USER:PASSWORD@HOST/DB")
+    serve.add_argument("--db", default=os.environ.get(DB_URL_ENV) or DEFAULT_DB,
+                       help=f"database URL: sqlite:///FILE (default {DEFAULT_DB}) or postgresql://USER:PASSWORD@HOST/DB "
+                            f"(prefer the {DB_URL_ENV} environment variable for a URL with a password: flags show in process lists)")
     serve.add_argument("--admin-password", default=os.environ.get(ADMIN_PASSWORD_ENV),
                        help=f"password of the admin pages (prefer the {ADMIN_PASSWORD_ENV} environment variable: flags show in process lists)")
     serve.add_argument("--host", default="127.0.0.1")
@@ -38,11 +45,15 @@ def configure(study: argparse.ArgumentParser) -> None:
                             "--host and no proxy forwarding to it (otherwise set a password)")
     serve.add_argument("--port", type=int, default=7861)
     add_llm_arguments(serve)
+    serve.add_argument("--allow-demo", action="store_true",
+                       help="pilot the study on the demo LLM's canned replies or the tiny local model (without it, a study "
+                            "refuses to start on them: participants must meet a real model)")
     add_limit_arguments(serve, sessions=False)
     serve.set_defaults(run=serve_command)
 
     export = sub.add_parser("export", help="write the study's data as CSV and JSONL files")
-    export.add_argument("--db", required=True, help="database URL, as given to `study serve`")
+    export.add_argument("--db", default=os.environ.get(DB_URL_ENV), required=DB_URL_ENV not in os.environ,
+                        help=f"database URL, as given to `study serve` (default: the {DB_URL_ENV} environment variable)")
     export.add_argument("--out", type=Path, required=True, help="directory for the files (created if missing)")
     export.add_argument("--study", help="the study's id, when the database holds more than one")
     export.add_argument("--raw-ids", action="store_true", help="write recruitment ids as they are (default: salted hashes)")
@@ -87,11 +98,14 @@ def summary(study: Study, path: Path) -> str:
 
 
 def serve_command(args: argparse.Namespace) -> int:
+    from gdp_zero.study.readiness import check_condition_models, refuse_demo
     from ui.study.server import serve  # the web pages sit above the library: only this command imports them
 
     study = load_study(args.study_file)
+    refuse_demo(mode_from_args(args), args.allow_demo)  # before the local model spends seconds loading
     backend = backend_from_args(args)
     try:
+        check_condition_models(study, backend.settings)  # a wrong key, address or model: one line now
         return serve(study, database_url=args.db, backend=backend, host=args.host, port=args.port,
                      admin_password=args.admin_password, limits=limit_settings(args),
                      trusted_proxies=args.trusted_proxy, local_only=args.local_only)
@@ -100,14 +114,10 @@ def serve_command(args: argparse.Namespace) -> int:
 
 
 def export_command(args: argparse.Namespace) -> int:
-    from gdp_zero.study.db import DatabaseError
     from gdp_zero.study.export import export_study
 
-    try:
-        written = export_study(args.db, args.out, study_id=args.study, raw_ids=args.raw_ids, salt=args.salt, include_preview=args.include_preview)
-    except DatabaseError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    # A database that cannot be used is a DatabaseError, a ConfigError: one line from main(), as for serve.
+    written = export_study(args.db, args.out, study_id=args.study, raw_ids=args.raw_ids, salt=args.salt, include_preview=args.include_preview)
     for path, rows in written.items():
         print(f"{path}: {rows} rows")
     return 0

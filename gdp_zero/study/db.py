@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gdp_zero.records import app_version, now_iso
 from gdp_zero.study.models import SCHEMA_VERSION, ArenaVote, Base, Meta, PairwiseJudgment
+from gdp_zero.validation import ConfigError
 
 BUSY_TIMEOUT_MS = 30_000
 _SCHEMA_LOCK = 0x6764_7A65_726F  # "gdzero": the advisory lock id on PostgreSQL
@@ -42,8 +43,8 @@ def _add_pairwise_judgments(connection: Connection) -> None:
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_arena_votes, 2: _add_pairwise_judgments}
 
 
-class DatabaseError(RuntimeError):
-    """A database URL or schema this version cannot use; the message says why and what to do."""
+class DatabaseError(ConfigError):
+    """A database URL or schema this version cannot use; the message (one line) says why and what to do."""
 
 
 def database_url(url: str) -> str:
@@ -60,7 +61,7 @@ def redacted(url: str) -> str:
     """The URL with its password hidden, for messages and logs."""
     try:
         return make_url(database_url(url)).render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         return "<unparseable URL>"
 
 
@@ -88,17 +89,18 @@ def open_database(url: str, *, pool_size: int = 10) -> Database:
     full = database_url(url)
     try:
         parsed = make_url(full)
-    except ArgumentError:
-        raise DatabaseError(f"--db {url!r}: not a database URL (expected sqlite:///FILE or postgresql://USER:PASSWORD@HOST/DB)") from None
+    except (ArgumentError, ValueError):
+        # Not echoed: an unparseable URL cannot be redacted, and may hold a password.
+        raise DatabaseError("the database URL cannot be read (expected sqlite:///FILE or postgresql://USER:PASSWORD@HOST/DB)") from None
     if parsed.get_backend_name() == "sqlite":
         if parsed.database in (None, "", ":memory:"):
-            raise DatabaseError("--db: an in-memory SQLite database would lose the study's data; give a file, e.g. sqlite:///study.db")
+            raise DatabaseError("the database URL names an in-memory SQLite database, which would lose the study's data; give a file, e.g. sqlite:///study.db")
         engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000})
         _sqlite_pragmas(engine)
     elif parsed.get_backend_name() == "postgresql":
         engine = create_engine(parsed, pool_size=pool_size, max_overflow=2 * pool_size, pool_pre_ping=True)
     else:
-        raise DatabaseError(f"--db {redacted(url)}: unsupported database {parsed.get_backend_name()!r} (use SQLite or PostgreSQL)")
+        raise DatabaseError(f"{redacted(url)}: unsupported database {parsed.get_backend_name()!r} (use SQLite or PostgreSQL)")
     try:
         _prepare_schema(engine, redacted(url))
     except Exception:
@@ -135,6 +137,9 @@ def _prepare_schema(engine: Engine, shown_url: str) -> None:
         raise
     except Exception as error:  # the driver's: cannot connect, no such database, permissions
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        password = engine.url.password
+        if password:  # a driver may quote the connection string it was given
+            reason = reason.replace(str(password), "***")
         raise DatabaseError(f"{shown_url}: cannot open the database ({reason})") from None
 
 

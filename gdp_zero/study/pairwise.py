@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Literal, get_args
@@ -52,6 +52,7 @@ class PairwiseStudy(StrictModel):
     questions: Annotated[list[Question], Field(min_length=1)] = list(get_args(Question))
     on_fail: Literal["exclude", "keep"] = "exclude"  # a failed attention check: its judgments left out, or kept
     completion_code: str | None = None  # shown after the last pair (e.g. Prolific's)
+    participant_param: str = "PROLIFIC_PID"  # the link's parameter naming the participant (stored only hashed)
 
 
 @dataclass(frozen=True)
@@ -213,13 +214,13 @@ class AnswerRefused(ValueError):
 
 
 def save_answers(database: Database, study: PairwiseStudy, voter: str, position: int, pair: Pair,
-                 answers: dict[str, str]) -> list[Judgment]:
+                 answers: Mapping[str, str | None]) -> list[Judgment]:
     """Store one pair's answers (a winner per question of the study), all or none; AnswerRefused when a
     question is unanswered or the pair was answered before (a reload, a second tab)."""
     missing = [q for q in study.questions if answers.get(q) not in PAIRWISE_WINNERS]
     if missing:
         raise AnswerRefused(f"Please answer every question (missing: {', '.join(QUESTIONS[q] for q in missing)})")
-    judgments = [Judgment(position, question, answers[question]) for question in study.questions]
+    judgments = [Judgment(position, question, str(answers[question])) for question in study.questions]
     rows = [{"study": study.id, "voter": voter, "position": position, "question": j.question,
              "model_a": pair.a.persuader, "model_b": pair.b.persuader, "dialogue_a": pair.a.record.id,
              "dialogue_b": pair.b.record.id, "winner": j.winner, "known": pair.known} for j in judgments]

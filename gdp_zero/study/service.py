@@ -21,6 +21,7 @@ import secrets
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Callable, Literal, Mapping
 
 from sqlalchemy.exc import IntegrityError
@@ -28,15 +29,20 @@ from sqlalchemy.exc import IntegrityError
 from gdp_zero.dialogue import Dialogue
 from gdp_zero.domain import load_domain
 from gdp_zero.factory import ChatOptions, build_session
+from gdp_zero.llm.client import LLMClient
+from gdp_zero.llm.errors import LLMError
+from gdp_zero.llm.ledger import UsageLedger
 from gdp_zero.llm.settings import LLMSettings
+from gdp_zero.memory.reflection_memory import ReflectionMemory
+from gdp_zero.memory.store import LessonStore
 from gdp_zero.planners import GDPZeroConfig
-from gdp_zero.planners.base import ProgressCallback
+from gdp_zero.planners.base import ProgressCallback, usage_since
 from gdp_zero.records import DialogueRecord, TurnRecord
 from gdp_zero.session import ChatSession, check_message
 from gdp_zero.study import crud
 from gdp_zero.study.assignment import StudyFull, assign, choose_condition
 from gdp_zero.study.db import Database
-from gdp_zero.study.dialogues import message_turn
+from gdp_zero.study.dialogues import message_turn, participation_record
 from gdp_zero.study.models import ConditionRow, Message, Participation, utcnow
 from gdp_zero.study.spec import SURVEYS, Item, Study, Survey, is_numeric
 
@@ -56,6 +62,11 @@ NOTICES = {
     "missing_id": "This link has no participant id. Please open the study from the link on Prolific.",
     "invalid_id": "The participant id in this link is not valid. Please open the study from the link on Prolific.",
     "study_full": "Sorry, this study is full at the moment. Please return your submission on Prolific.",
+    # After consent and the pre-survey (screen-out reason "study_full"): the study file says what they get.
+    "study_full_after_start": (
+        "Thank you for your answers. While you gave them, the last places in this study were taken, "
+        "so the chat cannot start and the study ends here."
+    ),
     "declined": "You did not agree to take part, so the study ends here. Please return your submission on Prolific.",
     "timed_out": (
         "Your session was inactive for too long and has ended, so the study cannot be continued. "
@@ -105,7 +116,8 @@ class ParticipantView:
     partner_label: str | None = None
     transcript: tuple[TranscriptLine, ...] = ()
     awaiting_rating: int | None = None  # position of the bot message to rate before going on
-    awaiting_reply: bool = False  # the participant's last message has no reply yet (call retry)
+    # The bot owes a message (call retry): the reply to the participant's last one, or the opening one.
+    awaiting_reply: bool = False
     turns: int = 0  # the participant's messages that have a reply
     min_turns: int = 0
     max_turns: int = 0
@@ -153,6 +165,12 @@ class StudyService:
         # only then compares the chat in memory with the database (a rebuild would plan the turn twice).
         self._turn_locks: dict[int, asyncio.Lock] = {}
         self._finished: list[ChatSession] = []
+        # Reflection memories of the conditions that have one, by file (opened in the event loop's thread),
+        # and the finished chats still to reflect on: finish_chat runs in a worker thread, the reflection on the loop.
+        self._memories: dict[str, LessonStore] = {}
+        self._to_learn: list[tuple[int, str]] = []  # (participation id, condition name)
+        self._learning: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- entering and viewing ------------------------------------------------------------------
 
@@ -346,7 +364,11 @@ class StudyService:
                 self._end(participation, crud.COMPLETED, "complete", now)
                 crud.add_event(session, participation, "completion", now, code=self.study.completion.code)
             participation_id = participation.id
+            if participation.condition is not None and participation.condition.settings.get("memory"):
+                self._to_learn.append((participation_id, participation.condition.name))
         self._forget_chat(participation_id)
+        if self._to_learn and self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._start_learning)
         return self.view(token)
 
     async def aclose(self) -> None:
@@ -354,6 +376,52 @@ class StudyService:
         chats, self._chats = list(self._chats.values()), {}
         self._finished.extend(chat.session for chat in chats)
         await self._close_finished()
+        await self.learn_from_finished()
+        for store in self._memories.values():
+            store.close()
+        self._memories.clear()
+
+    async def learn_from_finished(self) -> None:
+        """Reflect on every finished chat whose condition has a memory, keeping its lessons there once;
+        each participation gets a "reflected" event (lessons added, the reflection's usage, or the error)."""
+        self._loop = asyncio.get_running_loop()
+        if self._learning is not None and not self._learning.done() and self._learning is not asyncio.current_task():
+            await self._learning
+        while self._to_learn:
+            participation_id, condition = self._to_learn.pop(0)
+            spec = self.study.condition_by_name.get(condition)
+            if spec is None or spec.memory is None:
+                continue
+            record = await asyncio.to_thread(self._finished_record, participation_id)
+            client = LLMClient(spec.llm_settings(self.llm), UsageLedger())
+            detail: dict[str, Any] = {"memory": spec.memory}
+            try:
+                detail["lessons_added"] = await ReflectionMemory(self._memory(spec.memory), client, self.domain).learn(record)
+            except LLMError as error:
+                detail["error"] = str(error)
+            finally:
+                await client.aclose()
+            detail["usage"] = usage_since(client.ledger, 0)  # by role: the reflection's call, the embedding's
+            await asyncio.to_thread(self._add_event, participation_id, "reflected", detail)
+
+    def _finished_record(self, participation_id: int) -> DialogueRecord:
+        with self.database.transaction() as session:
+            participation = session.get(Participation, participation_id)
+            # No participant id: the reflection reads the dialogue only, and the memory keeps none.
+            return participation_record(self.study.id, participation, crud.messages_of(session, participation_id), self.domain, "")
+
+    def _start_learning(self) -> None:
+        if self._to_learn and (self._learning is None or self._learning.done()):
+            self._learning = asyncio.ensure_future(self.learn_from_finished())
+
+    def _memory(self, path: str) -> LessonStore:
+        if path not in self._memories:
+            self._memories[path] = LessonStore(Path(path))
+        return self._memories[path]
+
+    def _add_event(self, participation_id: int, kind: str, detail: dict[str, Any]) -> None:
+        with self.database.transaction() as session:
+            crud.add_event(session, session.get(Participation, participation_id), kind, self.clock(), **detail)
 
     # --- internals: the chat -------------------------------------------------------------------
 
@@ -378,6 +446,8 @@ class StudyService:
         holding the participation's turn lock."""
         self._evict_idle_chats()
         await self._close_finished()
+        self._loop = asyncio.get_running_loop()
+        self._start_learning()  # chats finished while no loop could take them
         state = await asyncio.to_thread(self._chat_state, participation_id)
         chat = self._chats.get(participation_id)
         if chat is not None and _matches(chat.session, state):
@@ -393,8 +463,9 @@ class StudyService:
         spec = self.study.condition_by_name.get(condition.name)
         if spec is None:
             raise StudyRefusal("This study's condition is no longer served; please contact the researcher.")
-        options = ChatOptions(planner=spec.planner, search=spec.search_config(self.base_search), domain=self.study.domain)
-        session = build_session(spec.llm_settings(self.llm), options)
+        memory = Path(spec.memory) if spec.memory is not None else None
+        options = ChatOptions(planner=spec.planner, search=spec.search_config(self.base_search), domain=self.study.domain, memory=memory)
+        session = build_session(spec.llm_settings(self.llm), options, memory=self._memory(spec.memory) if spec.memory else None)
         stored = DialogueRecord(
             id=f"{self.study.id}-{participation_id}", source="study", domain=self.domain.name, turns=state.turns_so_far()
         )
@@ -513,7 +584,8 @@ class StudyService:
         return False
 
     def _read_chat(self, session: Any, participation_id: int) -> _ChatState:
-        return _ChatState.read(session, participation_id, rating_required=bool(self.study.turn_ratings))
+        rate_from = self.study.chat.rate_from if self.study.turn_ratings else None
+        return _ChatState.read(session, participation_id, rate_from)
 
     def _finish_rules(self, state: _ChatState) -> tuple[bool, bool]:
         """(may finish, must finish) for the chat as stored."""
@@ -578,9 +650,11 @@ class StudyService:
             code, url = study.completion.redirect()
             return ParticipantView(phase="complete", completion_code=code, redirect_url=url, **base)
         if phase == "screened_out":
-            code, url = study.completion.redirect(screened_out=True)
             reason = participation.screen_out_reason or "attention_check"
-            return ParticipantView(phase="screened_out", reason=reason, notice=NOTICES[reason], completion_code=code, redirect_url=url, **base)
+            full = reason == "study_full"
+            code, url = study.completion.redirect(screened_out=True, full=full)
+            notice = NOTICES["study_full_after_start" if full else reason]
+            return ParticipantView(phase="screened_out", reason=reason, notice=notice, completion_code=code, redirect_url=url, **base)
         if phase in ("declined", "timed_out"):
             return ParticipantView(phase=phase, reason=phase, notice=NOTICES[phase], **base)  # type: ignore[arg-type]
         state = self._read_chat(session, participation.id)
@@ -595,7 +669,7 @@ class StudyService:
             transcript=transcript,
             rating_items=tuple(item.model_dump(mode="json") for item in study.turn_ratings),
             awaiting_rating=state.awaiting_rating,
-            awaiting_reply=state.pending is not None,
+            awaiting_reply=state.pending is not None or not state.messages,
             turns=state.turns,
             min_turns=study.chat.min_turns,
             max_turns=study.chat.max_turns,
@@ -613,16 +687,16 @@ class _ChatState:
     condition: ConditionRow | None
     messages: list[Message]
     rated: set[int]
-    rating_required: bool  # the study has per-turn rating items
+    rate_from: int | None  # the first bot message rated (0 = the greeting); None: the study rates none
 
     @classmethod
-    def read(cls, session: Any, participation_id: int, rating_required: bool) -> _ChatState:
+    def read(cls, session: Any, participation_id: int, rate_from: int | None) -> _ChatState:
         participation = session.get(Participation, participation_id)
         return cls(
             participation.condition,
             crud.messages_of(session, participation_id),
             crud.rated_message_ids(session, participation_id),
-            rating_required,
+            rate_from,
         )
 
     @property
@@ -634,21 +708,22 @@ class _ChatState:
     def complete(self) -> list[Message]:
         return [m for m in self.messages if m is not self.pending]
 
-    @property
-    def turns(self) -> int:
-        """The participant's messages that have a reply."""
-        return sum(1 for m in self.complete if m.speaker == "user")
-
     def turns_so_far(self) -> tuple[TurnRecord, ...]:
         """The complete messages as turns (a message awaiting its reply aside)."""
         return tuple(message_turn(m) for m in self.complete)
 
     @property
+    def turns(self) -> int:
+        """The participant's messages that have a reply."""
+        return sum(1 for m in self.complete if m.speaker == "user")
+
+    @property
     def awaiting_rating(self) -> int | None:
         last = self.messages[-1] if self.messages else None
-        if last is not None and last.speaker == "system" and last.id not in self.rated and self.rating_required:
-            return last.position
-        return None
+        if last is None or last.speaker != "system" or last.id in self.rated or self.rate_from is None:
+            return None
+        bot_message = sum(1 for m in self.messages if m.speaker == "system") - 1
+        return last.position if bot_message >= self.rate_from else None
 
 
 async def _hang_up(session: ChatSession) -> None:

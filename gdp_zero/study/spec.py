@@ -29,6 +29,8 @@ SURVEYS: tuple[Survey, ...] = ("pre", "post")
 _ID = r"^[a-z][a-z0-9_]*$"
 # The environment variable that holds the admin pages' password (a flag would show in process lists).
 ADMIN_PASSWORD_ENV = "GDP_ZERO_ADMIN_PASSWORD"
+# The environment variable that holds the study database's URL (its password, too, stays out of process lists).
+DB_URL_ENV = "GDP_ZERO_STUDY_DB"
 
 
 # --- items -----------------------------------------------------------------------------------
@@ -200,6 +202,15 @@ class Condition(PlannerChoice):
     name: Annotated[str, Field(pattern=_ID, max_length=40)]
     label: Annotated[str, Field(min_length=1, max_length=60)]  # what participants see
     quota: Annotated[int, Field(ge=1)] | None = None
+    # A reflection memory file (relative to the server's working folder): this condition's chats recall
+    # lessons from it and each finished chat adds its own. Per condition, so conditions never share lessons.
+    memory: Annotated[str, Field(min_length=1)] | None = None
+
+    @model_validator(mode="after")
+    def _memory_guides_a_search(self) -> Condition:
+        if self.memory is not None and self.planner != "gdpzero":
+            raise ValueError(f"memory: lessons guide the gdpzero planner's search; the {self.planner} planner has none")
+        return self
 
     @model_validator(mode="after")
     def _neutral_label(self) -> Condition:
@@ -219,6 +230,7 @@ class Condition(PlannerChoice):
             "time_budget_s": self.time_budget_s,
             "quota": self.quota,
             "llm": self.llm,
+            **({"memory": self.memory} if self.memory is not None else {}),  # off: the record is as before
         }
 
 
@@ -244,11 +256,15 @@ class ChatRules(StrictModel):
     max_turns: Annotated[int, Field(ge=1)] = 10  # the chat ends after the reply to this many
     max_message_chars: Annotated[int, Field(ge=1, le=2000)] = 500
     idle_timeout_minutes: Annotated[float, Field(gt=0)] = 20.0
+    # The first bot message the participant rates: 0 = the greeting, 1 = the reply to their first message.
+    rate_from: Annotated[int, Field(ge=0)] = 0
 
     @model_validator(mode="after")
     def _order(self) -> ChatRules:
         if self.max_turns < self.min_turns:
             raise ValueError(f"max_turns ({self.max_turns}) must be at least min_turns ({self.min_turns})")
+        if self.rate_from > self.max_turns:
+            raise ValueError(f"rate_from: the chat has at most {self.max_turns + 1} bot messages (0 to {self.max_turns}), got {self.rate_from}")
         return self
 
 
@@ -277,21 +293,29 @@ class Completion(StrictModel):
     redirect_url: str | None = None  # "{code}" is replaced; default for a code: Prolific's form
     screened_out_code: str | None = None
     screened_out_redirect_url: str | None = None
+    # Someone who consented and did the pre-survey, then found every place taken: with neither,
+    # they are asked to return their submission on Prolific; or give them a code of their own.
+    full_code: str | None = None
+    full_redirect_url: str | None = None
 
     @model_validator(mode="after")
     def _something_to_show(self) -> Completion:
         if not self.code and not self.redirect_url:
             raise ValueError("give a completion code, a redirect_url, or both")
-        for name in ("redirect_url", "screened_out_redirect_url"):
+        for name in ("redirect_url", "screened_out_redirect_url", "full_redirect_url"):
             url = getattr(self, name)
             if url is not None and not url.startswith(("https://", "http://")):
                 raise ValueError(f"{name}: expected an http(s) URL, got {url!r}")
         return self
 
-    def redirect(self, screened_out: bool = False) -> tuple[str | None, str | None]:
-        """(code, redirect URL) for a completed or a screened-out participant."""
-        code = self.screened_out_code if screened_out else self.code
-        url = self.screened_out_redirect_url if screened_out else self.redirect_url
+    def redirect(self, screened_out: bool = False, full: bool = False) -> tuple[str | None, str | None]:
+        """(code, redirect URL) for a completed or a screened-out participant, or one the full study turned away."""
+        if full:
+            code, url = self.full_code, self.full_redirect_url
+        elif screened_out:
+            code, url = self.screened_out_code, self.screened_out_redirect_url
+        else:
+            code, url = self.code, self.redirect_url
         if url is None and code:
             url = PROLIFIC_COMPLETE_URL
         return code, url.replace("{code}", code or "") if url else None

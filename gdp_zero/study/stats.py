@@ -9,6 +9,7 @@ rank-biserial correlation of the Mann-Whitney U (positive when the first conditi
 from __future__ import annotations
 
 from itertools import combinations
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,33 @@ from scipy import stats
 CONFIDENCE = 0.95
 COUNT_STATUSES = ("active", "completed", "timed_out", "screened_out", "declined")
 UNASSIGNED = "(unassigned)"  # the condition of participations not yet assigned one
+
+Population = Literal["completers", "everyone"]
+# Who an analysis counts, as the dashboard and the exports name it.
+POPULATIONS: dict[Population, str] = {
+    "completers": "completers: finished the study and did not fail the attention check",
+    "everyone": "everyone assigned a condition, whatever became of them (still active, timed out, screened out and "
+                "failed attention checks included)",
+}
+# Why an assigned participant is not a completer, by status (a failed attention check comes first).
+EXCLUSION_REASONS = {"active": "still active", "timed_out": "timed out", "screened_out": "screened out", "declined": "declined"}
+FAILED_ATTENTION = "failed the attention check"
+
+
+def is_completer(status: str, attention_passed: bool | None) -> bool:
+    """The default analysis population: finished the study, and did not fail the attention check
+    (a study whose check only records failures still completes those participants)."""
+    return status == "completed" and attention_passed is not False
+
+
+def exclusions(participants: pd.DataFrame) -> dict[str, int]:
+    """Assigned participants who are not completers, counted by why (the participants table: status, attention_passed)."""
+    counts: dict[str, int] = {}
+    for row in participants[participants["condition"].notna() & ~participants["completer"].astype(bool)].itertuples():
+        failed = not pd.isna(row.attention_passed) and not bool(row.attention_passed)
+        reason = FAILED_ATTENTION if failed else EXCLUSION_REASONS.get(row.status, row.status)
+        counts[reason] = counts.get(reason, 0) + 1
+    return counts
 
 
 def mean_ci(values: pd.Series) -> tuple[int, float, float, float, float]:

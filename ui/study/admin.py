@@ -21,11 +21,15 @@ from gdp_zero.serving.scratch import scratch_folder
 from ui.study import admin_views
 
 REFRESH_S = 10.0  # the overview's live counts
+MEANS_LABEL = "Per-item means with 95% CIs, by condition (per-turn ratings averaged per participant)"
+TESTS_LABEL = "Between conditions: Welch's t and Mann-Whitney U (source \"change\": the pre → post change)"
+PREPOST_LABEL = "Pre → post change within each condition (paired t and Wilcoxon)"
 
 
 def build_admin_app(service: StudyService) -> gr.Blocks:
     study = service.study
     reader = admin_views.StudyReader(service)
+    models = admin_views.condition_models(study, service.llm)
     export_root = scratch_folder("study-export")  # Gradio serves the files from its cache
 
     with gr.Blocks(title=f"Admin · {study.title}", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
@@ -37,20 +41,20 @@ def build_admin_app(service: StudyService) -> gr.Blocks:
         )
         with gr.Tabs():
             with gr.Tab("Overview", id="overview"):
-                counts = gr.Dataframe(admin_views.counts_frame([], study), elem_id="admin-counts", label="Participations by condition",
+                counts = gr.Dataframe(admin_views.counts_frame([], study, models), elem_id="admin-counts", label="Participations by condition",
                                       interactive=False, wrap=True)
                 updated = gr.HTML("", elem_id="admin-updated")
                 refresh = gr.Button("Refresh now", size="sm", elem_id="admin-refresh")
             with gr.Tab("Results", id="results"):
+                with gr.Row():
+                    everyone = gr.Checkbox(False, label="Everyone assigned a condition, not only completers (labelled on every table)",
+                                           elem_id="admin-everyone", scale=4)
+                    results_refresh = gr.Button("Recompute", size="sm", elem_id="admin-results-refresh", scale=1)
                 results_note = gr.HTML("", elem_id="results-note")
-                results_refresh = gr.Button("Recompute", size="sm", elem_id="admin-results-refresh")
-                means = gr.Dataframe(elem_id="admin-means", label="Per-item means with 95% CIs, by condition (per-turn "
-                                     "ratings averaged per participant)", interactive=False, wrap=True)
+                means = gr.Dataframe(elem_id="admin-means", label=MEANS_LABEL, interactive=False, wrap=True)
                 means_plot = gr.Plot(elem_id="admin-means-plot", label="Means with 95% CIs")
-                tests = gr.Dataframe(elem_id="admin-tests", label="Between conditions: Welch's t and Mann-Whitney U "
-                                     "(source \"change\": the pre → post change)", interactive=False, wrap=True)
-                prepost = gr.Dataframe(elem_id="admin-prepost", label="Pre → post change within each condition "
-                                       "(paired t and Wilcoxon)", interactive=False, wrap=True)
+                tests = gr.Dataframe(elem_id="admin-tests", label=TESTS_LABEL, interactive=False, wrap=True)
+                prepost = gr.Dataframe(elem_id="admin-prepost", label=PREPOST_LABEL, interactive=False, wrap=True)
                 curves_plot = gr.Plot(elem_id="admin-curves", label="Per-turn ratings")
                 strategy_plot = gr.Plot(elem_id="admin-strategies", label="Strategy share per condition")
             with gr.Tab("Transcripts", id="transcripts"):
@@ -83,15 +87,19 @@ def build_admin_app(service: StudyService) -> gr.Blocks:
         # -- handlers ---------------------------------------------------------------------
 
         def on_counts() -> dict[Any, Any]:
-            return {counts: admin_views.counts_frame(reader.status_counts(), study),
+            return {counts: admin_views.counts_frame(reader.status_counts(), study, models),
                     updated: f'<div class="study-status">Updated {admin_views.now_text()}; refreshes every {REFRESH_S:.0f} s.</div>'}
 
-        def on_results() -> dict[Any, Any]:
-            results = reader.results()
+        def on_results(show_everyone: bool) -> dict[Any, Any]:
+            results = reader.results("everyone" if show_everyone else "completers")
+
+            def table(frame: pd.DataFrame, label: str) -> gr.Dataframe:
+                return gr.Dataframe(admin_views.shown(frame), label=admin_views.population_label(label, results))
+
             return {
                 results_note: admin_views.results_note(results),
-                means: admin_views.shown(results.means), means_plot: admin_views.means_figure(results.means),
-                tests: admin_views.shown(results.tests), prepost: admin_views.shown(results.prepost),
+                means: table(results.means, MEANS_LABEL), means_plot: admin_views.means_figure(results.means),
+                tests: table(results.tests, TESTS_LABEL), prepost: table(results.prepost, PREPOST_LABEL),
                 curves_plot: admin_views.curves_figure(results.curves),
                 strategy_plot: admin_views.strategy_figure(results.strategies),
             }
@@ -148,11 +156,12 @@ def build_admin_app(service: StudyService) -> gr.Blocks:
         results_outputs = [results_note, means, means_plot, tests, prepost, curves_plot, strategy_plot]
         tree_outputs = [tree_plot, tree_summary, root_table, node_select, node_details]
         demo.load(on_counts, outputs=counts_outputs, **quiet)
-        demo.load(on_results, outputs=results_outputs, **quiet)
+        demo.load(on_results, inputs=[everyone], outputs=results_outputs, **quiet)
         demo.load(on_list, outputs=[participation_select], **quiet)
         timer.tick(on_counts, outputs=counts_outputs, **quiet)
         refresh.click(on_counts, outputs=counts_outputs, **quiet)
-        results_refresh.click(on_results, outputs=results_outputs, **quiet)
+        results_refresh.click(on_results, inputs=[everyone], outputs=results_outputs, **quiet)
+        everyone.change(on_results, inputs=[everyone], outputs=results_outputs, **quiet)
         transcripts_refresh.click(on_list, outputs=[participation_select], **quiet)
         participation_select.change(on_participation, inputs=[participation_select],
                                     outputs=[participation_info, transcript, turn_select, *tree_outputs], **quiet)

@@ -9,24 +9,26 @@ from __future__ import annotations
 import html
 import shutil
 import tempfile
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import pandas as pd
 import plotly.graph_objects as go
 
 from gdp_zero.analysis.figures import empty_figure
+from gdp_zero.llm.settings import LLMSettings
 from gdp_zero.study import crud, stats
 from gdp_zero.study.dialogues import participation_record
 from gdp_zero.study.models import Participation
 from gdp_zero.study.stats import UNASSIGNED
 from gdp_zero.study.service import StudyService
 from gdp_zero.study.export import study_data, write_export
-from gdp_zero.study.spec import Study, is_numeric
+from gdp_zero.study.results import Results, results_of
+from gdp_zero.study.spec import Study
+from gdp_zero.study.stats import Population
 
-CONDITION_COLUMNS = ["condition", "label", "planner", "quota"]
+CONDITION_COLUMNS = ["condition", "label", "planner", "model", "quota"]
 DIGITS = 3  # shown in the result tables; the exports keep full precision
 
 
@@ -41,13 +43,24 @@ def as_index(value: Any) -> int | None:
         return None
 
 
-def counts_frame(rows: Iterable[tuple[str | None, str, int]], study: Study) -> pd.DataFrame:
-    """Per condition (and before assignment): started, then each status; dropped = timed out (stats.participation_counts)."""
+def condition_models(study: Study, llm: LLMSettings) -> dict[str, str]:
+    """Per condition, the model it runs on: one name, or each role's when its roles use different models."""
+    shown = {}
+    for condition in study.conditions:
+        by_role = condition.llm_settings(llm).models_by_role()
+        models = sorted(set(by_role.values()))
+        shown[condition.name] = models[0] if len(models) == 1 else ", ".join(f"{role}: {model}" for role, model in by_role.items())
+    return shown
+
+
+def counts_frame(rows: Iterable[tuple[str | None, str, int]], study: Study, models: Mapping[str, str]) -> pd.DataFrame:
+    """Per condition (and before assignment): its model, started, then each status; dropped = timed out (stats.participation_counts)."""
     grouped = pd.DataFrame(list(rows), columns=["condition", "status", "count"])
     counts = stats.participation_counts(grouped.loc[grouped.index.repeat(grouped["count"])])
-    conditions = pd.DataFrame([[c.name, c.label, c.planner, c.quota if c.quota is not None else ""] for c in study.conditions],
+    conditions = pd.DataFrame([[c.name, c.label, c.planner, models.get(c.name, ""), c.quota if c.quota is not None else ""]
+                               for c in study.conditions],
                               columns=CONDITION_COLUMNS, dtype=object)  # object: a quota stays 20, not 20.0, beside blanks
-    table = conditions.merge(counts, on="condition", how="outer").fillna({"label": "", "planner": "", "quota": ""})
+    table = conditions.merge(counts, on="condition", how="outer").fillna({c: "" for c in CONDITION_COLUMNS[1:]})
     numbers = [c for c in table.columns if c not in CONDITION_COLUMNS]
     return table.fillna({c: 0 for c in numbers}).astype({c: int for c in numbers})
 
@@ -74,53 +87,31 @@ def turn_label(record: Any, index: int) -> str:
     return f"turn {number} · {record.turns[index].act}"
 
 
-@dataclass(frozen=True)
-class Results:
-    """The statistics of the study so far (stats.py), as tables ready to show."""
-
-    participants: int  # completed participations with a condition
-    means: pd.DataFrame  # stats.item_summary
-    tests: pd.DataFrame  # stats.compare_conditions, the pre -> post change included
-    prepost: pd.DataFrame  # stats.pre_post_change per item asked before and after, with its item
-    curves: pd.DataFrame  # stats.turn_curves
-    strategies: pd.DataFrame  # stats.strategy_share
-
-
-def repeated_items(study: Study) -> list[str]:
-    """Numeric items asked in both surveys (e.g. donation intention): their pre -> post change is reported."""
-    post = {item.id for item in study.post_survey if is_numeric(item)}
-    return [item.id for item in study.pre_survey if item.id in post and is_numeric(item)]
-
-
-def results_of(data: Any) -> Results:
-    """All the dashboard's statistics from one read of the study's data (export.StudyData)."""
-    responses = data.responses()
-    items = repeated_items(data.study)
-    changes = [stats.change_responses(responses, item) for item in items]
-    tests = stats.compare_conditions(pd.concat([responses, *changes], ignore_index=True) if changes else responses)
-    prepost = [stats.pre_post_change(responses, item).assign(item=item) for item in items]
-    completed = data.participants[(data.participants["status"] == "completed") & data.participants["condition"].notna()]
-    return Results(
-        participants=len(completed),
-        means=stats.item_summary(responses),
-        tests=tests,
-        prepost=pd.concat(prepost, ignore_index=True) if prepost else pd.DataFrame(),
-        curves=stats.turn_curves(responses),
-        strategies=stats.strategy_share(data.messages),
-    )
-
-
 def shown(table: pd.DataFrame) -> pd.DataFrame:
     """A result table for the page: numbers rounded, undefined values blank."""
     return table.round(DIGITS).astype(object).where(table.notna(), "")
 
 
+def population_label(label: str, results: Results) -> str:
+    """A result table's label naming who it counts: completers, or everyone (the switch)."""
+    return f"{label} · {results.population}, {results.total} participants"
+
+
 def results_note(results: Results) -> str:
-    if results.participants == 0:
-        return '<div class="study-status">No completed participation yet: the tables fill as participants finish.</div>'
-    return (f'<div class="study-status">{results.participants} completed participations (previews excluded), as of '
-            f"{now_text()}. Per-turn ratings are averaged per participant before the tests; effect sizes: "
-            "Cohen's d and Hedges' g (Welch), rank-biserial r (Mann-Whitney; positive when condition a rates higher).</div>")
+    """Who the tables count (the population, n per condition, who was left out and why) and how to read them."""
+    population = stats.POPULATIONS[results.population]
+    if results.total == 0:
+        return (f'<div class="study-status">Population: {html.escape(population)}. Nobody in it yet: the tables fill as '
+                "participants finish.</div>")
+    per_condition = ", ".join(f"{html.escape(c)} {n}" for c, n in sorted(results.participants.items()))
+    left_out = "; ".join(f"{n} {html.escape(reason)}" for reason, n in sorted(results.excluded.items()))
+    rated = ("every bot message, the greeting (0) included" if results.rate_from == 0 else
+             f"bot messages from number {results.rate_from} on (0 = the greeting; earlier ones are not rated)")
+    return (f'<div class="study-status" id="results-population"><b>Population: {html.escape(population)}</b>. '
+            f"{results.total} participants ({per_condition}); each row's n counts those who answered that item. "
+            f"{'Left out: ' + left_out + '. ' if left_out else ''}Previews are never counted. As of {now_text()}.<br>"
+            f"Per-turn ratings: {rated}; averaged per participant before the tests. Effect sizes: Cohen's d and "
+            "Hedges' g (Welch), rank-biserial r (Mann-Whitney; positive when condition a rates higher).</div>")
 
 
 def _error_bars(table: pd.DataFrame) -> dict[str, Any]:
@@ -174,8 +165,8 @@ class StudyReader:
     def __init__(self, service: StudyService) -> None:
         self.service = service
 
-    def results(self) -> Results:
-        return results_of(study_data(self.service.database, self.service.study.id))
+    def results(self, population: Population = "completers") -> Results:
+        return results_of(study_data(self.service.database, self.service.study.id), population)
 
     def export(self, root: Path, *, raw_ids: bool) -> list[str]:
         """Write the export files into a fresh folder under `root` (dropping the previous ones); their paths."""

@@ -37,10 +37,19 @@ def item_component(item: Any, prefix: str) -> gr.components.Component:
     if item.type == "number":
         # A text field, not gr.Number: that one shows 0 before anything is typed, and an untouched
         # field would be stored as an answer of 0.
-        unit = f"{item.unit} " if item.unit else ""
         return gr.Textbox(label=label, elem_id=elem_id, lines=1, max_lines=1, elem_classes=["number-item"],
-                          placeholder=f"a number from {unit}{item.min:g} to {unit}{item.max:g}")
+                          placeholder=number_hint(item))
     return gr.Textbox(label=label, elem_id=elem_id, lines=3, max_lines=8, max_length=item.max_chars)
+
+
+def number_hint(item: Any) -> str:
+    """The range a number field takes, with its unit as people write it: "$0 to $2", "0 to 10 points"."""
+    def amount(value: float) -> str:
+        if not item.unit:
+            return f"{value:g}"
+        return f"{value:g} {item.unit}" if item.unit[-1].isalpha() else f"{item.unit}{value:g}"
+
+    return f"a number from {amount(item.min)} to {amount(item.max)}"
 
 
 def answers(items: Sequence[Any], values: dict[Any, Any], components: Sequence[gr.components.Component]) -> dict[str, Any]:

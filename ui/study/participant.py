@@ -37,6 +37,36 @@ CONCURRENCY = 64  # participants' events running at once (bot turns wait on the 
 PREVIEW_CONDITION_PARAM = "condition"  # /preview/?condition=NAME walks that condition
 LLM_FAILED = "Your chat partner could not answer just now. Nothing you wrote is lost: press Try again."
 CHAT_OVER = "The chat is over: press the button below to continue."
+# Once per page: whenever a message is added or the rating form opens, the chat box scrolls to its end
+# and the page to the newest message, with what to do about it (the rating form, the reply box) below.
+# Other changes (the seconds counting while the partner writes) leave the person's scrolling alone.
+SCROLL_TO_NEWEST_JS = """
+() => {
+  if (window.__studyScroll) return;
+  window.__studyScroll = true;
+  let seen = "", queued = false;
+  const newest = () => {
+    queued = false;
+    const chat = document.querySelector("#study-chat");
+    const panel = document.querySelector("#rating-panel");
+    const messages = chat ? chat.querySelectorAll("[data-testid='bot'], [data-testid='user']") : [];
+    const last = messages[messages.length - 1];
+    if (!last || !last.offsetParent) return;
+    const state = messages.length + "/" + Boolean(panel && panel.offsetParent);
+    if (state === seen) return;
+    seen = state;
+    for (let box = last.parentElement; box && box !== chat.parentElement; box = box.parentElement) {
+      if (box.scrollHeight > box.clientHeight + 1) box.scrollTop = box.scrollHeight;
+    }
+    const shown = last.getBoundingClientRect();
+    const below = panel && panel.offsetParent ? panel.getBoundingClientRect().bottom : shown.bottom;
+    if (shown.top < 0 || below > window.innerHeight) last.scrollIntoView({block: "start"});
+  };
+  new MutationObserver(() => { if (!queued) { queued = true; requestAnimationFrame(newest); } })
+    .observe(document.body, {childList: true, subtree: true, attributes: true, attributeFilter: ["class", "style"]});
+}
+"""
+RETURN_SUBMISSION = "Please return your submission on Prolific: you could not take part through no fault of your own."
 
 
 def storage_key(study_id: str, preview: bool) -> str:
@@ -69,23 +99,36 @@ def notice_html(text: str | None, kind: str = "hint") -> str:
 
 
 def completion_html(view: ParticipantView) -> str:
-    """The end of the study: thanks (or the screen-out notice), the code, the link back to the panel."""
-    if view.phase == "screened_out":
-        parts = [f"<p>{html.escape(view.notice or '')}</p>"]
-    else:
-        parts = ["<p><b>Thank you!</b> You have completed the study.</p>"]
+    """The end of the study: thanks (or why it ended), the code, the link back to the panel.
+
+    Someone who found the study full after the pre-survey gets the study file's code for that, or
+    (without one) is asked to return their submission.
+    """
+    completed = view.phase == "complete"
+    parts = ["<p><b>Thank you!</b> You have completed the study.</p>" if completed else f"<p>{html.escape(view.notice or '')}</p>"]
     if view.completion_code:
-        parts.append(f'<p>Your completion code: <code id="completion-code">{html.escape(view.completion_code)}</code></p>')
+        label = "Your completion code" if completed else "Your code for the study site"
+        parts.append(f'<p>{label}: <code id="completion-code">{html.escape(view.completion_code)}</code></p>')
     if view.redirect_url:
         url = html.escape(view.redirect_url, quote=True)
-        parts.append(f'<p><a id="completion-link" class="completion-link" href="{url}" rel="noopener">'
-                     "Return to the study site to finish</a></p>")
+        text = "Return to the study site to finish" if completed else "Return to the study site"
+        parts.append(f'<p><a id="completion-link" class="completion-link" href="{url}" rel="noopener">{text}</a></p>')
+    elif view.reason == "study_full" and not view.completion_code:
+        parts.append(f"<p>{RETURN_SUBMISSION}</p>")
     return "".join(parts)
+
+
+def problems_html(problems: dict[str, str], item_text: Callable[[str], str]) -> str:
+    """A refused form's problems, one per line, shown beside its submit button (a phone shows them where the person is)."""
+    lines = "".join(f"<li>{html.escape(item_text(item))}: {html.escape(problem)}</li>" for item, problem in problems.items())
+    return f'<div class="study-notice study-error" role="alert">Please check your answers:<ul>{lines}</ul></div>'
 
 
 def chat_status(view: ParticipantView) -> str:
     """The line under the chat: what the person can do now."""
     if view.awaiting_reply:
+        if not view.transcript:
+            return "Your chat partner could not open the chat yet: press Try again."
         return "Your chat partner has not answered yet: press Try again."
     if view.phase == "rating":
         return "Rate the message above to continue."
@@ -101,13 +144,14 @@ def writing_line(elapsed_s: float) -> str:
     return f'<div class="study-status study-busy">Your chat partner is writing… {elapsed_s:.0f} s</div>'
 
 
-def survey_page(survey: str, heading: str, items: Any, submit: str) -> tuple[gr.Column, list[Any], gr.Button]:
-    """A hidden page of survey items (elem_ids `<survey>-page`, `<survey>-<item id>`, `<survey>-submit`)."""
+def survey_page(survey: str, heading: str, items: Any, submit: str) -> tuple[gr.Column, list[Any], gr.HTML, gr.Button]:
+    """A hidden page of survey items (elem_ids `<survey>-page`, `<survey>-<item id>`, `<survey>-problems`, `<survey>-submit`)."""
     with gr.Column(visible=False, elem_id=f"{survey}-page") as page:
         gr.Markdown(f"### {heading}")
         inputs = [forms.item_component(item, survey) for item in items]
+        problems = gr.HTML("", elem_id=f"{survey}-problems")
         button = gr.Button(submit, variant="primary", elem_id=f"{survey}-submit")
-    return page, inputs, button
+    return page, inputs, problems, button
 
 
 def build_participant_app(
@@ -138,7 +182,7 @@ def build_participant_app(
             agree = gr.Button(study.consent.agree, variant="primary", elem_id="consent-agree")
             decline = gr.Button(study.consent.decline, elem_id="consent-decline")
 
-        pre_page, pre_inputs, pre_submit = survey_page("pre", "Before the chat", pre_items, "Continue")
+        pre_page, pre_inputs, pre_problems, pre_submit = survey_page("pre", "Before the chat", pre_items, "Continue")
 
         with gr.Column(visible=False, elem_id="chat-page") as chat_page:
             partner = gr.Markdown("", elem_id="partner-label")
@@ -152,6 +196,7 @@ def build_participant_app(
             with gr.Column(visible=False, elem_id="rating-panel", elem_classes=["rating-panel"]) as rating_panel:
                 gr.Markdown("**Please rate your chat partner's last message before you reply.**")
                 rating_inputs = [forms.item_component(item, "rate") for item in rating_items]
+                rate_problems = gr.HTML("", elem_id="rate-problems")
                 rate_submit = gr.Button("Submit rating", variant="primary", elem_id="rate-submit")
             with gr.Row(visible=False, elem_id="message-row") as message_row:
                 message = gr.Textbox(
@@ -163,7 +208,7 @@ def build_participant_app(
             retry = gr.Button("Try again", elem_id="study-retry", visible=False, variant="primary")
             finish = gr.Button("End the chat and continue", elem_id="study-finish", visible=False)
 
-        post_page, post_inputs, post_submit = survey_page("post", "After the chat", post_items, "Submit")
+        post_page, post_inputs, post_problems, post_submit = survey_page("post", "After the chat", post_items, "Submit")
 
         with gr.Column(visible=False, elem_id="complete-page") as complete_page:
             completion = gr.HTML("", elem_id="completion")
@@ -173,8 +218,9 @@ def build_participant_app(
 
         pages = {"consent": consent_page, "pre_survey": pre_page, "chat": chat_page, "post_survey": post_page,
                  "complete": complete_page, "closed": closed_page}
+        problem_areas = [pre_problems, post_problems, rate_problems]
         outputs = [token, phase, notice, *pages.values(), partner, chatbot, status, rating_panel, message_row,
-                   message, retry, finish, completion, closed, *rating_inputs]
+                   message, retry, finish, completion, closed, *rating_inputs, *problem_areas]
 
         # -- views ------------------------------------------------------------------------
 
@@ -192,6 +238,7 @@ def build_participant_app(
                 update[token] = view.token
             update[phase] = view.phase
             update[notice] = notice_html(note)
+            update |= {area: "" for area in problem_areas}
             if shown == "chat":
                 update |= chat_update(view)
             elif shown == "complete":
@@ -204,7 +251,8 @@ def build_participant_app(
             rating = view.phase == "rating"
             can_send = not (rating or view.awaiting_reply or view.must_finish)
             update = {
-                partner: f"#### {html.escape(view.partner_label or 'Your chat partner')}",
+                # The condition's label once assigned; nothing before (a placeholder would change under the person).
+                partner: f"#### {html.escape(view.partner_label)}" if view.partner_label else "",
                 chatbot: chat_messages(view),
                 status: f'<div class="study-status">{html.escape(chat_status(view))}</div>',
                 rating_panel: gr.Column(visible=rating),
@@ -217,12 +265,12 @@ def build_participant_app(
                 update |= {component: None for component in rating_inputs}
             return update
 
-        def refused(error: Exception, token_value: str | None) -> dict[Any, Any]:
-            """A refused step: the page shows where the person really is, and why the step was refused."""
-            if isinstance(error, SurveyInvalid):
-                text = "Please check your answers: " + "; ".join(
-                    f"{_item_text(study, item)}: {problem}" for item, problem in error.problems.items())
-                return {notice: notice_html(text)}
+        def refused(error: Exception, token_value: str | None, problems: gr.HTML | None = None) -> dict[Any, Any]:
+            """A refused step: the page shows where the person really is, and why the step was refused.
+
+            A form's invalid answers are listed in `problems`, its own area above its submit button."""
+            if isinstance(error, SurveyInvalid) and problems is not None:
+                return {problems: problems_html(error.problems, lambda item: _item_text(study, item))}
             try:
                 view = service.view(token_value or "")
             except StudyRefusal:  # no participation behind this token at all
@@ -232,11 +280,11 @@ def build_participant_app(
         def closed_view(text: str) -> ParticipantView:
             return ParticipantView(phase="refused", notice=text, title=study.title)
 
-        def step(token_value: str | None, action: Callable[[], ParticipantView]) -> dict[Any, Any]:
+        def step(token_value: str | None, action: Callable[[], ParticipantView], problems: gr.HTML | None = None) -> dict[Any, Any]:
             try:
                 return render(action())
             except (StudyRefusal, MessageRejected) as error:
-                return refused(error, token_value)
+                return refused(error, token_value, problems)
 
         async def bot_turn(token_value: str, client: str, run: Callable[[], Awaitable[ParticipantView]],
                            pending: str | None = None, done: dict[Any, Any] | None = None) -> AsyncIterator[dict[Any, Any]]:
@@ -292,6 +340,12 @@ def build_participant_app(
         async def on_load(stored: str | None, request: gr.Request) -> AsyncIterator[dict[Any, Any]]:
             params = dict(request.query_params)
             condition = params.get(PREVIEW_CONDITION_PARAM) if preview else None
+            if limits is not None and not preview and not stored:  # a browser without a participation of its own
+                try:
+                    limits.start_participation(client_address(request))
+                except LimitExceeded as refused:
+                    yield render(closed_view(str(refused)))
+                    return
             try:
                 view = await asyncio.to_thread(service.enter, params, stored, preview=preview, preview_condition=condition)
             except StudyRefusal as error:  # e.g. a preview of a condition the study does not have
@@ -313,7 +367,7 @@ def build_participant_app(
             try:
                 view = await asyncio.to_thread(service.answer, stored, "pre", forms.answers(pre_items, values, pre_inputs))
             except StudyRefusal as error:
-                yield await asyncio.to_thread(refused, error, stored)
+                yield await asyncio.to_thread(refused, error, stored, pre_problems)
                 return
             yield render(view)
             async for update in chat_onward(view, stored, client_address(request)):
@@ -321,7 +375,7 @@ def build_participant_app(
 
         def on_post(values: dict[Any, Any]) -> dict[Any, Any]:
             stored = values[token] or ""
-            return step(stored, lambda: service.answer(stored, "post", forms.answers(post_items, values, post_inputs)))
+            return step(stored, lambda: service.answer(stored, "post", forms.answers(post_items, values, post_inputs)), post_problems)
 
         def on_rate(values: dict[Any, Any]) -> dict[Any, Any]:
             stored = values[token] or ""
@@ -332,7 +386,7 @@ def build_participant_app(
                     raise StudyRefusal("There is no message to rate now.")
                 return service.rate(stored, awaiting, forms.answers(rating_items, values, rating_inputs))
 
-            return step(stored, rate)
+            return step(stored, rate, rate_problems)
 
         async def on_send(stored: str | None, text: str, request: gr.Request) -> AsyncIterator[dict[Any, Any]]:
             stored = stored or ""
@@ -350,6 +404,7 @@ def build_participant_app(
             return step(stored, lambda: service.finish_chat(stored or ""))
 
         quiet: dict[str, Any] = {"outputs": outputs, "show_progress": "hidden", "api_visibility": "undocumented"}
+        demo.load(None, js=SCROLL_TO_NEWEST_JS, api_name=False)
         demo.load(on_load, inputs=[token], api_name="enter", **quiet)
         agree.click(on_consent, inputs=[token], api_name="consent", **quiet)
         decline.click(on_decline, inputs=[token], api_name="decline", **quiet)

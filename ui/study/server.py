@@ -57,7 +57,7 @@ CSS = """
 .study-busy { color: #1d4ed8; font-weight: 600; }
 #completion-code { font-size: 1.3em; padding: 2px 8px; user-select: all; }
 .completion-link { font-weight: 600; }
-#study-chat button[aria-label="Clear"] { display: none; }
+#study-chat button[aria-label="Clear"], .pairwise-chat button[aria-label="Clear"] { display: none; }
 @media (max-width: 640px) {
   .scale .wrap { flex-direction: column; align-items: stretch; }  /* five labelled options fit a phone only stacked */
   .study-title { font-size: 1.2em; }
