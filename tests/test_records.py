@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from dataclasses import replace
 
 import pytest
@@ -136,6 +138,13 @@ async def test_a_chat_resumes_from_a_record_and_goes_on(fake_server, make_settin
     assert [t.speaker for t in record.turns] == ["system", "user", "system", "user", "system"]
     assert record.turns[1].usage is None and record.turns[2].usage == kept.turns[2].usage  # the resumed turns keep theirs
     assert record.turns[-1].usage and sum(u["calls"] for u in record.turns[-1].usage.values()) >= 1
+
+
+def test_reading_records_imports_no_llm_client_planner_or_role() -> None:
+    """Records are plain data: a tool that only reads runs files does not load the openai SDK."""
+    probe = "import sys, gdp_zero.records; print(sorted(m for m in ('openai', 'gdp_zero.planners', 'gdp_zero.roles', 'gdp_zero.llm.client') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
 
 
 def test_a_runs_file_skips_a_line_torn_by_a_kill_but_not_a_broken_line_inside(tmp_path):
