@@ -116,7 +116,18 @@ def checked_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
 def backend_from_args(args: argparse.Namespace) -> Backend:
     from gdp_zero.backends import open_backend
 
-    return open_backend(args.llm, config_path=args.config, model=args.model, base_url=args.base_url, api_key=args.api_key)
+    return open_backend(args.llm, **_llm_choices(args))
+
+
+def mode_from_args(args: argparse.Namespace) -> str:
+    """The backend the LLM flags choose (`--llm auto` resolved), without starting it."""
+    from gdp_zero.backends import resolve_mode
+
+    return resolve_mode(args.llm, **_llm_choices(args))
+
+
+def _llm_choices(args: argparse.Namespace) -> dict[str, Any]:
+    return {"config_path": args.config, "model": args.model, "base_url": args.base_url, "api_key": args.api_key}
 
 
 def add_limit_arguments(parser: argparse.ArgumentParser, *, sessions: bool = True) -> None:

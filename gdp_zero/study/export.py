@@ -25,18 +25,21 @@ from gdp_zero.study.db import Database, DatabaseError, open_database
 from gdp_zero.study.dialogues import participation_record
 from gdp_zero.study.models import Message, Participation
 from gdp_zero.study.spec import Study, study_from_dict
+from gdp_zero.study.stats import Population, is_completer
 
 PARTICIPANT_COLUMNS = (
-    "participant", "condition", "label", "planner", "status", "phase", "end_reason", "screen_out_reason",
+    "participant", "condition", "label", "planner", "status", "completer", "phase", "end_reason", "screen_out_reason",
     "attention_passed", "turns", "entered_at", "assigned_at", "ended_at", "minutes", "id_generated", "preview",
 )  # then recruitment.<PARAM> for each kept URL parameter, pre.<item> and post.<item> for each survey item
+# `status` and `completer` (stats.is_completer: the dashboard's default analysis population) on every row,
+# so that a table filters to the analysed participants without a join.
 MESSAGE_COLUMNS = (
-    "participant", "condition", "position", "speaker", "act", "text", "at", "tag_fallback", "planner",
+    "participant", "condition", "status", "completer", "position", "speaker", "act", "text", "at", "tag_fallback", "planner",
     "simulations", "reused_simulations", "stopped_by", "planner_seconds", "wait_seconds", "llm_calls",
     "prompt_tokens", "completion_tokens",
 )  # messages.jsonl adds planner_turn (act, reply, tree, usage, seconds, settings) and usage by role
-RATING_COLUMNS = ("participant", "condition", "position", "bot_turn", "act", "item", "value", "number", "at")
-ANSWER_COLUMNS = ("participant", "condition", "survey", "item", "value", "number", "at")
+RATING_COLUMNS = ("participant", "condition", "status", "completer", "position", "bot_turn", "act", "item", "value", "number", "at")
+ANSWER_COLUMNS = ("participant", "condition", "status", "completer", "survey", "item", "value", "number", "at")
 RESPONSE_COLUMNS = ("participant", "condition", "source", "item", "turn", "value")
 # A CSV cell starting with one of these is a formula to a spreadsheet (=HYPERLINK(...) from a
 # participant's message): OWASP's rule prefixes it with a quote, shown but never evaluated.
@@ -58,13 +61,16 @@ class StudyData:
     answers: pd.DataFrame
     records: tuple[DialogueRecord, ...]  # one per participation that reached the chat
 
-    def responses(self) -> pd.DataFrame:
-        """The long-form table the statistics read: one numeric answer or rating per row.
+    def responses(self, population: Population = "completers") -> pd.DataFrame:
+        """The long-form table the statistics read: one numeric answer or rating per row, of `population`.
 
         source is "pre", "post" or "turn" (a per-turn rating; turn = the bot message's number, 0 = greeting).
+        Completers by default (stats.POPULATIONS); "everyone" adds every other participant assigned a condition.
         """
         answers = self.answers.dropna(subset=["number"])
         ratings = self.ratings.dropna(subset=["number"])
+        if population == "completers":
+            answers, ratings = answers[answers["completer"].astype(bool)], ratings[ratings["completer"].astype(bool)]
         frames = [
             pd.DataFrame({"participant": answers["participant"], "condition": answers["condition"], "source": answers["survey"],
                           "item": answers["item"], "turn": pd.NA, "value": answers["number"]}),
@@ -74,6 +80,11 @@ class StudyData:
         table = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else pd.DataFrame(columns=RESPONSE_COLUMNS)
         table = table.dropna(subset=["condition"])
         return table.astype({"value": float, "turn": "Int64"}).reset_index(drop=True)[list(RESPONSE_COLUMNS)]
+
+    def analysed(self, population: Population = "completers") -> pd.DataFrame:
+        """The participants `responses(population)` counts: assigned a condition, and completers unless everyone."""
+        participants = self.participants[self.participants["condition"].notna()]
+        return participants if population == "everyone" else participants[participants["completer"].astype(bool)]
 
 
 def study_data(
@@ -99,8 +110,10 @@ def study_data(
     def who(value: str) -> str:
         return value if raw_ids else pseudonym(value, salt)
 
-    by_id = {p.id: p for p in participations}
     condition_names = {p.id: (p.condition.name if p.condition else None) for p in participations}
+    # Each row's participant: pseudonym, condition, status, and whether the default analysis counts them.
+    whose = {p.id: {"participant": who(p.participant_id), "condition": condition_names[p.id], "status": p.status,
+                    "completer": is_completer(p.status, p.attention_passed)} for p in participations}
     messages_by = _group(messages)
     domain = load_domain(study.domain)
     records = tuple(
@@ -110,11 +123,10 @@ def study_data(
     message_by_id = {m.id: m for m in messages}
 
     participant_rows = [_participant_row(study, p, messages_by.get(p.id, []), [a for a in answers if a.participation_id == p.id], who) for p in participations]
-    message_rows = [_message_row(m, who(by_id[m.participation_id].participant_id), condition_names[m.participation_id]) for m in messages]
+    message_rows = [{**whose[m.participation_id], **_message_row(m)} for m in messages]
     rating_rows = [
         {
-            "participant": who(by_id[r.participation_id].participant_id),
-            "condition": condition_names[r.participation_id],
+            **whose[r.participation_id],
             "position": message_by_id[r.message_id].position,
             "bot_turn": bot_turn[r.message_id],
             "act": message_by_id[r.message_id].act,
@@ -126,8 +138,7 @@ def study_data(
         for r in ratings
     ]
     answer_rows = [
-        {"participant": who(by_id[a.participation_id].participant_id), "condition": condition_names[a.participation_id], "survey": a.survey,
-         "item": a.item, "value": a.value, "number": a.number, "at": a.at.isoformat()}
+        {**whose[a.participation_id], "survey": a.survey, "item": a.item, "value": a.value, "number": a.number, "at": a.at.isoformat()}
         for a in answers
     ]
     return StudyData(
@@ -183,6 +194,7 @@ def _participant_row(study: Study, p: Participation, messages: list[Message], an
         "label": condition.label if condition else None,
         "planner": condition.planner if condition else None,
         "status": p.status,
+        "completer": is_completer(p.status, p.attention_passed),
         "phase": p.phase,
         "end_reason": p.end_reason,
         "screen_out_reason": p.screen_out_reason,
@@ -204,12 +216,11 @@ def _participant_row(study: Study, p: Participation, messages: list[Message], an
     return row
 
 
-def _message_row(m: Message, participant: str, condition: str | None) -> dict[str, Any]:
+def _message_row(m: Message) -> dict[str, Any]:
+    """A message's own columns (the participant's come from the caller)."""
     planned = m.planner_turn or {}
     usage = m.usage or {}
     return {
-        "participant": participant,
-        "condition": condition,
         "position": m.position,
         "speaker": m.speaker,
         "act": m.act,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
@@ -19,6 +20,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from gdp_zero.study.db import database_url
+from gdp_zero.study.models import utcnow
 
 POSTGRES_ENV = "GDP_ZERO_TEST_POSTGRES_URL"
 BACKENDS = ("sqlite", "postgresql")
@@ -79,6 +81,16 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 SMALL_STUDY_FILE = Path(__file__).parent / "small_study.toml"
+
+
+class Clock:
+    """A clock a test moves by hand (`clock.now += timedelta(...)`), for the service's timeouts."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
 
 
 @pytest.fixture

@@ -110,11 +110,13 @@ def test_the_statistics_read_the_exported_data(filled_db):
     database = open_database(filled_db)
     data = study_data(database)
     database.dispose()
-    responses = data.responses()
+    responses = data.responses("everyone")
     assert set(responses["source"]) == {"pre", "post", "turn"}
     summary = item_summary(responses)
     assert set(summary["item"]) == {"donation_intention", "persuasive", "attention", "donation_amount", "off_topic"}
     assert summary[(summary["source"] == "pre")]["n"].sum() == 4
+    # By default only the two completers (PID-C failed the attention check, PID-D is mid-chat).
+    assert item_summary(data.responses())[lambda t: t["source"] == "pre"]["n"].sum() == 2
     # Balanced assignment put the first two in different conditions, so every item is compared once.
     assert set(data.participants["condition"]) == {"gdpzero", "prompting"}
     compared = compare_conditions(responses)

@@ -15,20 +15,14 @@ from gdp_zero.session import MessageRejected
 from gdp_zero.study import crud
 from gdp_zero.study.db import open_database
 from gdp_zero.study.dialogues import participation_record
-from gdp_zero.study.models import Message, Participation, Rating, utcnow
-from gdp_zero.study.service import AccessDenied, StudyRefusal, StudyService, SurveyInvalid, token_hash
-from gdp_zero.study.spec import load_study
+from gdp_zero.study.models import Message, Participation, Rating
+from gdp_zero.study.service import NOTICES, AccessDenied, StudyRefusal, StudyService, SurveyInvalid, token_hash
+from gdp_zero.study.spec import load_study, study_from_dict
+from gdp_zero.validation import ConfigError
+from tests.study.conftest import Clock
 
 PROLIFIC = {"PROLIFIC_PID": "5f1e0000aaaa1111bbbb2222", "STUDY_ID": "study-77", "SESSION_ID": "sess-1", "utm": "ignored"}
 POST = {"persuasive": 4, "attention": 1, "donation_intention": 5, "donation_amount": 0.75}
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = utcnow()
-
-    def __call__(self):
-        return self.now
 
 
 @pytest.fixture
@@ -390,4 +384,65 @@ async def test_the_dashboards_participation_list_counts_each_ones_messages(datab
     assert len(labels) == 2
     assert "silent" in labels[0] and labels[0].endswith("0 messages")  # newest first
     assert "talker" in labels[1] and labels[1].endswith("3 messages")
+    await service.aclose()
+
+
+async def test_a_study_rates_bot_messages_from_the_one_its_file_names(database, settings, small):
+    """rate_from = 1: the greeting is not rated; the reply to the first message is, and every one after it."""
+    study = only(small, "prompting", rate_from=1)
+    service = StudyService(study, database, settings)
+    token = service.enter({"PROLIFIC_PID": "no-greeting-rating"}).token
+    service.consent(token, True)
+    service.answer(token, "pre", {"donation_intention": 3})
+    view = await service.start_chat(token)
+    assert (view.phase, view.awaiting_rating) == ("chat", None) and [line.speaker for line in view.transcript] == ["bot"]
+    with pytest.raises(StudyRefusal, match="cannot be rated now"):
+        service.rate(token, 0, {"persuasive": 3})
+    view = await service.send(token, "What is this about?")
+    assert (view.phase, view.awaiting_rating) == ("rating", 2)
+    view = service.rate(token, 2, {"persuasive": 4})
+    view = await service.send(token, "Tell me more.")
+    assert view.awaiting_rating == 4
+    _, _, _, ratings, _, _ = stored(database, token)
+    assert {position for position, _, _ in ratings} == {2}
+    await service.aclose()
+    with pytest.raises(ConfigError, match="chat.rate_from: the chat has at most 4 bot messages"):
+        study_from_dict({**small.public_dict(), "chat": {**small.chat.model_dump(), "rate_from": 4}})
+
+
+async def test_an_opening_message_the_llm_failed_is_owed_and_retried(database, fake_server, make_settings, small):
+    """The page needs a way on when the partner's first message fails: the view says a message is owed (Try again)."""
+    settings = make_settings(fake_server.base_url, max_retries=0, seed=3)
+    service = StudyService(only(small, "prompting"), database, settings)
+    token = service.enter({"PROLIFIC_PID": "opening-fails"}).token
+    service.consent(token, True)
+    service.answer(token, "pre", {"donation_intention": 3})
+    fake_server.fault_rate, fake_server.faults = 1.0, ("500",)
+    with pytest.raises(LLMError):
+        await service.start_chat(token)
+    view = service.view(token)
+    assert view.phase == "chat" and view.transcript == () and view.awaiting_reply and not view.can_finish
+    fake_server.fault_rate = 0.0
+    view = await service.retry(token)
+    assert not view.awaiting_reply and [line.speaker for line in view.transcript] == ["bot"]
+    await service.aclose()
+
+
+async def test_a_participant_who_finds_the_study_full_after_the_pre_survey_gets_its_own_outcome(database, settings, small):
+    quota_one = tuple(c.model_copy(update={"quota": 1}) for c in small.conditions[:1])
+    completion = small.completion.model_copy(update={"full_code": "CFULL"})
+    study = small.model_copy(update={"conditions": quota_one, "completion": completion})
+    service = StudyService(study, database, settings)
+    first, second = (service.enter({"PROLIFIC_PID": pid}).token for pid in ("first", "second"))
+    for token in (first, second):  # both enter while there is room
+        service.consent(token, True)
+        service.answer(token, "pre", {"donation_intention": 3})
+    await service.start_chat(first)  # takes the only place
+    view = await service.start_chat(second)
+    assert (view.phase, view.reason, view.completion_code) == ("screened_out", "study_full", "CFULL")
+    assert "last places in this study were taken" in view.notice and view.notice != NOTICES["attention_check"]
+    assert view.redirect_url == "https://app.prolific.com/submissions/complete?cc=CFULL"
+    # Without a code of its own the study asks them to return the submission: no screened-out code, no link.
+    plain = small.model_copy(update={"id": "plain", "conditions": quota_one})
+    assert plain.completion.redirect(screened_out=True, full=True) == (None, None)
     await service.aclose()

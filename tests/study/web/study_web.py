@@ -11,6 +11,7 @@ import os
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
+import http.cookiejar
 import json
 import shutil
 import signal
@@ -39,7 +40,7 @@ class StudyServer:
 
     db_url: str
     log: Path
-    llm_url: str | None = None  # an OpenAI-compatible endpoint (a fake server's); None: the demo's own fake (`--llm fake`)
+    llm_url: str | None = None  # an OpenAI-compatible endpoint (a fake server's); None: the demo's own fake (`--llm fake --allow-demo`)
     study_file: Path = STUDY_FILE
     password: str | None = ADMIN_PASSWORD
     port: int = field(default_factory=free_port)
@@ -59,7 +60,7 @@ class StudyServer:
         return self.url + ("?" + urllib.parse.urlencode(params) if params else "")
 
     def command(self) -> list[str]:
-        llm = ["--llm", "fake"] if self.llm_url is None else ["--llm", "openai", "--base-url", self.llm_url, "--model", "fake-model"]
+        llm = ["--llm", "fake", "--allow-demo"] if self.llm_url is None else ["--llm", "openai", "--base-url", self.llm_url, "--model", "fake-model"]
         command = [sys.executable, "-m", "gdp_zero.cli", "study", "serve", str(self.study_file), "--db", self.db_url,
                    "--host", "127.0.0.1", "--port", str(self.port), *llm,
                    "--turns-per-minute", str(self.turns_per_minute), "--max-turns-in-flight", str(self.max_turns_in_flight),
@@ -121,21 +122,24 @@ class GradioCall:
     Returns the last data the event streamed (a generator's final update), or raises with its error.
     """
 
-    def __init__(self, base_url: str, timeout_s: float = 120, *, client: str | None = None) -> None:
+    def __init__(self, base_url: str, timeout_s: float = 120, *, cookies: bool = False, client: str | None = None) -> None:
         self.base_url = base_url.rstrip("/") + "/"
         self.timeout_s = timeout_s
         # `client` goes out as X-Forwarded-For: another address to a server that trusts 127.0.0.1 as its proxy.
         self.headers = {"X-Forwarded-For": client} if client else {}
+        # With cookies, calls keep what the server sets, as a browser does (a proxy's sticky-routing cookie).
+        handlers = [urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())] if cookies else []
+        self.open = urllib.request.build_opener(*handlers).open
 
     def __call__(self, api_name: str, *data: Any, params: dict[str, str] | None = None) -> list[Any]:
         query = "?" + urllib.parse.urlencode(params) if params else ""
         body = json.dumps({"data": list(data)}).encode()
         request = urllib.request.Request(f"{self.base_url}gradio_api/call/{api_name}{query}", body,
                                          {"Content-Type": "application/json", **self.headers})
-        with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+        with self.open(request, timeout=self.timeout_s) as response:
             event_id = json.load(response)["event_id"]
         stream_request = urllib.request.Request(f"{self.base_url}gradio_api/call/{api_name}/{event_id}", headers=self.headers)
-        with urllib.request.urlopen(stream_request, timeout=self.timeout_s) as stream:
+        with self.open(stream_request, timeout=self.timeout_s) as stream:
             last: list[Any] | None = None
             kind = None
             for raw in stream:
@@ -192,28 +196,30 @@ class ApiParticipant:
         """The chat cannot go on: the turn limit, or the dialogue ended (a message tagged as agreeing to donate)."""
         return CHAT_OVER in self.text()
 
-    def complete(self, messages: list[str], ratings: list[int], pre: int = 3,
+    def complete(self, messages: list[str], ratings: list[Any], pre: int = 3,
                  post: tuple[Any, ...] = (4, 3, "Strongly disagree", 4, 4, "0.5", "")) -> int:
         """consent -> pre-survey (the opening turn) -> up to len(messages) turns, each reply rated -> finish -> post-survey.
 
-        Returns the messages sent: fewer when the dialogue ends early. `post` follows the shipped
-        study's post-survey: persuasive, natural, the attention check, coherent, donation intention,
-        donation amount, comments.
+        `ratings` has one rating per bot message (a tuple for a study with several rating items), the
+        greeting's first: a study that does not rate the greeting (the shipped one: rate_from = 1)
+        leaves it unused. Returns the messages sent: fewer when the dialogue ends early. `post` follows the shipped study's post-survey: persuasive,
+        natural, the attention check, coherent, donation intention, donation amount, comments.
         """
         self.step("enter")
         self.step("consent")
         self.step("pre_survey", pre, timed=True)
         sent = 0
         for text, rating in zip(messages, ratings):
-            self.expect("rating")
-            self.step("rate", rating)
+            if sent > 0 or self.phase == "rating":
+                self.expect("rating")
+                self.step("rate", *as_values(rating))
             if self.chat_over:
                 break
             self.step("send", text, timed=True)
             sent += 1
         else:
             self.expect("rating")
-            self.step("rate", ratings[len(messages)])
+            self.step("rate", *as_values(ratings[len(messages)]))
         self.step("finish")
         self.expect("post_survey")
         self.step("post_survey", *post)
@@ -223,6 +229,11 @@ class ApiParticipant:
     def expect(self, phase: str) -> None:
         if self.phase != phase:
             raise AssertionError(f"expected phase {phase!r}, got {self.phase!r}: {self.text()[:500]}")
+
+
+def as_values(rating: Any) -> tuple[Any, ...]:
+    """A bot message's rating as the rate event's inputs: one value per rating item."""
+    return rating if isinstance(rating, tuple) else (rating,)
 
 
 def publish_screenshot(taken: Path, name: str) -> None:

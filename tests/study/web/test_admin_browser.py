@@ -60,12 +60,13 @@ def test_dashboard_counts_transcripts_and_an_uncounted_preview(study_server: Stu
     page.locator("#pre-donation_intention label").nth(2).click()
     page.click("#pre-submit")
     expect(page.locator("#study-chat [data-testid='bot']")).to_have_count(1)
-    expect(page.locator("#rating-panel")).to_be_visible()
+    expect(page.locator("#message-row")).to_be_visible()  # the shipped study does not rate the greeting
 
     log_in(page, study_server.url + "admin/")
     expect(page.locator("#admin-updated")).to_contain_text("Updated", timeout=TIMEOUT_MS)  # read from the database
     header, *body = table_rows(page, "admin-counts")
     rows = {row[0]: row for row in body}
+    assert rows["gdpzero"][header.index("model")] == "fake-model"  # the model each condition runs on
     column = {name: header.index(name) for name in ("started", "completed", "active", "dropped")}
     for name in ("gdpzero", "prompting"):  # two completed each; the preview is not among them
         assert rows[name][column["started"]] == "2" and rows[name][column["completed"]] == "2", rows
@@ -102,7 +103,10 @@ def test_dashboard_counts_transcripts_and_an_uncounted_preview(study_server: Stu
 
     # Results: Welch's t on the post-survey's "persuasive" agrees with scipy on the answers given.
     page.get_by_role("tab", name="Results").click()
-    expect(page.locator("#results-note")).to_contain_text("4 completed participations")
+    expect(page.locator("#results-note")).to_contain_text("Population: completers")
+    expect(page.locator("#results-note")).to_contain_text("4 participants (gdpzero 2, prompting 2)")
+    expect(page.locator("#results-note")).to_contain_text("bot messages from number 1 on")
+    expect(page.locator("#admin-tests")).to_contain_text("completers, 4 participants")  # the table's label
     header, *body = table_rows(page, "admin-tests")
     row = next(r for r in body if r[header.index("source")] == "post" and r[header.index("item")] == "persuasive")
     by_condition = stored_answers(study_server, "persuasive")
@@ -112,6 +116,10 @@ def test_dashboard_counts_transcripts_and_an_uncounted_preview(study_server: Stu
     page.wait_for_function("() => document.querySelector('#admin-curves .js-plotly-plot')?.data?.length == 2")
     page.screenshot(path=str(screenshot_dir / "study-admin-results.png"), full_page=True)
     publish_screenshot(screenshot_dir / "study-admin-results.png", "study-admin.png")
+    # The switch to everyone assigned a condition: labelled as such on the note and the tables.
+    page.click("#admin-everyone input")
+    expect(page.locator("#results-note")).to_contain_text("Population: everyone")
+    expect(page.locator("#admin-means")).to_contain_text("everyone, 4 participants")
 
     # Exports: pseudonymous ids by default, the documented columns.
     page.get_by_role("tab", name="Export").click()

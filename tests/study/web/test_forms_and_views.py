@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gdp_zero.llm.settings import EndpointSettings, LLMSettings
 from gdp_zero.study.service import ParticipantView, TranscriptLine
 from gdp_zero.study.spec import ChoiceItem, LikertItem, NumberItem, TextItem, load_study
 from tests.study.web.study_web import STUDY_FILE
@@ -32,6 +33,15 @@ def test_answers_leave_out_blanks_and_read_typed_numbers() -> None:
     assert forms.answers(items, {"c-amount": "a lot"}, components) == {"amount": "a lot"}
 
 
+def test_a_number_fields_range_is_written_as_people_write_amounts() -> None:
+    dollars = NumberItem(id="amount", text="How much?", type="number", min=0, max=2, unit="$")
+    assert forms.number_hint(dollars) == "a number from $0 to $2"
+    points = NumberItem(id="score", text="Score?", type="number", min=0, max=10, unit="points")
+    assert forms.number_hint(points) == "a number from 0 points to 10 points"
+    bare = NumberItem(id="n", text="N?", type="number", min=1, max=1.5)
+    assert forms.number_hint(bare) == "a number from 1 to 1.5"
+
+
 def test_the_participants_page_shows_texts_only_escaped() -> None:
     view = ParticipantView(phase="chat", transcript=(TranscriptLine(0, "bot", HOSTILE), TranscriptLine(1, "you", "hi")),
                            turns=1, min_turns=3, max_turns=8)
@@ -43,6 +53,14 @@ def test_the_participants_page_shows_texts_only_escaped() -> None:
     assert participant.chat_status(ParticipantView(phase="chat", turns=3, min_turns=3, max_turns=8)).startswith("You may end")
     assert participant.chat_status(ParticipantView(phase="chat", must_finish=True)) == participant.CHAT_OVER
     assert participant.chat_status(ParticipantView(phase="rating")) == "Rate the message above to continue."
+    # The opening message failed: the way on is the Try again button, which the page shows.
+    assert "press Try again" in participant.chat_status(ParticipantView(phase="chat", awaiting_reply=True))
+
+
+def test_a_refused_forms_problems_are_listed_one_per_line_escaped() -> None:
+    shown = participant.problems_html({"a": "please answer this question", "b": "expected a number from 0 to 2"},
+                                      lambda item: {"a": "<Q1>", "b": "Q2"}[item])
+    assert shown.count("<li>") == 2 and "&lt;Q1&gt;: please answer this question" in shown and 'role="alert"' in shown
 
 
 def test_completion_gives_the_code_and_prolifics_link() -> None:
@@ -54,6 +72,18 @@ def test_completion_gives_the_code_and_prolifics_link() -> None:
     out = participant.completion_html(ParticipantView(phase="screened_out", notice="Based on your answers the study ends here.",
                                                       completion_code="SCREEN"))
     assert "the study ends here" in out and "SCREEN" in out and "completion-link" not in out
+
+    # Found full after the pre-survey: its own words; Prolific's "return" unless the study file gives a code.
+    study = load_study(STUDY_FILE)
+    code, url = study.completion.redirect(screened_out=True, full=True)
+    full = ParticipantView(phase="screened_out", reason="study_full", notice="The last places were taken.",
+                           completion_code=code, redirect_url=url)
+    shown = participant.completion_html(full)
+    assert "last places were taken" in shown and participant.RETURN_SUBMISSION in shown
+    assert "C1SCRN0" not in shown and "completion-code" not in shown and "to finish" not in shown
+    with_code = participant.completion_html(ParticipantView(phase="screened_out", reason="study_full", notice="Full.",
+                                                            completion_code="CFULL", redirect_url="https://x.test/?cc=CFULL"))
+    assert "CFULL" in with_code and "Return to the study site<" in with_code and participant.RETURN_SUBMISSION not in with_code
 
 
 def test_the_storage_key_does_not_name_the_conditions() -> None:
@@ -67,9 +97,17 @@ def test_the_storage_key_does_not_name_the_conditions() -> None:
 def test_counts_per_condition_with_those_not_yet_assigned() -> None:
     study = load_study(STUDY_FILE)
     rows = [("gdpzero", "completed", 3), ("gdpzero", "timed_out", 1), ("prompting", "active", 2), (None, "declined", 4)]
-    table = admin_views.counts_frame(rows, study).set_index("condition")
+    # A condition on its own model (its [conditions.llm] table) shows that model; roles on different models show each.
+    llm = LLMSettings(default=EndpointSettings(model="server-model"))
+    gdpzero = study.conditions[0].model_copy(update={"llm": {"model": "condition-model", "roles": {"user_simulator": {"model": "small"}}}})
+    study = study.model_copy(update={"conditions": (gdpzero, *study.conditions[1:])})
+    models = admin_views.condition_models(study, llm)
+    assert models["prompting"] == "server-model"
+    assert "user_simulator: small" in models["gdpzero"] and "policy: condition-model" in models["gdpzero"]
+    table = admin_views.counts_frame(rows, study, models).set_index("condition")
     assert table.loc["gdpzero", "started"] == 4 and table.loc["gdpzero", "completed"] == 3 and table.loc["gdpzero", "dropped"] == 1
     assert table.loc["prompting", "active"] == 2 and table.loc["prompting", "quota"] == 20
+    assert table.loc["prompting", "model"] == "server-model"
     assert table.loc[admin_views.UNASSIGNED, "declined"] == 4
-    empty = admin_views.counts_frame([], study)
+    empty = admin_views.counts_frame([], study, models)
     assert list(empty["condition"]) == ["gdpzero", "prompting"] and (empty["started"] == 0).all()

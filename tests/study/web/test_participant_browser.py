@@ -97,8 +97,9 @@ def walk(page: Page, server: StudyServer, pid: str, shots: Path, tag: str) -> di
     page.click("#consent-agree")
 
     expect(page.locator("#pre-page")).to_be_visible()
-    page.click("#pre-submit")  # nothing chosen: refused, naming the question
-    expect(page.locator("#study-notice")).to_contain_text("please answer this question")
+    page.click("#pre-submit")  # nothing chosen: refused, naming the question, beside the button
+    expect(page.locator("#pre-problems")).to_contain_text("please answer this question")
+    expect(page.locator("#pre-problems")).to_be_in_viewport()
     expect(page.locator("#pre-page")).to_be_visible()
     choose(page, "pre-donation_intention", 2, study.pre_survey[0])
     page.screenshot(path=str(shots / f"study-{tag}-2-pre.png"), full_page=True)
@@ -106,9 +107,9 @@ def walk(page: Page, server: StudyServer, pid: str, shots: Path, tag: str) -> di
 
     expect(page.locator("#chat-page")).to_be_visible()
     expect(page.locator(BOT)).to_have_count(1)  # the partner opens the chat
+    expect(page.locator("#rating-panel")).to_be_hidden()  # its greeting is not rated (rate_from = 1)
+    expect(page.locator("#partner-label")).to_have_text(study.conditions[0].label)
     for turn, (text, rating) in enumerate([("Hi! What is this about?", 4), ("I have heard of them.", 2), ("Maybe a little.", 5)]):
-        rate_last(page, rating, rating_item)
-        clicked["ratings"].append(rating)
         if CHAT_OVER in page.locator("#chat-status").inner_text():
             break  # the fake tagger read a message as agreeing to donate: the dialogue has ended
         if turn < study.chat.min_turns:
@@ -125,11 +126,10 @@ def walk(page: Page, server: StudyServer, pid: str, shots: Path, tag: str) -> di
             expect(page.locator("#chat-page")).to_be_visible()
             expect(page.locator(BOT)).to_have_count(2)
             assert bubbles(page) == before
-            expect(page.locator("#rating-panel")).to_be_visible()
             page.screenshot(path=str(shots / f"study-{tag}-3-chat-after-reload.png"), full_page=True)
+        rate_last(page, rating, rating_item)
+        clicked["ratings"].append(rating)
     else:
-        rate_last(page, 3, rating_item)
-        clicked["ratings"].append(3)
         expect(page.locator("#chat-status")).to_contain_text("You may end the chat now")
     clicked["transcript"] = bubbles(page)
     page.screenshot(path=str(shots / f"study-{tag}-4-chat.png"), full_page=True)
@@ -138,6 +138,12 @@ def walk(page: Page, server: StudyServer, pid: str, shots: Path, tag: str) -> di
     page.click("#study-finish")
 
     expect(page.locator("#post-page")).to_be_visible()
+    page.click("#post-submit")  # nothing answered: every problem on a line of its own, where the person is
+    problems = page.locator("#post-problems li")
+    expect(problems).to_have_count(len([item for item in post.values() if item.required]))
+    expect(problems.first).to_be_in_viewport()
+    if tag == "phone":  # the list wraps within the screen: nothing sideways
+        assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORTS["phone"]["width"]
     clicked["post"] = {"persuasive": 4, "natural": 3, "attention": "Strongly disagree", "coherent": 5,
                        "donation_intention": 4}
     for item_id, value in clicked["post"].items():
@@ -178,7 +184,9 @@ def test_whole_participation(viewport: str, study_server: StudyServer, ui_browse
         assert all(act for _, _, act in stored["messages"])  # every turn tagged or planned
         # The transcript the person saw is the stored one, in order.
         assert [text for _, text in clicked["transcript"]] == [text for _, text, _ in stored["messages"]]
-        assert [stored["ratings"][(2 * turn, "persuasive")] for turn in range(turns + 1)] == clicked["ratings"]
+        # Every reply rated as clicked; the greeting (position 0) not at all.
+        assert [stored["ratings"][(2 * turn, "persuasive")] for turn in range(1, turns + 1)] == clicked["ratings"]
+        assert {position for position, _ in stored["ratings"]} == {2 * turn for turn in range(1, turns + 1)}
         # Each bot turn keeps its PlannerTurn: act, reply, tree (GDP-Zero), usage, timings.
         for turn, (_, text, act) in zip(stored["bot_turns"], [m for m in stored["messages"] if m[0] == "system"]):
             assert turn["act"] == act and turn["reply"] == text and turn["seconds"] >= 0
@@ -214,7 +222,7 @@ def test_a_killed_server_restarted_on_the_same_database_resumes_the_chat(start_s
     page.click("#consent-agree")
     choose(page, "pre-donation_intention", 4, study.pre_survey[0])
     page.click("#pre-submit")
-    rate_last(page, 4, study.turn_ratings[0])
+    expect(page.locator(BOT)).to_have_count(1)
     page.fill("#study-message textarea", "Before the crash.")
     page.click("#study-send")
     expect(page.locator(BOT)).to_have_count(2)
@@ -247,7 +255,7 @@ def test_an_llm_failure_keeps_the_message_and_try_again_completes_the_turn(start
         page.click("#consent-agree")
         choose(page, "pre-donation_intention", 3, study.pre_survey[0])
         page.click("#pre-submit")
-        rate_last(page, 3, study.turn_ratings[0])
+        expect(page.locator(BOT)).to_have_count(1)
         llm.fault_rate, llm.faults = 1.0, ("500",)
         page.fill("#study-message textarea", "Will this get through?")
         page.click("#study-send")
@@ -261,3 +269,60 @@ def test_an_llm_failure_keeps_the_message_and_try_again_completes_the_turn(start
         expect(page.locator("#rating-panel")).to_be_visible()
         expect(page.locator("#study-notice")).to_be_empty()
         page.context.close()
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_the_message_to_rate_is_in_view_after_six_exchanges(viewport: str, study_server: StudyServer, ui_browser: Browser,
+                                                            screenshot_dir: Path) -> None:
+    """The chat box and the page follow the newest message, so "Rate the message above" is next to that message."""
+    study = load_study(STUDY_FILE)
+    context = ui_browser.new_context(viewport=VIEWPORTS[viewport])
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(study_server.participant_url(PROLIFIC_PID=f"SCROLL{uuid.uuid4().hex[:10]}"))
+    page.click("#consent-agree")
+    choose(page, "pre-donation_intention", 3, study.pre_survey[0])
+    page.click("#pre-submit")
+    expect(page.locator(BOT)).to_have_count(1)
+    for exchange in range(1, 7):
+        page.fill("#study-message textarea", f"Question number {exchange}: how would the money be spent?")
+        page.click("#study-send")
+        expect(page.locator(BOT)).to_have_count(exchange + 1)
+        expect(page.locator("#rating-panel")).to_be_visible()
+        expect(page.locator("#chat-status")).to_contain_text("Rate the message above")
+        # The whole of the message to rate, not clipped by the chat box nor below the fold; its form starts under it.
+        expect(page.locator(BOT).last).to_be_in_viewport(ratio=1)
+        expect(page.locator("#rating-panel")).to_be_in_viewport()
+        if exchange == 6:
+            page.screenshot(path=str(screenshot_dir / f"study-{viewport}-after-6-exchanges.png"))
+        rate_last(page, 3, study.turn_ratings[0])
+    context.close()
+
+
+def test_an_opening_message_the_llm_failed_is_retried_from_the_page(start_server: Any, ui_browser: Browser) -> None:
+    """A 500 on the partner's first message: the page offers Try again (and no message box), which opens the chat."""
+    study = load_study(STUDY_FILE)
+    with FakeLLMServer() as llm:
+        server = start_server(llm)
+        for size in VIEWPORTS.values():
+            page = ui_browser.new_context(viewport=size).new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            page.goto(server.participant_url(PROLIFIC_PID=f"OPEN{uuid.uuid4().hex[:10]}"))
+            page.click("#consent-agree")
+            choose(page, "pre-donation_intention", 3, study.pre_survey[0])
+            llm.fault_rate, llm.faults = 1.0, ("500",)
+            page.click("#pre-submit")
+            expect(page.locator("#study-notice")).to_contain_text("could not answer just now", timeout=60_000)
+            expect(page.locator("#study-retry")).to_be_visible()
+            expect(page.locator("#study-retry")).to_be_in_viewport()
+            expect(page.locator("#message-row")).to_be_hidden()  # nothing to reply to yet
+            expect(page.locator(BOT)).to_have_count(0)
+            llm.fault_rate = 0.0
+            page.click("#study-retry")
+            expect(page.locator(BOT)).to_have_count(1)
+            expect(page.locator("#message-row")).to_be_visible()
+            expect(page.locator("#study-notice")).to_be_empty()
+            page.fill("#study-message textarea", "Hello, who are you?")  # and the chat goes on
+            page.click("#study-send")
+            expect(page.locator(BOT)).to_have_count(2)
+            page.context.close()

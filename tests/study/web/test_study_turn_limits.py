@@ -15,9 +15,8 @@ def test_a_participant_over_the_turn_rate_is_told_to_wait_and_nothing_is_stored(
         participant = ApiParticipant(GradioCall(server.url), "RATE-LIMITED")
         participant.step("enter")
         participant.step("consent")
-        participant.step("pre_survey", 3)  # the opening turn: 1 of 2 this minute
-        participant.expect("rating")
-        participant.step("rate", 4)
+        participant.step("pre_survey", 3)  # the opening turn: 1 of 2 this minute (the greeting is not rated)
+        participant.expect("chat")
         participant.step("send", "What does the charity do with the money?")  # 2 of 2
         participant.expect("rating")
         participant.step("rate", 4)
