@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
 import logging
 import os
@@ -12,7 +13,7 @@ import ssl
 import time
 from dataclasses import replace
 from typing import Any, Awaitable, Callable, Sequence, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import openai
 
@@ -31,7 +32,7 @@ from .errors import (
 )
 from .ledger import CallRecord, UsageLedger
 from .prompt import Prompt
-from .settings import EndpointSettings, LLMSettings, redact_url
+from .settings import EndpointSettings, LLMSettings, redact_url, without_userinfo
 
 logger = logging.getLogger(__name__)
 
@@ -293,7 +294,10 @@ class LLMClient:
                 )
             else:
                 # An explicit base_url stops the SDK from reading OPENAI_BASE_URL behind the settings' back.
-                sdk = openai.AsyncOpenAI(base_url=ep.request_url, api_key=api_key, max_retries=0, http_client=http)
+                # A user name and password in it would make httpx send Basic auth in place of the key's
+                # Bearer header: with a key they stay out; without one they are the credentials meant.
+                base_url = ep.request_url if ep.api_key is None else without_userinfo(ep.request_url)
+                sdk = openai.AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0, http_client=http)
             self._sdk_clients[key] = sdk
         return self._sdk_clients[key]
 
@@ -381,6 +385,8 @@ def _fatal_error(exc: openai.APIError, role: str, ep: EndpointSettings) -> LLMEr
     status = exc.status_code
     message = (exc.message or "").lower()
     if status in (401, 403):
+        if ep.api_key is None and urlsplit(ep.request_url).password is not None:
+            return AuthenticationError.rejected_url_credentials(ep.url, status)
         return AuthenticationError.rejected(ep.url, status, _key_hint(ep))
     if status == 404:
         if exc.code == "model_not_found" or ("model" in message and "url" not in message):
@@ -450,12 +456,24 @@ def _server_detail(exc: openai.APIStatusError, ep: EndpointSettings) -> str:
 def _redact(text: str, ep: EndpointSettings) -> str:
     """One clean line, bounded, with no trace of a key or URL credentials (servers echo them,
     sometimes in another letter case)."""
-    secrets = [ep.api_key, urlsplit(ep.request_url).password]
+    secrets = [ep.api_key, *_url_credential_forms(ep.request_url)]
     for secret in filter(None, secrets):
         text = re.sub(re.escape(secret), "***", text, flags=re.IGNORECASE)
     text = re.sub(r"(?i)sk-[A-Za-z0-9_\-*]{3,}", "sk-***", redact_url(text))
     text = " ".join(clean_text(text).split())
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _url_credential_forms(url: str) -> list[str]:
+    """The base URL's password as a server may echo it: as written, percent-decoded, and inside the
+    base64 of a Basic auth header (user:password)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return []
+    forms = []
+    for user, password in {(parts.username or "", parts.password), (unquote(parts.username or ""), unquote(parts.password))}:
+        forms += [password, base64.b64encode(f"{user}:{password}".encode()).decode()]
+    return forms
 
 
 async def _gather_or_cancel(awaitables: Sequence[Awaitable[T]]) -> list[T]:

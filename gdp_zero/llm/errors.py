@@ -26,6 +26,13 @@ class AuthenticationError(EndpointSetupError):
         )
 
     @classmethod
+    def rejected_url_credentials(cls, url: str, status: int) -> AuthenticationError:
+        return cls(
+            f"The LLM endpoint {url} rejected the user name and password in the base URL ({status}); they were "
+            "sent as Basic auth because no API key is set (with a key, the key is sent and they are not)."
+        )
+
+    @classmethod
     def missing(cls, url: str, key_hint: str) -> AuthenticationError:
         return cls(f"No API key for the LLM endpoint {url}. Set {key_hint} or pass --api-key.")
 

@@ -99,6 +99,11 @@ def redact_url(text: str) -> str:
     return _USERINFO.sub(r"\1***@", text)
 
 
+def without_userinfo(url: str) -> str:
+    """`url` without a user name and password: http://user:pass@host/v1 -> http://host/v1."""
+    return _USERINFO.sub(r"\1", url)
+
+
 _ENDPOINT_FIELDS = tuple(f.name for f in fields(EndpointSettings))
 _TOP_LEVEL_FIELDS = tuple(f.name for f in fields(LLMSettings) if f.name not in ("default", "roles"))
 
