@@ -15,10 +15,9 @@ from typing import Any, Iterable
 from scipy.stats import binomtest, fisher_exact
 
 from gdp_zero.domain import SUCCESS
+from gdp_zero.intervals import wilson_interval
 from gdp_zero.records import DialogueRecord, RecordError
 from gdp_zero.selfplay import SOURCE as SELFPLAY_SOURCE
-
-CONFIDENCE = 0.95
 
 
 @dataclass(frozen=True)
@@ -76,11 +75,6 @@ class Comparison:
     p_value: float
 
 
-def wilson_interval(successes: int, trials: int) -> tuple[float, float]:
-    interval = binomtest(successes, trials).proportion_ci(confidence_level=CONFIDENCE, method="wilson")
-    return float(interval.low), float(interval.high)
-
-
 def summarize_run(name: str, records: list[DialogueRecord]) -> RunSummary:
     if not records:
         raise ValueError(f"run {name!r} has no finished dialogues")
@@ -115,7 +109,7 @@ def summarize_judgments(judgments: list[Any]) -> JudgmentSummary:
         raise ValueError("no judgments to summarise")
     verdicts = [j.verdict for j in judgments]
     wins, draws, losses = (verdicts.count(v) for v in ("win", "draw", "lose"))
-    low, high = wilson_interval(wins, wins + losses) if wins + losses else (float("nan"), float("nan"))
+    low, high = wilson_interval(wins, wins + losses)
     shown_first = sum(not j.swapped for j in judgments)
     went_to_a = sum((j.verdict == "win") != j.swapped for j in judgments if j.verdict != "draw")
     return JudgmentSummary(
