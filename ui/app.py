@@ -31,7 +31,7 @@ from gdp_zero.serving.routes import RouteGuard
 from gdp_zero.serving.signals import stop_on_sigterm
 from gdp_zero.serving.uploads import UploadBudget
 from ui import arena_view, strategies_view
-from ui.chat_layout import chat_column, planner_controls, tree_column, usage_tab
+from ui.chat_layout import chat_column, glossary_panel, planner_controls, tree_column, usage_tab
 from ui.chat_page import PAGE_ONLY, ChatPage, SettingsRejected, options_from_controls
 from ui.gradio_cache import private_gradio_cache
 from ui.sessions import SessionRegistry
@@ -64,6 +64,16 @@ PAGE_JS = """() => {
   new MutationObserver(update).observe(document.body, {subtree: true, childList: true, attributes: true,
                                                         attributeFilter: ['aria-label']});
   update();
+  // A message's copy button copies what the person reads (its text), not the markup of its act tag.
+  document.addEventListener('click', (event) => {
+    const button = event.target.closest && event.target.closest('#chat button[aria-label="Copy message"]');
+    if (!button) return;
+    const before = [...document.querySelectorAll('#chat [data-testid=bot], #chat [data-testid=user]')]
+      .filter((m) => m.compareDocumentPosition(button) & Node.DOCUMENT_POSITION_FOLLOWING);
+    const message = before[before.length - 1];  // the message this button row follows
+    const text = message && message.querySelector('.message-text') ? message.querySelector('.message-text').innerText : '';
+    if (text) setTimeout(() => navigator.clipboard.writeText(text), 50);  // after Gradio's own copy
+  }, true);
   // The dialogue lives in this page's server session: a reload or a closed tab starts a new one.
   window.addEventListener('beforeunload', (event) => {
     if (!document.querySelector('#chat [data-testid=user]')) return;  // nothing of the person's to lose
@@ -87,17 +97,20 @@ def build_app(
     the Strategies tab reads P4G files on the server only under `data_dirs`; `arena` adds the Arena tab."""
     defaults = search or suggested_search(backend.mode)
     registry = SessionRegistry(backend.settings, ClientLimits(limits))
+    domain = load_domain()
     private_gradio_cache()  # before any block: where Gradio copies downloads and uploads
 
     with gr.Blocks(title="GDP-Zero studio", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
-        gr.Markdown("## GDP-Zero studio\nYou are the **persuadee**: the persuader plans each reply with a search over dialogue strategies.")
-        if backend.banner:
-            gr.HTML(f'<div class="demo-banner">{html.escape(backend.banner)}</div>', elem_id="banner")
+        gr.Markdown("**GDP-Zero studio** · You are the **persuadee**: the persuader plans each reply with a search "
+                    "over dialogue strategies.", elem_id="app-header")
+        if backend.banner:  # the visitor gets the short thing; the set-up advice is in the server's log
+            gr.HTML(f'<div class="demo-banner">{html.escape(visitor_notice(backend.banner))}</div>', elem_id="banner")
         with gr.Tabs():
             # Side by side on a wide screen (the tree grows beside the chat), stacked on a narrow one.
             with gr.Tab("Chat", id="chat-tab"), gr.Row(equal_height=False):
                 with gr.Column(scale=5, min_width=420):
                     chat = chat_column()
+                    glossary_panel(domain)
                     controls = planner_controls(defaults, planner, backend.settings)
                 with gr.Column(scale=6, min_width=420, elem_id="tree-panel"):
                     tree = tree_column()
@@ -105,7 +118,7 @@ def build_app(
                 usage_table = usage_tab()
             with gr.Tab("Strategies", id="strategies-tab"):
                 wire_strategies = strategies_view.build_tab(
-                    load_domain(), lambda request: registry.get(request.session_hash or ""), data_dirs,
+                    domain, lambda request: registry.get(request.session_hash or ""), data_dirs,
                     {**PAGE_ONLY, "show_progress": "minimal"},
                 )
             wire_arena = arena_view.arena_tab(arena, registry.limits, PAGE_ONLY)
@@ -117,6 +130,12 @@ def build_app(
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE, api_open=False)
     demo.gdp_registry = registry  # for tests and monitoring
     return demo
+
+
+def visitor_notice(banner: str) -> str:
+    """The banner's first sentence: what a visitor needs to know (the CLI prints the whole banner)."""
+    first = banner.split(". ", 1)[0].rstrip(".")
+    return first + "."
 
 
 def serve(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = None, share: bool = False,

@@ -11,13 +11,15 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from gdp_zero.domain import Domain
 from gdp_zero.llm.settings import LLMSettings
 from gdp_zero.planners import GDPZeroConfig
-from gdp_zero.session import MAX_MESSAGE_CHARS
 from ui import chat_view, tree_view, usage_view
 
-MESSAGE_PLACEHOLDER = (f"Your reply to the persuader (up to {MAX_MESSAGE_CHARS} characters); "
-                       "Enter sends, Shift+Enter for a new line")
+# Short enough for one line on a phone: the box stays one line tall (the character limit is said when it is passed).
+MESSAGE_PLACEHOLDER = "Your reply (Enter sends, Shift+Enter: new line)"
+CHAT_HEIGHT = "calc(100dvh - 330px)"  # what the header, tabs, status line and message box leave of the screen
+CHAT_MIN_HEIGHT = 240
 MAX_DEPTH_SHOWN = 10  # the depth slider's top: "all"
 MIN_VISITS_LABEL = "Hide acts visited fewer times"
 PLANNER_CHOICES = [("GDP-Zero (search)", "gdpzero"), ("Prompting (no search)", "prompting"), ("Random", "random")]
@@ -35,6 +37,10 @@ class ChatColumn:
     retry: gr.Button
     restart: gr.Button
     transcript_dl: gr.DownloadButton
+    regenerate: gr.Button
+    note: gr.Textbox
+    save_note: gr.Button
+    noted: gr.Number
 
 
 @dataclass(frozen=True)
@@ -69,12 +75,14 @@ class TreeColumn:
 
 def chat_column() -> ChatColumn:
     chatbot = gr.Chatbot(
-        # A fixed height makes the message list the scrolling box that Gradio autoscrolls.
-        elem_id="chat", label="Dialogue", height=600,
+        # A fixed height makes the message list the scrolling box that Gradio autoscrolls; it leaves the
+        # status line and the message box on the first screen, on a phone as on a laptop.
+        elem_id="chat", label="Dialogue", height=CHAT_HEIGHT, min_height=CHAT_MIN_HEIGHT,
         # Messages are escaped by chat_view; only its own tags are HTML.
         sanitize_html=True, render_markdown=True, latex_delimiters=[], allow_tags=False,
         group_consecutive_messages=False,
-        feedback_options=None, buttons=[], layout="bubble",
+        # 👍/👎 on each persuader message (saved in the transcript), a copy button on every message.
+        feedback_options=("Like", "Dislike"), buttons=["copy"], layout="bubble",
     )
     error_box = gr.HTML("", elem_id="chat-error", visible=False)
     status = gr.HTML(chat_view.status_html("Starting…", "busy"), elem_id="status")
@@ -85,10 +93,23 @@ def chat_column() -> ChatColumn:
     with gr.Row():
         undo = gr.Button("Undo", elem_id="undo", size="sm")
         retry = gr.Button("Retry", elem_id="retry", size="sm", interactive=False)
+        regenerate = gr.Button("Regenerate", elem_id="regenerate", size="sm", interactive=False)
         restart = gr.Button("Restart", elem_id="restart", size="sm")
         transcript_dl = gr.DownloadButton("Download transcript (JSON)", elem_id="download-transcript",
                                           size="sm", interactive=False)
-    return ChatColumn(chatbot, error_box, status, message, send, undo, retry, restart, transcript_dl)
+    with gr.Row(elem_id="note-row"):
+        note = gr.Textbox(label="Note on the persuader message you last rated 👍/👎 (saved in the transcript)",
+                          elem_id="note", lines=1, max_lines=4, scale=5, interactive=False,
+                          placeholder="Rate a persuader message first")
+        save_note = gr.Button("Save note", elem_id="save-note", size="sm", scale=1, interactive=False)
+        noted = gr.Number(None, visible=False, elem_id="noted-index")  # the log index the note goes to
+    return ChatColumn(chatbot, error_box, status, message, send, undo, retry, restart, transcript_dl, regenerate,
+                      note, save_note, noted)
+
+
+def glossary_panel(domain: Domain) -> None:
+    with gr.Accordion("Act glossary: what each act means (also on hover over a tag)", open=False, elem_id="glossary"):
+        gr.HTML(chat_view.glossary_html(domain))
 
 
 def planner_controls(defaults: GDPZeroConfig, planner: str, settings: LLMSettings) -> PlannerControls:

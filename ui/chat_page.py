@@ -31,8 +31,11 @@ from ui.chat_screen import (
     as_index,
     busy_screen,
     chat_screen,
+    rating_of,
+    transcript_name,
     tree_of,
     turn_panel,
+    write_json,
 )
 from ui.polling import while_running
 from ui.sessions import SessionRegistry, UserChat
@@ -115,7 +118,8 @@ class ChatPage:
                              tree.depth, tree.min_visits]
         c = chat
         self.outputs = [c.chatbot, c.status, c.error_box, c.message, c.send, c.transcript_dl, tree.turn_select,
-                        usage_table, c.retry, *self.tree_outputs]
+                        usage_table, c.retry, c.regenerate, *self.tree_outputs]
+        self.feedback_outputs = [c.status, c.note, c.save_note, c.noted, c.transcript_dl]
 
     # -- rendering ----------------------------------------------------------------------------
 
@@ -150,7 +154,7 @@ class ChatPage:
     def render(self, user: UserChat, screen: ChatScreen) -> Updates:
         c = self.chat
         view = {
-            c.chatbot: screen.messages,
+            c.chatbot: gr.Chatbot(value=screen.messages, feedback_value=screen.feedback),
             c.status: screen.status,
             c.error_box: gr.HTML(screen.error, visible=bool(screen.error)),
             c.message: gr.Textbox(interactive=not screen.ended,
@@ -160,6 +164,7 @@ class ChatPage:
             self.tree.turn_select: gr.Dropdown(choices=screen.turns, value=screen.latest),
             self.usage_table: pd.DataFrame(screen.usage, columns=usage_view.USAGE_HEADERS),
             c.retry: self.retry_button(screen.can_retry),
+            c.regenerate: gr.Button(interactive=screen.can_regenerate),
         }
         view.update(self.render_tree(user, screen.latest))
         return view
@@ -170,7 +175,8 @@ class ChatPage:
     def busy_view(self, user: UserChat) -> Updates:
         screen: BusyScreen = busy_screen(user)
         return {self.chat.chatbot: screen.messages, self.chat.status: screen.status,
-                self.chat.error_box: gr.HTML("", visible=False), self.chat.retry: self.retry_button(False)}
+                self.chat.error_box: gr.HTML("", visible=False), self.chat.retry: self.retry_button(False),
+                self.chat.regenerate: gr.Button(interactive=False)}
 
     async def live_tree(self, user: UserChat) -> Updates:
         """The tree of the turn being searched, as it stands: redrawn whenever a simulation ends.
@@ -278,6 +284,45 @@ class ChatPage:
         async for update in self.configured_turn(request, (planner, sims, k, q0, cpuct, budget, root), _restart_then_open):
             yield update
 
+    async def on_regenerate(self, planner: str, sims: Any, k: Any, q0: Any, cpuct: Any, budget: Any, root: Any,
+                            request: gr.Request) -> AsyncIterator[Updates]:
+        async for update in self.configured_turn(request, (planner, sims, k, q0, cpuct, budget, root),
+                                                 lambda user: user.regenerate):
+            yield update
+
+    async def on_like(self, data: gr.LikeData, request: gr.Request) -> Updates:
+        """👍/👎 on a persuader message (a thumb clicked again takes it back); the note box then writes to it."""
+        user = self.registry.get(_key(request))
+        index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
+        if user is None:
+            return self.hint(SESSION_ENDED)
+        try:
+            turn = user.session.give_feedback(int(index), rating=rating_of(data.liked))
+        except MessageRejected as rejected:
+            return self.hint(str(rejected))
+        said = {"up": "👍 saved", "down": "👎 saved", None: "Rating taken back"}[turn.feedback.rating if turn.feedback else None]
+        c = self.chat
+        return {c.status: chat_view.status_html(f"{said} on the persuader's message “{_short(turn.text)}”: add a note "
+                                                "below if you like.", "done"),
+                c.note: gr.Textbox(value=turn.feedback.note if turn.feedback else "", interactive=True,
+                                   placeholder="What made this message good or bad?"),
+                c.save_note: gr.Button(interactive=True), c.noted: int(index),
+                c.transcript_dl: gr.DownloadButton(value=write_json(user, transcript_name(user), user.session.transcript()),
+                                                   interactive=True)}
+
+    async def on_note(self, text: str, index: Any, request: gr.Request) -> Updates:
+        user = self.registry.get(_key(request))
+        target = as_index(index)
+        if user is None or target is None:
+            return self.hint(SESSION_ENDED if user is None else "Rate a persuader message 👍/👎 first, then add its note.")
+        try:
+            turn = user.session.give_feedback(target, note=text)
+        except MessageRejected as rejected:
+            return self.hint(str(rejected))
+        return {self.chat.status: chat_view.status_html(f"Note saved on “{_short(turn.text)}”.", "done"),
+                self.chat.transcript_dl: gr.DownloadButton(
+                    value=write_json(user, transcript_name(user), user.session.transcript()), interactive=True)}
+
     async def on_undo(self, request: gr.Request) -> Updates:
         user = self.registry.get(_key(request))
         if user is None:
@@ -340,6 +385,9 @@ class ChatPage:
         c.retry.click(self.on_retry, inputs=controls, outputs=outputs, preprocess=False, **PAGE_ONLY)
         c.restart.click(self.on_restart, inputs=controls, outputs=outputs, preprocess=False, **PAGE_ONLY)
         c.undo.click(self.on_undo, outputs=outputs, **PAGE_ONLY)
+        c.regenerate.click(self.on_regenerate, inputs=controls, outputs=outputs, preprocess=False, **PAGE_ONLY)
+        c.chatbot.like(self.on_like, outputs=self.feedback_outputs, **PAGE_ONLY)
+        c.save_note.click(self.on_note, inputs=[c.note, c.noted], outputs=self.feedback_outputs, **PAGE_ONLY)
         t.turn_select.select(self.on_turn, inputs=[t.turn_select], outputs=self.tree_outputs, **PAGE_ONLY)
         for view_control in (t.view, t.depth, t.min_visits):
             view_control.change(self.on_view, inputs=[t.view, t.depth, t.min_visits, t.turn_select],
@@ -348,6 +396,10 @@ class ChatPage:
         t.node_select.select(self.on_node, inputs=[t.turn_select, t.node_select], outputs=node_outputs, **PAGE_ONLY)
         t.clicked_node.change(self.on_node, inputs=[t.turn_select, t.clicked_node], outputs=node_outputs, **PAGE_ONLY)
         demo.unload(self.on_unload)
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def refusal(rejected: Exception) -> str:

@@ -16,6 +16,14 @@ from ui import chat_view, tree_view, usage_view
 from ui.sessions import UserChat
 
 MESSAGE_PLACEHOLDER_ENDED = "The dialogue has ended: press Restart for a new one."
+# The record's ratings as the chat component's feedback options name them (its thumbs icons).
+FEEDBACK_OPTIONS: dict[str | None, str | None] = {"up": "Like", "down": "Dislike", None: None}
+RATINGS_BY_OPTION = {True: "up", False: "down", "Like": "up", "Dislike": "down"}
+
+
+def rating_of(liked: bool | str) -> str | None:
+    """The chat component's like event as a record's rating; anything else (a thumb taken back) clears it."""
+    return RATINGS_BY_OPTION.get(liked) if isinstance(liked, (bool, str)) else None
 
 
 @dataclass(frozen=True)
@@ -31,6 +39,8 @@ class ChatScreen:
     latest: int | None  # the log index of the newest persuader turn
     usage: list[list[Any]]
     can_retry: bool
+    can_regenerate: bool
+    feedback: list[str | None]  # each persuader message's 👍/👎 as the chat component names them (Like, Dislike)
 
 
 @dataclass(frozen=True)
@@ -51,7 +61,8 @@ def chat_screen(user: UserChat, status_text: str, kind: str = "done") -> ChatScr
         status_text, kind = f"{ending} Press Restart for a new dialogue.", "ended"
     has_message = session.pending is not None or bool(log and log[-1].speaker == "user")
     return ChatScreen(
-        messages=chat_view.chat_messages(log, session.pending, waiting="waiting for a reply" if user.error else "reading…"),
+        messages=chat_view.chat_messages(log, session.pending, waiting="waiting for a reply" if user.error else "reading…",
+                                         glossary=chat_view.glossary(session.domain)),
         status=chat_view.status_html(status_text, kind),
         error=chat_view.error_html(user.error, has_message=has_message),
         ended=ending is not None,
@@ -61,6 +72,8 @@ def chat_screen(user: UserChat, status_text: str, kind: str = "done") -> ChatScr
         usage=usage_view.usage_rows(session.client.ledger, {turn: turn_label(user, i) for i in bot_turns
                                                             if (turn := log[i].ledger_turn) is not None}),
         can_retry=user.can_retry,
+        can_regenerate=session.can_regenerate and not user.busy,
+        feedback=[FEEDBACK_OPTIONS.get(t.feedback.rating if t.feedback else None) for t in log if t.speaker == "system"],
     )
 
 
@@ -70,7 +83,8 @@ def busy_screen(user: UserChat) -> BusyScreen:
     if user.session.pending is None and log and log[-1].speaker == "user":
         phase = "Your message is labelled; the persuader is planning a reply"
     text = chat_view.progress_text(user.progress, time.monotonic() - user.started, phase)
-    return BusyScreen(chat_view.chat_messages(log, user.session.pending, waiting="reading…"),
+    return BusyScreen(chat_view.chat_messages(log, user.session.pending, waiting="reading…",
+                                              glossary=chat_view.glossary(user.session.domain)),
                       chat_view.status_html(text, "busy"))
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
+from gdp_zero.domain import Domain, SystemAct, UserAct
 from gdp_zero.mcts.search import SearchProgress
 from gdp_zero.records import PlannerTurn, TurnRecord
 from gdp_zero.wording import plural
@@ -37,10 +38,29 @@ def message_text(text: str) -> str:
     return f'<span class="message-text" dir="auto">{literal(text)}</span>'
 
 
-def act_tag(act: str, *, user: bool = False, extra: str = "") -> str:
+def act_tag(act: str, *, user: bool = False, extra: str = "", definition: str = "") -> str:
+    """An act as a tag whose tooltip is the act's definition from the domain file (the glossary on hover)."""
     classes = "act-tag user-act" if user else "act-tag"
-    title = "act the tagger gave your message" if user else "the planner's dialogue act"
-    return f'<span class="{classes}" title="{title}">{html.escape(act)}{html.escape(extra)}</span>'
+    who = "the act the tagger gave your message" if user else "the planner's dialogue act"
+    title = f"{act}: {definition} ({who})" if definition else who
+    return f'<span class="{classes}" title="{html.escape(title)}">{html.escape(act)}{html.escape(extra)}</span>'
+
+
+def glossary(domain: Domain) -> dict[str, str]:
+    """Every act's definition from the domain file, by act name."""
+    acts: tuple[SystemAct | UserAct, ...] = (*domain.system_acts, *domain.user_acts)
+    return {a.name: a.definition for a in acts}
+
+
+def glossary_html(domain: Domain) -> str:
+    """The act glossary panel: the persuader's acts, then the persuadee's with the value the search gives them."""
+    system = "".join(f'<dt><span class="act-tag">{html.escape(a.name)}</span></dt><dd>{html.escape(a.definition)}</dd>'
+                     for a in domain.system_acts)
+    user = "".join(f'<dt><span class="act-tag user-act">{html.escape(a.name)}</span> <span class="act-value">value '
+                   f"{a.value:+.1f}</span></dt><dd>{html.escape(a.definition)}</dd>" for a in domain.user_acts)
+    return (f'<div class="glossary"><p><b>{html.escape(domain.system_role)}\'s acts</b> (what the planner chooses '
+            f"among)</p><dl>{system}</dl><p><b>{html.escape(domain.user_role)}\'s acts</b> (how your messages are "
+            f"tagged; the value is what the search scores)</p><dl>{user}</dl></div>")
 
 
 def turn_note(planned: PlannerTurn | None) -> str:
@@ -59,26 +79,31 @@ def turn_note(planned: PlannerTurn | None) -> str:
     return f'<div class="turn-meta">{note}</div>'
 
 
-def bot_message(turn: TurnRecord) -> dict[str, Any]:
-    content = f"{act_tag(turn.act)} {message_text(turn.text)}{turn_note(turn.planned)}"
+def bot_message(turn: TurnRecord, glossary: Mapping[str, str] | None = None) -> dict[str, Any]:
+    tag = act_tag(turn.act, definition=(glossary or {}).get(turn.act, ""))
+    versions = f'<div class="turn-meta">version {len(turn.replaced) + 1}: Regenerate kept the earlier ones in the transcript</div>'
+    content = f"{tag} {message_text(turn.text)}{turn_note(turn.planned)}{versions if turn.replaced else ''}"
     return {"role": "assistant", "content": content}
 
 
-def user_message(text: str, act: str | None, *, guessed: bool = False, waiting: str = "") -> dict[str, Any]:
+def user_message(text: str, act: str | None, *, guessed: bool = False, waiting: str = "",
+                 glossary: Mapping[str, str] | None = None) -> dict[str, Any]:
     if act is None:
         tag = f'<span class="act-tag pending-tag">{html.escape(waiting or "not tagged yet")}</span>'
     else:
-        tag = act_tag(act, user=True, extra=" (guessed)" if guessed else "")
+        tag = act_tag(act, user=True, extra=" (guessed)" if guessed else "", definition=(glossary or {}).get(act, ""))
     return {"role": "user", "content": f"{tag} {message_text(text)}"}
 
 
-def chat_messages(log: Iterable[TurnRecord], pending: str | None, *, waiting: str = "") -> list[dict[str, Any]]:
+def chat_messages(log: Iterable[TurnRecord], pending: str | None, *, waiting: str = "",
+                  glossary: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """The chat's messages; `glossary` (act -> definition) gives each act tag its definition as a tooltip."""
     messages = []
     for turn in log:
         if turn.speaker == "user":
-            messages.append(user_message(turn.text, turn.act, guessed=turn.tag_fallback is not None))
+            messages.append(user_message(turn.text, turn.act, guessed=turn.tag_fallback is not None, glossary=glossary))
         else:
-            messages.append(bot_message(turn))
+            messages.append(bot_message(turn, glossary))
     if pending is not None:
         messages.append(user_message(pending, None, waiting=waiting))
     return messages

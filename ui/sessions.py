@@ -129,6 +129,12 @@ class UserChat:
             raise MessageRejected("There is nothing to retry: the last turn has its reply.")
         return self._start("Retrying the turn", lambda: self.session.retry(self._on_progress))
 
+    def regenerate(self) -> asyncio.Task[PlannerTurn | None]:
+        """Plan the persuader's last turn again from the same history (both versions stay in the transcript)."""
+        if not self.session.can_regenerate:
+            raise MessageRejected("There is no persuader message to regenerate: the last message is yours.")
+        return self._start("Planning the persuader's last turn again", lambda: self.session.regenerate(self._on_progress))
+
     @property
     def can_retry(self) -> bool:
         log = self.session.log

@@ -26,5 +26,9 @@ CSS = """
 .node-details .real-stats { color: #6b7280; font-size: 0.85em; }
 .tree-summary { padding: 4px 0; }
 .strategies-test { background: #eff6ff; border: 1px solid #bfdbfe; padding: 8px 12px; border-radius: 8px; }
+#app-header p { margin: 0; }
+/* The first screen holds the chat, its newest message and the box to type in: the chat takes what the
+   header, tabs, status line and message box leave (chat_layout.CHAT_HEIGHT), less on a phone, where they wrap. */
+@media (max-width: 600px) { #chat { height: calc(100dvh - 470px) !important; } }
 #chat button[aria-label="Clear"], .arena-chat button[aria-label="Clear"] { display: none; }  /* it would only blank the view, not the session */
 """

@@ -1,0 +1,94 @@
+"""The chat a researcher keeps open (issue 22), in chromium: the first screen, reload, regenerate,
+👍/👎 with a note, copy and the act glossary, each landing in the downloaded transcript."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.ui.conftest import ServedApp
+from tests.ui.test_ui_browser import BOT, download, open_app, send, shot
+
+USER = "#chat [data-testid=user]"
+
+
+def in_view(page: Page, selector: str) -> bool:
+    """The element's box lies within the window (the part of the page a person sees without scrolling)."""
+    return page.evaluate(
+        """(selector) => { const el = document.querySelector(selector); if (!el) return false;
+            const box = el.getBoundingClientRect();
+            return box.top >= 0 && box.bottom <= window.innerHeight && box.height > 0; }""",
+        selector,
+    )
+
+
+@pytest.mark.parametrize("width, height", [(1280, 800), (390, 844)])
+def test_the_box_and_the_newest_message_are_in_view_after_each_of_the_first_turns(
+        page: Page, app: ServedApp, screenshot_dir: Path, width: int, height: int) -> None:
+    page.set_viewport_size({"width": width, "height": height})
+    open_app(page, app)
+    assert in_view(page, "#message textarea") and in_view(page, f"{BOT}:last-of-type")
+    for turn, text in enumerate(["Hi, who are you?", "What does the charity do?", "Why should I trust it?"], 1):
+        send(page, text)
+        page.wait_for_timeout(400)  # the autoscroll's last frame
+        assert in_view(page, "#message textarea"), f"turn {turn}: the message box is below the screen"
+        newest = page.locator(BOT).last.bounding_box()
+        assert newest is not None and newest["y"] + min(newest["height"], 40) <= height and newest["y"] >= 0, (turn, newest)
+    shot(page, screenshot_dir, f"first-screen-{width}x{height}.png")
+
+
+def test_a_reload_warns_before_the_dialogue_is_dropped(page: Page, app: ServedApp) -> None:
+    open_app(page, app)
+    send(page, "Hello there.")
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.type), dialog.dismiss()))
+    page.evaluate("() => { window.location.reload(); }")  # a reload the page can warn about
+    page.wait_for_timeout(1000)
+    assert dialogs == ["beforeunload"]
+    expect(page.locator(USER)).to_have_count(1)  # staying: the dialogue is still there
+
+
+def test_regenerate_feedback_copy_and_glossary_land_in_the_transcript(page: Page, app: ServedApp,
+                                                                      screenshot_dir: Path) -> None:
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    open_app(page, app)
+    send(page, "What is this about?")
+    first = page.locator(BOT).last.inner_text()
+
+    # Regenerate: the reply is planned again; both versions are in the transcript.
+    page.click("#regenerate")
+    expect(page.locator("#status .status-done")).to_be_visible()
+    expect(page.locator(BOT)).to_have_count(2)
+    expect(page.locator(BOT).last).to_contain_text("version 2")
+
+    # 👍 on the greeting, 👎 and a note on the regenerated reply.
+    page.locator("#chat button[aria-label='Like']").first.click()  # each bot message's own row of buttons
+    expect(page.locator("#status")).to_contain_text("👍 saved")
+    page.locator("#chat button[aria-label='Dislike']").last.click()
+    expect(page.locator("#status")).to_contain_text("👎 saved")
+    page.fill("#note textarea", "Too pushy for a second message.")
+    page.click("#save-note")
+    expect(page.locator("#status")).to_contain_text("Note saved")
+
+    # Copy a message; the glossary on hover and in its panel.
+    page.locator("#chat button[aria-label='Copy message']").first.click()
+    page.wait_for_timeout(300)
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    assert copied == page.locator(f"{BOT} .message-text").first.inner_text()  # the text, not the tag's markup
+    tag = page.locator(f"{BOT} .act-tag").first
+    assert "Say hello or open the conversation politely." in (tag.get_attribute("title") or "")
+    page.click("#glossary")
+    expect(page.locator("#glossary")).to_contain_text("Elicit feelings such as empathy, guilt or hope")
+    shot(page, screenshot_dir, "feedback-and-glossary.png")
+
+    _, text = download(page, "#download-transcript")
+    turns = json.loads(text)["turns"]
+    assert turns[0]["feedback"]["rating"] == "up"
+    reply: dict[str, Any] = turns[2]
+    assert reply["feedback"] == {**reply["feedback"], "rating": "down", "note": "Too pushy for a second message."}
+    assert len(reply["replaced"]) == 1 and reply["replaced"][0]["text"] in first
+    assert reply["replaced"][0]["planner_turn"]["tree"] is not None
