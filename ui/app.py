@@ -39,6 +39,9 @@ from ui.style import CSS
 
 __all__ = ["CSS", "SettingsRejected", "build_app", "launch", "options_from_controls", "serve"]
 
+# The README's "The local model" table (benchmarks/local_model_turns.py, 2 idle cores): 15.1 s and 2.3 s a turn.
+LOCAL_TURN_NOTE = ("With the local model a GDP-Zero turn takes about 15 s on 2 idle cores, longer on a busy machine; "
+                   "**Prompting (no search)** answers in about 2 s: choose it under *Planner* below.")
 CONCURRENCY = 32  # turns of different people running at once
 
 # Runs once per page. Plotly clicks open a node's details through the hidden #clicked-node box;
@@ -105,6 +108,8 @@ def build_app(
                     "over dialogue strategies.", elem_id="app-header")
         if backend.banner:  # the visitor gets the short thing; the set-up advice is in the server's log
             gr.HTML(f'<div class="demo-banner">{html.escape(visitor_notice(backend.banner))}</div>', elem_id="banner")
+        if backend.mode == "local":  # the wait is said before the person's first message, and how to shorten it
+            gr.Markdown(LOCAL_TURN_NOTE, elem_id="local-note")
         with gr.Tabs():
             # Side by side on a wide screen (the tree grows beside the chat), stacked on a narrow one.
             with gr.Tab("Chat", id="chat-tab"), gr.Row(equal_height=False):

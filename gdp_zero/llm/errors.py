@@ -108,7 +108,7 @@ class LLMUnavailableError(LLMError):
     def after(cls, url: str, role: str, tries: int, last: str) -> LLMUnavailableError:
         return cls(
             f"The LLM endpoint {url} kept failing for role {role!r}: {tries} tries, last error {last}. "
-            "Try again later, lower --max-concurrency, or raise max_retries."
+            "Try again later, or lower max_concurrency (or raise max_retries) in the [llm] section of the --config file."
         )
 
 

@@ -63,3 +63,14 @@ async def test_the_tree_panel_is_drawn_as_the_page_chose(settings: Any, tmp_path
         assert panel.figure.data[0].type == "sunburst"
     finally:
         await chat.aclose()
+
+
+def test_the_local_model_says_how_long_a_turn_takes_and_how_to_shorten_it(settings: Any) -> None:
+    from gdp_zero.backends import Backend
+    from ui.app import LOCAL_TURN_NOTE, build_app
+
+    banner = "Local model: Gemma 3 270M (a tiny base model) runs on this machine through llama.cpp. Set-up advice."
+    page = json.dumps(build_app(Backend("local", settings, banner)).config)
+    assert LOCAL_TURN_NOTE.split(";")[0] in page and "Prompting (no search)" in page
+    assert "Set-up advice" not in page  # the operator's advice stays in the server log
+    assert LOCAL_TURN_NOTE.split(";")[0] not in json.dumps(build_app(Backend("fake", settings, banner)).config)
