@@ -142,16 +142,18 @@ def load_p4g_full(path: str | Path, domain: Domain, info: str | Path | None = No
     return _full(read_table(path), Path(path), domain, info)
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """A CSV or Excel sheet, without the unnamed index column some exports carry."""
+def read_table(path: str | Path, *, as_text: bool = False) -> pd.DataFrame:
+    """A CSV or Excel sheet, without the unnamed index column some exports carry; `as_text`: every
+    cell as the file's text, a blank one as "" (no numbers or NaN guessed)."""
     path = Path(path)
     if not path.is_file():
         raise P4GError(f"{path}: no such file")
+    text: dict[str, Any] = {"dtype": str, "keep_default_na": False} if as_text else {}
     try:
         if path.suffix.lower() == ".csv":
-            frame = pd.read_csv(path)
+            frame = pd.read_csv(path, **text)
         elif path.suffix.lower() in (".xlsx", ".xls"):
-            frame = pd.read_excel(path)
+            frame = pd.read_excel(path, **text)
         else:
             raise P4GError(f"{path}: unknown file type {path.suffix or '(none)'}: expected .csv or .xlsx")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as error:

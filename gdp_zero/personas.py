@@ -10,7 +10,6 @@ description written from them by a template, the real donation kept as metadata.
 
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 from typing import Annotated, Any, Iterable, Iterator
@@ -170,31 +169,31 @@ def from_p4g(row: dict[str, str], where: str = "full_info.csv") -> Persona:
 
 def p4g_persuadees(csv_path: Path, n: int | None = None) -> Iterator[Persona]:
     """The first `n` persuadees of full_info.csv (file order) who answered the survey."""
+    from gdp_zero.p4g import P4GError, read_table  # the corpus reader (pandas): only when personas are made
+
     csv_path = Path(csv_path)
     try:
-        handle = open(csv_path, newline="", encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{csv_path}: file not found") from None
-    with handle:
-        reader = csv.DictReader(handle)
-        columns = set(reader.fieldnames or ())
-        missing = {"B2", "B3", "B4", "B6"} - columns
-        if missing:
-            raise ConfigError(f"{csv_path}: not P4G's full_info.csv (no column {', '.join(sorted(missing))})")
-        if SURVEY_COLUMN not in columns:
-            raise ConfigError(f"{csv_path}: no pre-task survey columns ({SURVEY_COLUMN}, ...): persona traits come "
-                              "from P4G's full_info.csv, not 300_info.csv")
-        made = 0
-        for row in reader:
-            if n is not None and made >= n:
-                return
-            if _cell(row["B4"], float, f"{csv_path}, line {reader.line_num}, column B4") != P4G_PERSUADEE_ROLE:
-                continue
-            persona = from_p4g(row, f"{csv_path}, line {reader.line_num}")
-            if persona.traits.big_five is None:  # left the survey blank: nothing to condition on
-                continue
-            made += 1
-            yield persona
+        frame = read_table(csv_path, as_text=True)
+    except P4GError as error:
+        raise ConfigError(str(error)) from None
+    columns = set(frame.columns)
+    missing = {"B2", "B3", "B4", "B6"} - columns
+    if missing:
+        raise ConfigError(f"{csv_path}: not P4G's full_info.csv (no column {', '.join(sorted(missing))})")
+    if SURVEY_COLUMN not in columns:
+        raise ConfigError(f"{csv_path}: no pre-task survey columns ({SURVEY_COLUMN}, ...): persona traits come "
+                          "from P4G's full_info.csv, not 300_info.csv")
+    made = 0
+    for line, row in enumerate(frame.to_dict("records"), start=2):  # line 1 is the header
+        if n is not None and made >= n:
+            return
+        if _cell(row["B4"], float, f"{csv_path}, line {line}, column B4") != P4G_PERSUADEE_ROLE:
+            continue
+        persona = from_p4g(row, f"{csv_path}, line {line}")
+        if persona.traits.big_five is None:  # left the survey blank: nothing to condition on
+            continue
+        made += 1
+        yield persona
 
 
 def p4g_personas(csv_path: Path, n: int) -> list[Persona]:
