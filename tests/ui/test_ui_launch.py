@@ -103,3 +103,18 @@ LOGGING_UI = (
     "import logging, sys; logging.basicConfig(level=logging.INFO); "
     "from gdp_zero.cli import main; sys.exit(main(sys.argv[1:]))"
 )
+
+
+def test_a_busy_port_is_one_line_naming_the_flag_and_exit_2() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "gdp_zero.cli", "ui", "--llm", "fake", "--host", "127.0.0.1", "--port", str(port)],
+            capture_output=True, text=True, timeout=120, env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"},
+        )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip() == (f"error: port {port} on 127.0.0.1 is not free (Address already in use): another "
+                                     f"server listens there; choose another with --port, e.g. --port {port + 1}")
+    assert "Traceback" not in result.stdout + result.stderr and "open http" not in result.stdout
