@@ -2,7 +2,8 @@
 
 A condition's used slots are its completed participations plus the active ones assigned to it.
 A participant idle past the study's idle timeout is marked timed out here first, so the slot they
-held goes to the next arrival; so does a slot freed by a screen-out. The next arrival goes to the
+held goes to the next arrival; so does a slot held by a participant who entered longer than the
+study's start timeout ago and never wrote in the chat, and a slot freed by a screen-out. The next arrival goes to the
 condition with the smallest share of its quota used (without quotas: the fewest used), ties broken
 at random. The whole decision runs in one transaction holding the study's row lock, so server
 processes sharing the database never assign the same free slot twice.
@@ -32,6 +33,7 @@ def assign(
     idle_timeout: timedelta,
     names: Collection[str],
     rng: random.Random = _rng,
+    start_timeout: timedelta | None = None,
 ) -> ConditionRow:
     """The participation's condition: assigned now among the conditions `names`, or the one it already has."""
     with database.transaction() as session:
@@ -42,6 +44,8 @@ def assign(
             return participation.condition
         crud.lock_study(session, participation.study_id)
         crud.expire_idle(session, participation.study_id, now - idle_timeout)
+        if start_timeout is not None:
+            crud.expire_unstarted(session, participation.study_id, now - start_timeout)
         conditions = [c for c in crud.conditions_of(session, participation.study_id) if c.name in names]
         chosen = choose_condition(conditions, crud.slots_used(session, participation.study_id), rng)
         participation.condition_id, participation.assigned_at = chosen.id, now

@@ -136,6 +136,36 @@ def slots_used(session: Session, study_id: int) -> dict[int, int]:
     return {condition_id: count for condition_id, count in rows if condition_id is not None}
 
 
+def _unstarted(study_id: int) -> Any:
+    """Active non-preview participations holding a slot whose participant has sent no chat message."""
+    spoke = select(Message.id).where(Message.participation_id == Participation.id, Message.speaker == "user").exists()
+    return (
+        Participation.study_id == study_id,
+        Participation.preview.is_(False),
+        Participation.status == ACTIVE,
+        Participation.condition_id.is_not(None),
+        ~spoke,
+    )
+
+
+def slots_held_unstarted(session: Session, study_id: int) -> int:
+    """How many slots are held by participations whose participant has not yet written in the chat."""
+    return session.scalar(select(func.count()).select_from(Participation).where(*_unstarted(study_id))) or 0
+
+
+def expire_unstarted(session: Session, study_id: int, entered_before: datetime) -> list[int]:
+    """Time out the slot-holding participations entered before `entered_before` whose participant never wrote; their ids."""
+    stale = list(session.scalars(select(Participation.id).where(*_unstarted(study_id), Participation.created_at < entered_before)))
+    if stale:
+        session.execute(
+            update(Participation)
+            .where(Participation.id.in_(stale), Participation.status == ACTIVE)
+            .values(status=TIMED_OUT, phase=TIMED_OUT, ended_at=utcnow(), end_reason="not_started")
+        )
+        session.add_all(Event(participation_id=i, kind="timed_out", detail={"not_started_by": entered_before.isoformat()}) for i in stale)
+    return stale
+
+
 def status_counts(session: Session, study_id: int) -> list[tuple[str | None, str, int]]:
     """(condition name or None before assignment, status, count) for the non-preview participations."""
     rows = session.execute(

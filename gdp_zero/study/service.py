@@ -157,6 +157,7 @@ class StudyService:
         self.clock, self.rng = clock, rng or random.SystemRandom()
         self.domain = load_domain(study.domain)
         self.idle_timeout = timedelta(minutes=study.chat.idle_timeout_minutes)
+        self.start_timeout = timedelta(minutes=study.recruitment.start_timeout_minutes)
         with database.transaction() as session:
             row = crud.sync_study(session, study)
             self.study_id = row.id
@@ -193,10 +194,10 @@ class StudyService:
         if preview:
             participant_id, generated = f"preview-{secrets.token_hex(8)}", True
         elif participant_id:
-            if not _PARTICIPANT_ID.match(participant_id):
+            if not _PARTICIPANT_ID.match(participant_id) or not rules.accepts_id(participant_id):
                 return self._refusal("invalid_id")
             generated = False
-        elif rules.generate_missing_id:
+        elif rules.generate_missing_id and rules.id_pattern is None:
             participant_id, generated = f"anon-{secrets.token_hex(8)}", True
         else:
             return self._refusal("missing_id")
@@ -556,7 +557,7 @@ class StudyService:
                     self._preview_condition(session, mine, None, self.clock())
                 return mine.condition  # type: ignore[return-value]
         names = [c.name for c in self.study.conditions]
-        return assign(self.database, participation.id, self.clock(), self.idle_timeout, names, self.rng)
+        return assign(self.database, participation.id, self.clock(), self.idle_timeout, names, self.rng, self.start_timeout)
 
     def _preview_condition(self, session: Any, participation: Participation, name: str | None, now: datetime) -> None:
         """A preview's condition: the one asked for, else any; previews never take a slot."""
@@ -577,6 +578,7 @@ class StudyService:
     def _full(self, session: Any, now: datetime) -> bool:
         conditions = [c for c in crud.conditions_of(session, self.study_id) if c.name in self.study.condition_by_name]
         crud.expire_idle(session, self.study_id, self._idle_since(now))
+        crud.expire_unstarted(session, self.study_id, now - self.start_timeout)
         try:
             choose_condition(conditions, crud.slots_used(session, self.study_id), self.rng)
         except StudyFull:

@@ -243,12 +243,38 @@ class Consent(StrictModel):
     decline: str = "I do not agree"
 
 
+# Named id forms of recruitment platforms, usable as [recruitment] id_pattern.
+ID_PATTERNS = {"prolific": r"[0-9a-fA-F]{24}"}
+
+
 class Recruitment(StrictModel):
     # Which URL parameter carries the participant id, and which others are kept with it.
     participant_param: Annotated[str, Field(min_length=1)] = "PROLIFIC_PID"
     params: tuple[str, ...] = ("STUDY_ID", "SESSION_ID")
     # Without the id parameter: a generated id (anonymous links), or a refusal.
     generate_missing_id: bool = True
+    # The form a platform's ids have ("prolific": 24 hex digits) or a regular expression the whole id
+    # must match; with one, an id of another form is refused, and so is a link without an id.
+    id_pattern: str | None = None
+    # A participation holding a slot whose participant has not sent a chat message this long after
+    # entering is timed out, so made-up starts cannot hold a study full.
+    start_timeout_minutes: Annotated[float, Field(gt=0)] = 20.0
+
+    @field_validator("id_pattern")
+    @classmethod
+    def _compiles(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"not a regular expression ({error})") from None
+        return pattern
+
+    def accepts_id(self, participant_id: str) -> bool:
+        """Whether the id has the platform's form (any id when the file names none)."""
+        if self.id_pattern is None:
+            return True
+        return re.fullmatch(ID_PATTERNS.get(self.id_pattern, self.id_pattern), participant_id) is not None
 
 
 class ChatRules(StrictModel):

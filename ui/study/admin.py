@@ -88,7 +88,8 @@ def build_admin_app(service: StudyService) -> gr.Blocks:
 
         def on_counts() -> dict[Any, Any]:
             return {counts: admin_views.counts_frame(reader.status_counts(), study, models),
-                    updated: f'<div class="study-status">Updated {admin_views.now_text()}; refreshes every {REFRESH_S:.0f} s.</div>'}
+                    updated: f'<div class="study-status">Updated {admin_views.now_text()}; refreshes every {REFRESH_S:.0f} s. '
+                             f'<span id="admin-unstarted">{html.escape(reader.unstarted_note())}</span></div>'}
 
         def on_results(show_everyone: bool) -> dict[Any, Any]:
             results = reader.results("everyone" if show_everyone else "completers")

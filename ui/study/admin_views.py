@@ -181,6 +181,14 @@ class StudyReader:
         with self.service.database.transaction() as session:
             return crud.status_counts(session, self.service.study_id)
 
+    def unstarted_note(self) -> str:
+        """How many quota slots are held by starts whose participant has not written in the chat yet."""
+        with self.service.database.transaction() as session:
+            held = crud.slots_held_unstarted(session, self.service.study_id)
+        minutes = self.service.study.recruitment.start_timeout_minutes
+        return (f"{held} slot{'s' if held != 1 else ''} held by unfinished starts (a condition assigned, no message "
+                f"written yet); each is released {minutes:g} min after its participant entered.")
+
     def participation_choices(self) -> list[tuple[str, int]]:
         """Every participation, newest first, previews included (and marked)."""
         with self.service.database.transaction() as session:

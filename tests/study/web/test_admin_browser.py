@@ -71,6 +71,8 @@ def test_dashboard_counts_transcripts_and_an_uncounted_preview(study_server: Stu
     for name in ("gdpzero", "prompting"):  # two completed each; the preview is not among them
         assert rows[name][column["started"]] == "2" and rows[name][column["completed"]] == "2", rows
     assert rows["(unassigned)"][column["active"]] == "1", rows
+    # Neither the preview's open chat nor the unassigned start holds a quota slot.
+    expect(page.locator("#admin-unstarted")).to_contain_text("0 slots held by unfinished starts")
     page.screenshot(path=str(screenshot_dir / "study-admin-overview.png"), full_page=True)
 
     # The transcript browser: the GDP-Zero participant's chat with acts, and a turn's tree.
