@@ -54,7 +54,7 @@ def test_serve_stops_at_start_when_the_endpoint_does_not_serve_the_model(tmp_pat
 @pytest.mark.parametrize("url", [f"postgresql://user:{SECRET}@127.0.0.1:1/study", f"mysql://user:{SECRET}@127.0.0.1/study",
                                  f"postgresql://user:{SECRET}@127.0.0.1:notaport/study"])
 def test_a_database_that_cannot_be_used_is_one_line_for_serve_and_export_its_password_hidden(url: str, tmp_path: Path) -> None:
-    serve = ["serve", str(STUDY_FILE), "--llm", "fake", "--allow-demo"]
+    serve = ["serve", str(STUDY_FILE), "--llm", "fake", "--allow-demo", "--local-only"]
     export = ["export", "--out", str(tmp_path / "out")]
     for command in (serve, export):
         for given, env in ((["--db", url], None), ([], {DB_URL_ENV: url})):  # the flag, or the environment
