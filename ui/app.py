@@ -94,12 +94,13 @@ BODY_LIMITS = BodySettings(upload_paths=("/gradio_api/upload",), upload_bytes=21
 
 def build_app(
     backend: Backend, *, search: GDPZeroConfig | None = None, planner: str = "gdpzero", limits: LimitSettings | None = None,
-    data_dirs: Sequence[Path] = (), arena: ArenaService | None = None,
+    data_dirs: Sequence[Path] = (), arena: ArenaService | None = None, memory: Path | None = None,
 ) -> gr.Blocks:
     """The app for one backend; `search` sets the initial search parameters (default: suited to the backend);
-    the Strategies tab reads P4G files on the server only under `data_dirs`; `arena` adds the Arena tab."""
+    the Strategies tab reads P4G files on the server only under `data_dirs`; `arena` adds the Arena tab;
+    `memory`, a reflection memory file the planner recalls lessons from and every finished chat adds to."""
     defaults = search or suggested_search(backend.mode)
-    registry = SessionRegistry(backend.settings, ClientLimits(limits))
+    registry = SessionRegistry(backend.settings, ClientLimits(limits), memory)
     domain = load_domain()
     private_gradio_cache()  # before any block: where Gradio copies downloads and uploads
 
@@ -110,6 +111,9 @@ def build_app(
             gr.HTML(f'<div class="demo-banner">{html.escape(visitor_notice(backend.banner))}</div>', elem_id="banner")
         if backend.mode == "local":  # the wait is said before the person's first message, and how to shorten it
             gr.Markdown(LOCAL_TURN_NOTE, elem_id="local-note")
+        if memory is not None:
+            gr.Markdown("Memory is on: the persuader recalls lessons from earlier chats, and learns from this one when it ends.",
+                        elem_id="memory-on")
         with gr.Tabs():
             # Side by side on a wide screen (the tree grows beside the chat), stacked on a narrow one.
             with gr.Tab("Chat", id="chat-tab"), gr.Row(equal_height=False):
@@ -167,12 +171,12 @@ def serve(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = None, 
 
 def launch(backend: Backend, *, host: str = "127.0.0.1", port: int = 7860, share: bool = False,
            limits: LimitSettings | None = None, data_dirs: Sequence[Path] = (), arena: ArenaService | None = None,
-           trusted_proxies: Sequence[str] = ()) -> None:
+           trusted_proxies: Sequence[str] = (), memory: Path | None = None) -> None:
     """`gdp-zero ui`: serve the app on an open backend until interrupted (the caller stops the backend)."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     stop_on_sigterm()  # systemd's and docker's stop clean up as Ctrl-C does
     check_port_free(host, port)  # a busy port is one line, before "open http://..." is printed
-    demo = build_app(backend, limits=limits, data_dirs=data_dirs, arena=arena)
+    demo = build_app(backend, limits=limits, data_dirs=data_dirs, arena=arena, memory=memory)
     where = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}/"
     # Gradio's own start-up lines would suggest share=True in launch(); the CLI has --share.
     print(f"GDP-Zero studio: open {where} in a browser (Ctrl-C stops it).", flush=True)

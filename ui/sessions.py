@@ -17,13 +17,18 @@ import logging
 import shutil
 import time
 import weakref
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.llm.errors import LLMError
 from gdp_zero.llm.settings import LLMSettings
+from gdp_zero.memory.reflection_memory import ReflectionMemory
+from gdp_zero.memory.store import LessonStore
 from gdp_zero.mcts.search import SearchProgress
+from gdp_zero.planners.gdpzero import GDPZeroPlanner
+from gdp_zero.planners.remembering import RememberingPlanner
 from gdp_zero.records import PlannerTurn
 from gdp_zero.session import ChatSession, MessageRejected
 from gdp_zero.serving.limits import ClientLimits, LimitExceeded
@@ -41,9 +46,15 @@ class UserChat:
     """A person's chat: the session, the planner options in force, the turn in flight and its progress."""
 
     def __init__(
-        self, settings: LLMSettings, options: ChatOptions, workdir: Path, admit_turn: TurnAdmission | None = None
+        self, settings: LLMSettings, options: ChatOptions, workdir: Path, admit_turn: TurnAdmission | None = None,
+        memory: LessonStore | None = None,
     ) -> None:
         self.session: ChatSession = build_session(settings, options)
+        # The operator's reflection memory: the gdpzero planner recalls lessons from it at every turn,
+        # and each dialogue of this chat that ends is reflected on once (`_learn`).
+        self.memory = ReflectionMemory(memory, self.session.client, self.session.domain) if memory is not None else None
+        self.dialogues = 0  # restarts so far: each starts a new dialogue, learned from under its own id
+        self._recall_lessons()
         self.options = options
         self.task: asyncio.Task[PlannerTurn | None] | None = None
         self.progress: SearchProgress | None = None
@@ -69,8 +80,14 @@ class UserChat:
         if options == self.options:
             return False
         self.session.change_planner(options.planner, options.search)
+        self._recall_lessons()
         self.options = options
         return True
+
+    def _recall_lessons(self) -> None:
+        """With a memory, let the gdpzero planner read it (the other planners have no search it could guide)."""
+        if self.memory is not None and isinstance(self.session.planner, GDPZeroPlanner):
+            self.session.planner = RememberingPlanner(self.session.planner, self.memory)
 
     def write_download(self, name: str, text: str) -> str:
         """A file for a download button, in a fresh folder per version (Gradio caches downloads by
@@ -101,11 +118,28 @@ class UserChat:
             raise MessageRejected("The persuader is still replying: wait for the reply first.")
         release = self._admit_turn() if self._admit_turn is not None else None  # may raise LimitExceeded
         self.progress, self.phase, self.started, self.error = None, phase, time.monotonic(), None
-        self.task = asyncio.ensure_future(make())
+        self.task = asyncio.ensure_future(self._turn_then_learn(make))
         self.task.add_done_callback(self._turn_ended)
         if release is not None:
             self.task.add_done_callback(lambda _: release())
         return self.task
+
+    async def _turn_then_learn(self, make: Callable[[], Awaitable[PlannerTurn | None]]) -> PlannerTurn | None:
+        planned = await make()
+        await self._learn()
+        return planned
+
+    async def _learn(self) -> None:
+        """After the turn that ended the dialogue: reflect on it and keep its lessons (once per dialogue).
+        A failed reflection loses only the lessons, never the turn."""
+        if self.memory is None or self.session.ending is None:
+            return
+        self.phase = "The dialogue has ended: reflecting on it for the memory"
+        record = self.session.record()
+        try:
+            await self.memory.learn(replace(record, id=f"{record.id}.{self.dialogues}"))
+        except LLMError as error:
+            logger.warning("reflecting on a finished chat failed: %s", error)
 
     def _turn_ended(self, task: asyncio.Task[PlannerTurn | None]) -> None:
         # Between turns a chat holds no connection: a server with hundreds of open chats would
@@ -168,6 +202,7 @@ class UserChat:
             raise MessageRejected("The persuader is still replying: wait for the reply first.")
         self.error = None
         self.session.restart()
+        self.dialogues += 1
 
     async def aclose(self) -> None:
         if self.task is not None and not self.task.done():
@@ -192,8 +227,10 @@ class SessionRegistry:
     chat by `close_all`, and at interpreter exit (Ctrl-C included) by `remove_files`.
     """
 
-    def __init__(self, settings: LLMSettings, limits: ClientLimits | None = None) -> None:
+    def __init__(self, settings: LLMSettings, limits: ClientLimits | None = None, memory: Path | None = None) -> None:
         self.settings = settings
+        self.memory = memory  # the operator's reflection memory file, shared by every chat (None: off)
+        self._lessons: LessonStore | None = None  # opened by the first chat, in the event loop's thread (SQLite's rule)
         self.limits = limits or ClientLimits()
         self._chats: dict[str, UserChat] = {}
         self._gone: dict[str, str] = {}  # session key -> why it has no chat, oldest first
@@ -234,7 +271,9 @@ class SessionRegistry:
             return release
 
         try:
-            chat = UserChat(self.settings, options, self.root / f"s{next(self._folders)}", admit_turn)
+            if self.memory is not None and self._lessons is None:
+                self._lessons = LessonStore(self.memory)
+            chat = UserChat(self.settings, options, self.root / f"s{next(self._folders)}", admit_turn, self._lessons)
         except BaseException:
             self.limits.close_session(key)
             raise
@@ -285,6 +324,9 @@ class SessionRegistry:
                 await self._sweeper
         for key in list(self._chats):
             await self.close(key)
+        if self._lessons is not None:
+            self._lessons.close()
+            self._lessons = None
         self.remove_files()
 
     def snapshot(self) -> dict[str, Any]:

@@ -29,6 +29,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="an arena file: adds the Arena tab (two contestants answer side by side, the person votes)")
     parser.add_argument("--arena-db", default=DEFAULT_ARENA_DB,
                         help=f"where the arena's votes are stored: sqlite:///FILE (default {DEFAULT_ARENA_DB}) or postgresql://...")
+    parser.add_argument("--memory", type=Path, metavar="FILE",
+                        help="reflection memory (SQLite, made if missing): the gdpzero planner recalls lessons from it, "
+                             "and every chat that ends adds its lessons (default: off)")
     add_limit_arguments(parser)
     parser.set_defaults(run=run)
 
@@ -39,7 +42,11 @@ def run(args: argparse.Namespace) -> int:
     from gdp_zero.study.db import DatabaseError
     from ui.app import launch  # the web app sits above the library: only this command imports it
 
+    from gdp_zero.memory.store import LessonStore
+
     limits = limit_settings(args)
+    if args.memory is not None:
+        LessonStore(args.memory).close()  # a file that is not a memory stops here, in one line, before anything starts
     arena = load_arena(args.arena) if args.arena is not None else None  # a bad file stops before anything starts
     backend = backend_from_args(args)
     try:
@@ -49,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         service = arena_service(arena, backend, args.arena_db) if arena is not None else None
         launch(backend, host=args.host, port=args.port, share=args.share, limits=limits, trusted_proxies=args.trusted_proxy,
                data_dirs=args.data_dir,
-               arena=service)
+               arena=service, memory=args.memory)
     except DatabaseError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -93,6 +93,12 @@ class ReflectionMemory:
         (vector,) = await self.client.embed(EMBEDDING_ROLE, [where])
         return self.store.add(dialogue_id, [NewLesson(text, where, vector) for text in lessons], outcome)
 
+    async def learn(self, record: DialogueRecord) -> int:
+        """Reflect on a finished dialogue and keep its lessons, once: a dialogue the store holds is not reflected on again."""
+        if self.store.has_dialogue(record.id):
+            return 0
+        return await self.keep(record.id, record.dialogue, await self.reflect(record), record.outcome)
+
 
 def recalled_dicts(recalled: Sequence[Recalled]) -> list[dict[str, Any]]:
     """What a planned turn records of its recalled lessons (the transcript and tree panel show them)."""

@@ -407,7 +407,7 @@ class StudyService:
 
     def _finished_record(self, participation_id: int) -> DialogueRecord:
         with self.database.transaction() as session:
-            participation = session.get(Participation, participation_id)
+            participation = session.get_one(Participation, participation_id)
             # No participant id: the reflection reads the dialogue only, and the memory keeps none.
             return participation_record(self.study.id, participation, crud.messages_of(session, participation_id), self.domain, "")
 
@@ -422,7 +422,7 @@ class StudyService:
 
     def _add_event(self, participation_id: int, kind: str, detail: dict[str, Any]) -> None:
         with self.database.transaction() as session:
-            crud.add_event(session, session.get(Participation, participation_id), kind, self.clock(), **detail)
+            crud.add_event(session, session.get_one(Participation, participation_id), kind, self.clock(), **detail)
 
     # --- internals: the chat -------------------------------------------------------------------
 
