@@ -71,6 +71,8 @@ class TreeColumn:
     node_select: gr.Dropdown
     node_details: gr.HTML
     clicked_node: gr.Textbox  # written by the page's script when a node of the figure is clicked
+    sim_step: gr.Slider
+    sim_details: gr.HTML
 
 
 def chat_column() -> ChatColumn:
@@ -152,12 +154,15 @@ def tree_column() -> TreeColumn:
         pd.DataFrame(columns=tree_view.ROOT_TABLE_HEADERS), label="Root acts (the chosen one first)",
         elem_id="root-table", interactive=False, wrap=True, max_height=320,
     )
+    sim_step = gr.Slider(1, 2, value=1, step=1, label="Step through this turn's simulations, in the order they ran",
+                         elem_id="sim-step", interactive=False)
+    sim_details = gr.HTML("", elem_id="sim-details")
     node_select = gr.Dropdown([], label="Node (act path from the root)", elem_id="node-select", interactive=True)
     node_details = gr.HTML(tree_view.node_details_html(None), elem_id="node-details")
     # Plotly has no Gradio event: the page's script writes a clicked node's label here.
     clicked_node = gr.Textbox("", elem_id="clicked-node", elem_classes=["offscreen"], show_label=False, container=False)
     return TreeColumn(turn_select, tree_dl, summary, view_in, depth_in, min_visits_in, plot, root_table,
-                      node_select, node_details, clicked_node)
+                      node_select, node_details, clicked_node, sim_step, sim_details)
 
 
 def usage_tab() -> gr.Dataframe:

@@ -115,7 +115,7 @@ class ChatPage:
         self.registry, self.defaults = registry, defaults
         self.chat, self.controls, self.tree, self.usage_table = chat, controls, tree, usage_table
         self.tree_outputs = [tree.plot, tree.summary, tree.root_table, tree.node_select, tree.node_details, tree.tree_dl,
-                             tree.depth, tree.min_visits]
+                             tree.depth, tree.min_visits, tree.sim_step, tree.sim_details]
         c = chat
         self.outputs = [c.chatbot, c.status, c.error_box, c.message, c.send, c.transcript_dl, tree.turn_select,
                         usage_table, c.retry, c.regenerate, *self.tree_outputs]
@@ -140,7 +140,15 @@ class ChatPage:
             t.node_details: panel.details,
             t.tree_dl: gr.DownloadButton(value=download, interactive=download is not None),
             **self.filter_controls(user.view, panel.floor),
+            **self.simulation_steps(tree_of(user, index)),
         }
+
+    def simulation_steps(self, tree: dict[str, Any] | None) -> Updates:
+        """The stepper over the turn's simulations, at the last one."""
+        count = len((tree or {}).get("simulations") or [])
+        # A slider needs two ends: with one simulation it stands still at 1.
+        return {self.tree.sim_step: gr.Slider(minimum=1, maximum=max(count, 2), value=max(count, 1), interactive=count > 1),
+                self.tree.sim_details: tree_view.simulation_html(tree, count)}
 
     def filter_controls(self, view: tree_view.ViewChoice, floor: int | None) -> Updates:
         """The depth and visit sliders: active in the node-link view only (the others show every node),
@@ -366,6 +374,11 @@ class ChatPage:
         return {self.tree.node_details: tree_view.node_details_html(found, tree),
                 self.tree.node_select: gr.Dropdown(value=found.label) if found is not None else gr.Dropdown()}
 
+    async def on_step(self, index: Any, step: Any, request: gr.Request) -> Updates:
+        user = self.registry.get(_key(request))
+        tree = tree_of(user, as_index(index)) if user is not None else None
+        return {self.tree.sim_details: tree_view.simulation_html(tree, int(step or 1))}
+
     async def on_unload(self, request: gr.Request) -> None:
         await self.registry.close(_key(request))
 
@@ -395,6 +408,7 @@ class ChatPage:
         node_outputs = [t.node_details, t.node_select]
         t.node_select.select(self.on_node, inputs=[t.turn_select, t.node_select], outputs=node_outputs, **PAGE_ONLY)
         t.clicked_node.change(self.on_node, inputs=[t.turn_select, t.clicked_node], outputs=node_outputs, **PAGE_ONLY)
+        t.sim_step.change(self.on_step, inputs=[t.turn_select, t.sim_step], outputs=[t.sim_details], **PAGE_ONLY)
         demo.unload(self.on_unload)
 
 

@@ -648,3 +648,23 @@ def tree_panel(planned: PlannerTurn | None, planner_label: str, view: ViewChoice
     summary = tree_summary_html(tree, planned.planner, planned.simulations, planned.reused_simulations, planned.seconds)
     return TreePanel(draw(tree, view), summary, root_table(tree), nodes, selected,
                      node_details_html(find_node(tree, selected), tree), applied_floor(tree, view))
+
+
+def simulation_html(tree: dict[str, Any] | None, step: int) -> str:
+    """Simulation `step` (1 = the first) of the turn's search, in order: the act path it took, how its leaf
+    ended, the value it backed up, and how the root's visits stood after it (where the search's attention went)."""
+    simulations = (tree or {}).get("simulations") or []
+    if not simulations:
+        return '<div class="simulation-step">No simulation ran this turn (no search, or all reused).</div>'
+    step = min(max(int(step), 1), len(simulations))
+    sim = simulations[step - 1]
+    counts: dict[str, int] = {}
+    for earlier in simulations[:step]:
+        if earlier.get("path"):
+            counts[earlier["path"][0]] = counts.get(earlier["path"][0], 0) + 1
+    ended = "the dialogue ended there" if sim.get("leaf") == "terminal" else "a new node was expanded and evaluated"
+    visits = ", ".join(f"{html.escape(act)} {n}" for act, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+    return (f'<div class="simulation-step"><b>Simulation {step} of {len(simulations)}</b>: '
+            f"{html.escape(path_label(tuple(sim.get('path') or ())))} · {ended} · value backed up "
+            f"{_fmt(sim.get('value'), 3)} · {float(sim.get('seconds') or 0):.1f} s<br>"
+            f"Root acts tried so far (this turn's simulations 1–{step}): {visits}</div>")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -92,3 +93,19 @@ def test_regenerate_feedback_copy_and_glossary_land_in_the_transcript(page: Page
     assert reply["feedback"] == {**reply["feedback"], "rating": "down", "note": "Too pushy for a second message."}
     assert len(reply["replaced"]) == 1 and reply["replaced"][0]["text"] in first
     assert reply["replaced"][0]["planner_turn"]["tree"] is not None
+
+
+def test_a_turns_simulations_are_stepped_through_in_order(page: Page, app: ServedApp) -> None:
+    open_app(page, app)
+    page.fill("#simulations input", "10")
+    send(page, "Tell me about the charity.")
+    details = page.locator("#sim-details")
+    expect(details).to_contain_text("Simulation ")
+    count = int(re.search(r"Simulation (\d+) of (\d+)", details.inner_text()).group(2))  # type: ignore[union-attr]
+    assert count >= 6  # 10 this turn, less what the last turn's tree gave (at most its 4)
+    expect(details).to_contain_text(f"Simulation {count} of {count}")  # the last, as the tree stands
+    box = page.locator("#sim-step input[type=number]")
+    box.fill("1")
+    box.press("Enter")
+    expect(details).to_contain_text(f"Simulation 1 of {count}")
+    expect(details).to_contain_text("this turn's simulations 1–1")

@@ -379,3 +379,17 @@ def test_leaf_labels_are_wrapped_and_given_a_margin_instead_of_being_clipped(tre
     leaf = nodes.text[list(nodes.customdata).index("emotion appeal › personal story")]
     assert leaf == "personal story<br>(2)"  # lines of at most 14 characters
     assert fig.layout.margin.r == 10 + 7 * len("personal story")  # the longest leaf line
+
+
+def test_a_turns_simulations_can_be_stepped_through_in_order(tree: dict[str, Any]) -> None:
+    ran = dict(tree, simulations=[
+        {"path": ["greeting"], "value": -1.0, "leaf": "expanded", "seconds": 0.2},
+        {"path": ["emotion appeal", "personal story"], "value": 0.5, "leaf": "terminal", "seconds": 0.3},
+        {"path": ["emotion appeal"], "value": 0.1, "leaf": "expanded", "seconds": 0.1},
+    ])
+    second = tree_view.simulation_html(ran, 2)
+    assert "Simulation 2 of 3" in second and "emotion appeal › personal story" in second
+    assert "the dialogue ended there" in second and "0.500" in second
+    assert "simulations 1–2): emotion appeal 1, greeting 1" in second
+    assert "emotion appeal 2, greeting 1" in tree_view.simulation_html(ran, 99)  # past the end: the last
+    assert "No simulation ran" in tree_view.simulation_html(dict(tree, simulations=[]), 1)
