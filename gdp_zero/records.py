@@ -23,7 +23,7 @@ from typing import Annotated, Any, Iterable, Literal, TypeVar
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
 from gdp_zero.dialogue import Dialogue, Speaker
-from gdp_zero.validation import describe_validation_error
+from gdp_zero.validation import describe_validation_error, short_repr
 
 SCHEMA_VERSION = 1
 RUN_HEADER_KEY = "run_header"  # a JSONL line holding a run's conditions (gdp_zero.evaluation.conditions), not a record
@@ -176,7 +176,7 @@ class DialogueRecord:
             raise RecordError(f"{where}: expected a dialogue record (an object), got {type(data).__name__}")
         version = data.get("schema_version")
         if not isinstance(version, int) or isinstance(version, bool):
-            raise RecordError(f"{where}: schema_version: expected a whole number, got {version!r} (not a dialogue record?)")
+            raise RecordError(f"{where}: schema_version: expected a whole number, got {short_repr(version)} (not a dialogue record?)")
         if version > SCHEMA_VERSION:
             raise RecordError(
                 f"{where}: schema version {version} is newer than this gdp-zero reads ({SCHEMA_VERSION}); upgrade gdp-zero"
@@ -203,7 +203,32 @@ def read_as(kind: type[Record], data: Any, where: str) -> Record:
         record: Record = adapter.validate_json(json.dumps(data), strict=True)
         return record
     except ValidationError as error:
+        if any("recursion limit" in problem["msg"] for problem in error.errors()):
+            raise RecordError(f"{where}: {_deepest_field(data)}: {TOO_DEEP}") from None
         raise RecordError(describe_validation_error(error, where)) from None
+
+
+def _depth(value: Any) -> int:
+    """How many lists or objects deep `value` goes (iteratively: the value may be deeper than recursion allows)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, level + 1)
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _deepest_field(data: Any, levels: int = 3) -> str:
+    """The path (e.g. turns.0.meta) to the most deeply nested value, `levels` steps down at most."""
+    path: list[str] = []
+    while len(path) < levels and isinstance(data, (dict, list)) and data:
+        keys = list(data) if isinstance(data, dict) else list(range(len(data)))
+        key = max(keys, key=lambda k: _depth(data[k]))
+        path.append(str(key))
+        data = data[key]
+    return ".".join(path) or "(top level)"
 
 
 def save_record(path: Path, record: DialogueRecord) -> None:
@@ -242,6 +267,10 @@ def drop_torn_line(path: Path) -> bool:
         return True
 
 
+# Python's JSON parser gives up on nesting deeper than the interpreter's recursion limit (~1000).
+TOO_DEEP = "lists or objects nested too deeply to be a dialogue record"
+
+
 def read_text(path: Path) -> str:
     """A saved file's text; a missing or non-UTF-8 file is a `RecordError` naming it."""
     try:
@@ -262,6 +291,8 @@ def load_records(path: Path) -> list[DialogueRecord]:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise RecordError(f"{path}: not JSON ({error.msg} at line {error.lineno})") from None
+    except RecursionError:
+        raise RecordError(f"{path}: {TOO_DEEP}") from None
     items = data if isinstance(data, list) else [data]
     return [DialogueRecord.from_dict(item, f"{path}[{i}]" if isinstance(data, list) else str(path)) for i, item in enumerate(items)]
 
@@ -284,4 +315,6 @@ def json_lines(path: Path, text: str) -> Iterable[tuple[int, Any]]:
             if number == len(lines):  # no newline after it: a write cut short by a kill
                 return
             raise RecordError(f"{path}:{number}: not a JSON line ({error.msg})") from None
+        except RecursionError:
+            raise RecordError(f"{path}:{number}: {TOO_DEEP}") from None
 

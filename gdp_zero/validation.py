@@ -55,7 +55,7 @@ def describe_problem(problem: Mapping[str, Any], source: str, prefix: str = "") 
     message = message[0].lower() + message[1:]
     if problem["type"] == "missing":
         return f"{source}: {path}: {message}"
-    shown = "<hidden>" if loc and loc[-1] in SECRET_FIELDS else _short_repr(problem.get("input"))
+    shown = "<hidden>" if loc and loc[-1] in SECRET_FIELDS else short_repr(problem.get("input"))
     return f"{source}: {path}: {message}, got {shown}"
 
 
@@ -84,6 +84,7 @@ def load_toml_file(model: type[Model], path: Path) -> Model:
     return validate(model, read_toml(path), path)
 
 
-def _short_repr(value: Any) -> str:
+def short_repr(value: Any) -> str:
+    """A value as a message quotes it: its repr, cut to 60 characters (a file's 15 MB field is not echoed whole)."""
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."

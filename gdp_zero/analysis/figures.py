@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from typing import Callable
+from functools import wraps
+from typing import Any, Callable, TypeVar
 
 import pandas as pd
 import plotly.express as px
@@ -68,6 +69,40 @@ def act_style(domain: Domain) -> ActStyle:
     return ActStyle(colors, domain.system_act_names + domain.user_act_names)
 
 
+# Columns whose text comes from the files read (act names, source labels): Plotly renders text as
+# markup (<b>, <a href>), so a figure is drawn from a copy with these escaped; Plotly shows the
+# entities as the characters they stand for.
+LABEL_COLUMNS = ("source", "act", "acts", "sentence_acts")
+
+
+def _escaped(value: Any) -> Any:
+    if isinstance(value, str):
+        return html.escape(value, quote=False)
+    if isinstance(value, (list, tuple)):
+        return [_escaped(v) for v in value]
+    return value
+
+
+def labels_as_text(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with its act names and source labels escaped, so a figure shows them as text, not markup."""
+    escaped = table.copy()
+    for column in LABEL_COLUMNS:
+        if column in escaped.columns:
+            escaped[column] = escaped[column].map(_escaped)
+    return escaped
+
+
+Draw = TypeVar("Draw", bound=Callable[..., go.Figure])
+
+
+def _labels_as_text(draw: Draw) -> Draw:
+    """A figure function drawing from `labels_as_text(table)`."""
+    @wraps(draw)
+    def drawn(table: pd.DataFrame, *args: Any, **kwargs: Any) -> go.Figure:
+        return draw(labels_as_text(table), *args, **kwargs)
+    return drawn  # type: ignore[return-value]
+
+
 def empty_figure(message: str) -> go.Figure:
     fig = go.Figure()
     fig.add_annotation(text=html.escape(message, quote=False), showarrow=False, x=0.5, y=0.5,
@@ -105,6 +140,7 @@ def _sources(rows: pd.DataFrame) -> list[str]:
     return [s for s in rows["source"].cat.categories if s in set(rows["source"])]
 
 
+@_labels_as_text
 def share_figure(table: pd.DataFrame, style: ActStyle, speaker: str = "system", counting: Counting = DEFAULT_COUNTING) -> go.Figure:
     """Each source's acts as one 100% bar: the strategy distribution, sources one above the other, n beside each."""
     rows = counting.rows(table, speaker)
@@ -130,6 +166,7 @@ def share_figure(table: pd.DataFrame, style: ActStyle, speaker: str = "system", 
     return fig
 
 
+@_labels_as_text
 def side_by_side_figure(table: pd.DataFrame, style: ActStyle, speaker: str = "system", counting: Counting = DEFAULT_COUNTING) -> go.Figure:
     """One panel per source, one bar per act: the same acts at the same height in every panel; n in each title."""
     rows = counting.rows(table, speaker)
@@ -151,6 +188,7 @@ def side_by_side_figure(table: pd.DataFrame, style: ActStyle, speaker: str = "sy
     return fig
 
 
+@_labels_as_text
 def per_exchange_figure(table: pd.DataFrame, style: ActStyle, speaker: str = "system", counting: Counting = DEFAULT_COUNTING) -> go.Figure:
     """Stacked shares of each act at each round of the dialogue, one row of bars per source, n above each bar.
     Rounds with fewer than MIN_BAR_COUNT counts are left out (a share of one turn would be a full bar)."""
@@ -197,6 +235,7 @@ def per_exchange_figure(table: pd.DataFrame, style: ActStyle, speaker: str = "sy
     return fig
 
 
+@_labels_as_text
 def transition_figure(table: pd.DataFrame, style: ActStyle, speaker: str = "system", counting: Counting = DEFAULT_COUNTING) -> go.Figure:
     """P(next act | this act) between a speaker's consecutive turns in a dialogue, one heatmap per source.
     Each cell shows its number of transitions; rows with fewer than MIN_TRANSITIONS are left blank.
@@ -227,6 +266,7 @@ def transition_figure(table: pd.DataFrame, style: ActStyle, speaker: str = "syst
     return fig
 
 
+@_labels_as_text
 def outcome_figure(table: pd.DataFrame, style: ActStyle, speaker: str = "system", counting: Counting = DEFAULT_COUNTING) -> go.Figure:
     """Act shares in dialogues that ended in a donation and in those that did not, per source, n on each bar."""
     rows = counting.rows(table, speaker)
@@ -251,6 +291,7 @@ def outcome_figure(table: pd.DataFrame, style: ActStyle, speaker: str = "system"
     return fig
 
 
+@_labels_as_text
 def success_by_round_figure(table: pd.DataFrame, style: ActStyle, speaker: str = "system",
                             counting: Counting = DEFAULT_COUNTING) -> go.Figure:
     """Share of each source's dialogues whose persuadee had agreed to donate (its first donation act) by round k.
