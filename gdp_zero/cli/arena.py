@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from gdp_zero.cli.options import positive_int
+
 
 def configure(arena: argparse.ArgumentParser) -> None:
     sub = arena.add_subparsers(dest="arena_command", required=True)
@@ -21,7 +23,7 @@ def configure(arena: argparse.ArgumentParser) -> None:
                         help="the HTML file to write (default arena-report.html); the leaderboard CSV goes beside it")
     report.add_argument("--arena", help="the arena's id, when the database holds votes of several")
     # The default is the leaderboard's (1000), not imported here: `gdp-zero --help` would wait for pandas and scipy.
-    report.add_argument("--rounds", type=_positive_int, help="bootstrap resamples for the 95%% intervals (default 1000)")
+    report.add_argument("--rounds", type=positive_int, help="bootstrap resamples for the 95%% intervals (default 1000)")
     report.add_argument("--seed", type=int, default=0, help="the bootstrap's seed: the same seed, the same intervals (default 0)")
     report.set_defaults(run=report_command)
 
@@ -59,9 +61,3 @@ def report_command(args: argparse.Namespace) -> int:
     print(f"report written to {path} ({path.stat().st_size / 1e6:.1f} MB, opens offline); leaderboard CSV: "
           f"{path.with_suffix('.csv')}")
     return 0
-
-
-def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
-    return int(text)

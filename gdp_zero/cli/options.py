@@ -196,3 +196,23 @@ def positive_float(text: str) -> float:
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
+
+
+def add_study_server_arguments(parser: argparse.ArgumentParser, *, default_db: str, default_port: int) -> None:
+    """The flags of a server for crowd workers (`study serve`, `pairwise serve`): its database, the
+    researcher pages' password (or local-only access), and where it listens."""
+    import os
+
+    from gdp_zero.study.spec import ADMIN_PASSWORD_ENV, DB_URL_ENV
+
+    parser.add_argument("--db", default=os.environ.get(DB_URL_ENV) or default_db,
+                        help=f"database URL: sqlite:///FILE (default {default_db}) or postgresql://USER:PASSWORD@HOST/DB "
+                             f"(prefer the {DB_URL_ENV} environment variable for a URL with a password: flags show in process lists)")
+    parser.add_argument("--admin-password", default=os.environ.get(ADMIN_PASSWORD_ENV),
+                        help=f"password of the researcher pages (prefer the {ADMIN_PASSWORD_ENV} environment variable: flags show in process lists)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--local-only", action="store_true",
+                        help="serve the researcher pages without a password, to this machine alone: a loopback "
+                             "--host and no proxy forwarding to it (otherwise set a password)")
+    parser.add_argument("--port", type=int, default=default_port)
+

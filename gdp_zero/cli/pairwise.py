@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
-from gdp_zero.study.spec import ADMIN_PASSWORD_ENV
+from gdp_zero.cli.options import add_study_server_arguments
 
 DEFAULT_DB = "sqlite:///pairwise.db"
 
@@ -20,13 +19,7 @@ def configure(pairwise: argparse.ArgumentParser) -> None:
 
     serve = sub.add_parser("serve", help="serve the pairs to participants at / and the leaderboard at /admin/")
     serve.add_argument("study_file", type=Path)
-    serve.add_argument("--db", default=DEFAULT_DB, help=f"database URL: sqlite:///FILE (default {DEFAULT_DB}) or postgresql://USER:PASSWORD@HOST/DB")
-    serve.add_argument("--admin-password", default=os.environ.get(ADMIN_PASSWORD_ENV),
-                       help=f"password of the leaderboard page (prefer the {ADMIN_PASSWORD_ENV} environment variable)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--local-only", action="store_true",
-                       help="serve the leaderboard page without a password, to this machine alone")
-    serve.add_argument("--port", type=int, default=7862)
+    add_study_server_arguments(serve, default_db=DEFAULT_DB, default_port=7862)
     serve.set_defaults(run=serve_command)
 
 

@@ -10,11 +10,12 @@ from typing import Any
 from gdp_zero.cli.options import (
     add_limit_arguments,
     add_llm_arguments,
+    add_study_server_arguments,
     backend_from_args,
     limit_settings,
     mode_from_args,
 )
-from gdp_zero.study.spec import ADMIN_PASSWORD_ENV, DB_URL_ENV, Study, load_study
+from gdp_zero.study.spec import DB_URL_ENV, Study, load_study
 from gdp_zero.cli.options import positive_int
 from gdp_zero.serving.limits import LimitSettings
 
@@ -30,20 +31,11 @@ def configure(study: argparse.ArgumentParser) -> None:
 
     serve = sub.add_parser("serve", help="serve the participant flow (and the admin dashboard)")
     serve.add_argument("study_file", type=Path)
-    serve.add_argument("--db", default=os.environ.get(DB_URL_ENV) or DEFAULT_DB,
-                       help=f"database URL: sqlite:///FILE (default {DEFAULT_DB}) or postgresql://USER:PASSWORD@HOST/DB "
-                            f"(prefer the {DB_URL_ENV} environment variable for a URL with a password: flags show in process lists)")
-    serve.add_argument("--admin-password", default=os.environ.get(ADMIN_PASSWORD_ENV),
-                       help=f"password of the admin pages (prefer the {ADMIN_PASSWORD_ENV} environment variable: flags show in process lists)")
-    serve.add_argument("--host", default="127.0.0.1")
+    add_study_server_arguments(serve, default_db=DEFAULT_DB, default_port=7861)
     serve.add_argument("--participations-per-hour", type=positive_int,
                        default=LimitSettings().participations_per_hour,
                        help="new participations a client address may start in an hour (default %(default)s; made-up ids "
                             "from one machine filled a study): raise it for a lab whose machines share an address")
-    serve.add_argument("--local-only", action="store_true",
-                       help="serve the admin and preview pages without a password, to this machine alone: a loopback "
-                            "--host and no proxy forwarding to it (otherwise set a password)")
-    serve.add_argument("--port", type=int, default=7861)
     add_llm_arguments(serve)
     serve.add_argument("--allow-demo", action="store_true",
                        help="pilot the study on the demo LLM's canned replies or the tiny local model (without it, a study "
