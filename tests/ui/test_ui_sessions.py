@@ -224,3 +224,34 @@ async def test_download_folders_live_under_one_root_removed_with_the_registry(se
     assert not b.workdir.exists() and a.workdir.exists()
     await registry.close_all()
     assert not root.exists()
+
+
+async def test_looking_keeps_no_chat_alive_and_a_full_server_makes_room_for_a_newcomer(settings: Any) -> None:
+    """Cheap events (looking at a tree) every few seconds held a full server for ever: only turns count.
+    A newcomer whose address holds no session takes the place of one idle for yield_after_idle_s,
+    and its page is then told why; before that, the refusal says when to come back."""
+    clock = Clock()
+    limits = ClientLimits(LimitSettings(max_sessions=2, idle_timeout_s=600, yield_after_idle_s=120), clock=clock)
+    registry = SessionRegistry(settings, limits)
+    try:
+        person = await registry.create("person", "10.0.0.1", SMALL)
+        flood = await registry.create("flood", "10.0.0.2", SMALL)
+        await take_a_turn(person)
+        await take_a_turn(flood)
+        clock.now += 100
+        with pytest.raises(LimitExceeded, match=r"server is full \(2 open sessions, all in use\)\. Please try again in 20 seconds"):
+            await registry.create("newcomer", "10.0.0.3", SMALL)
+        assert "This page has no chat: The server is full" in (registry.why_gone("newcomer") or "")
+        for _ in range(10):  # the flood looks at its chat every 20 s: that is not a turn
+            clock.now += 20
+            assert registry.get("flood") is flood
+        await take_a_turn(person)
+        newcomer = await registry.create("newcomer", "10.0.0.3", SMALL)
+        assert registry.get("flood") is None and registry.get("person") is person and registry.get("newcomer") is newcomer
+        assert "closed to make room for a newcomer" in (registry.why_gone("flood") or "")
+        assert registry.why_gone("newcomer") is None
+        clock.now += 601
+        assert await registry.sweep() == 2  # no turn for 601 s: the person's and the newcomer's chats expire
+        assert "closed after 10 minutes without a message" in (registry.why_gone("person") or "")
+    finally:
+        await registry.close_all()
