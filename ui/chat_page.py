@@ -162,7 +162,7 @@ class ChatPage:
     def render(self, user: UserChat, screen: ChatScreen) -> Updates:
         c = self.chat
         view = {
-            c.chatbot: gr.Chatbot(value=screen.messages, feedback_value=screen.feedback),
+            c.chatbot: gr.update(value=screen.messages, feedback_value=screen.feedback),
             c.status: screen.status,
             c.error_box: gr.HTML(screen.error, visible=bool(screen.error)),
             c.message: gr.Textbox(interactive=not screen.ended,
