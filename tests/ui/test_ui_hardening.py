@@ -38,7 +38,9 @@ pytestmark = [
 
 def chat_texts(done: Completed) -> list[str]:
     """The chat messages' HTML from an event's final output (none if the chat was not updated)."""
-    messages = done.data[0] if isinstance(done.data[0], list) else []
+    output = done.data[0]
+    messages = output.get("value") if isinstance(output, dict) else output  # a full value, or an update's
+    messages = messages if isinstance(messages, list) else []
     return [part["text"] for message in messages for part in message["content"]]
 
 
