@@ -14,9 +14,9 @@ from gdp_zero.cli.options import (
     backend_from_args,
     limit_settings,
     mode_from_args,
+    positive_int,
 )
 from gdp_zero.study.spec import DB_URL_ENV, Study, load_study
-from gdp_zero.cli.options import positive_int
 from gdp_zero.serving.limits import LimitSettings
 
 DEFAULT_DB = "sqlite:///study.db"

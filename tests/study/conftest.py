@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from gdp_zero.study.db import database_url
+from gdp_zero.study.db import Database, database_url, open_database
 from gdp_zero.study.models import utcnow
 
 POSTGRES_ENV = "GDP_ZERO_TEST_POSTGRES_URL"
@@ -91,6 +91,14 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+@pytest.fixture
+def database(db_url: str) -> Iterator[Database]:
+    """The study database at `db_url`, opened for one test."""
+    database = open_database(db_url)
+    yield database
+    database.dispose()
 
 
 @pytest.fixture

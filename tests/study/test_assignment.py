@@ -26,13 +26,6 @@ IDLE = timedelta(minutes=10)
 
 
 @pytest.fixture
-def database(db_url):
-    database = open_database(db_url)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
 def stored_study(database, small_study_file):
     """The small study, stored: (study, its row id)."""
     study = load_study(small_study_file)

@@ -13,7 +13,6 @@ from gdp_zero.domain import load_domain
 from gdp_zero.llm.errors import LLMError
 from gdp_zero.session import MessageRejected
 from gdp_zero.study import crud
-from gdp_zero.study.db import open_database
 from gdp_zero.study.dialogues import participation_record
 from gdp_zero.study.models import Message, Participation, Rating
 from gdp_zero.study.service import NOTICES, AccessDenied, StudyRefusal, StudyService, SurveyInvalid, token_hash
@@ -23,13 +22,6 @@ from tests.study.conftest import Clock
 
 PROLIFIC = {"PROLIFIC_PID": "5f1e0000aaaa1111bbbb2222", "STUDY_ID": "study-77", "SESSION_ID": "sess-1", "utm": "ignored"}
 POST = {"persuasive": 4, "attention": 1, "donation_intention": 5, "donation_amount": 0.75}
-
-
-@pytest.fixture
-def database(db_url):
-    database = open_database(db_url)
-    yield database
-    database.dispose()
 
 
 def only(study, condition: str, **chat):

@@ -11,18 +11,10 @@ from pathlib import Path
 import pytest
 
 from gdp_zero.study import crud
-from gdp_zero.study.db import open_database
 from gdp_zero.study.service import StudyService, token_hash
 from gdp_zero.study.spec import load_study, study_from_dict
 
 PROLIFIC = {"PROLIFIC_PID": "5f1e0000aaaa1111bbbb2222", "STUDY_ID": "study-77", "SESSION_ID": "sess-1"}
-
-
-@pytest.fixture
-def database(db_url):
-    database = open_database(db_url)
-    yield database
-    database.dispose()
 
 
 def with_memory(small_study_file: Path, memory: Path | None):

@@ -11,7 +11,6 @@ from datetime import timedelta
 import pytest
 
 from gdp_zero.study import crud
-from gdp_zero.study.db import open_database
 from gdp_zero.study.service import NOTICES, StudyService
 from gdp_zero.study.spec import load_study
 from gdp_zero.validation import ConfigError
@@ -19,13 +18,6 @@ from tests.study.conftest import Clock
 from tests.study.test_service import stored
 
 PROLIFIC_ID = "5f1e0000aaaa1111bbbb2222"
-
-
-@pytest.fixture
-def database(db_url):
-    database = open_database(db_url)
-    yield database
-    database.dispose()
 
 
 @pytest.fixture
