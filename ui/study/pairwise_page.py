@@ -49,7 +49,7 @@ def build_pairwise_app(loaded: LoadedStudy, database: Database) -> gr.Blocks:
             chats = [gr.Chatbot(elem_id=f"pairwise-chat-{side}", elem_classes=["pairwise-chat"], label=f"Persuader {side.upper()}",
                                 height=460, sanitize_html=True, render_markdown=True, latex_delimiters=[], allow_tags=False,
                                 group_consecutive_messages=False, feedback_options=None, buttons=[], layout="bubble",
-                                min_width=300)
+                                min_width=300, autoscroll=False)  # a finished dialogue is read from its start
                      for side in ("a", "b")]
         radios = [gr.Radio(CHOICES, label=QUESTIONS[q], elem_id=f"pairwise-{q}", visible=False) for q in study.questions]
         notice = gr.HTML("", elem_id="pairwise-notice")
