@@ -13,6 +13,7 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from gdp_zero.study.db import hold_setup_lock
 from gdp_zero.study.models import (
     Answer, ArenaVote, ConditionRow, Event, Message, Meta, PairwiseJudgment, Participation, Rating, StudyRow, utcnow,
 )
@@ -26,6 +27,7 @@ ACTIVE, COMPLETED, SCREENED_OUT, DECLINED, TIMED_OUT = "active", "completed", "s
 
 def sync_study(session: Session, study: Study) -> StudyRow:
     """The study's row, created on first use; its stored file and conditions follow the file served."""
+    hold_setup_lock(session)
     row = session.scalar(select(StudyRow).where(StudyRow.name == study.id).with_for_update())
     spec = study.public_dict()
     if row is None:

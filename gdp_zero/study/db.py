@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect, select, update
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, inspect, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,7 +28,19 @@ from gdp_zero.study.models import SCHEMA_VERSION, ArenaVote, Base, Meta, Pairwis
 from gdp_zero.validation import ConfigError
 
 BUSY_TIMEOUT_MS = 30_000
-_SCHEMA_LOCK = 0x6764_7A65_726F  # "gdzero": the advisory lock id on PostgreSQL
+_SETUP_LOCK = 0x6764_7A65_726F  # "gdzero": the advisory lock id on PostgreSQL
+
+
+def hold_setup_lock(connection: Connection | Session) -> None:
+    """Serialize set-up (schema, a study's first row) between processes starting at once on one database.
+
+    Until the transaction ends. PostgreSQL needs an advisory lock: SELECT ... FOR UPDATE cannot lock
+    a row that does not exist yet, so two processes would both insert it. SQLite's BEGIN IMMEDIATE
+    already lets one writer in at a time.
+    """
+    bind = connection.get_bind() if isinstance(connection, Session) else connection
+    if bind.dialect.name == "postgresql":
+        connection.execute(select(func.pg_advisory_xact_lock(_SETUP_LOCK)))
 
 
 def _add_arena_votes(connection: Connection) -> None:
@@ -126,8 +138,7 @@ def _sqlite_pragmas(engine: Engine) -> None:
 def _prepare_schema(engine: Engine, shown_url: str) -> None:
     try:
         with engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
+            hold_setup_lock(connection)
             tables = set(inspect(connection).get_table_names())
             if Meta.__tablename__ not in tables:
                 _create_schema(connection, tables, shown_url)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import create_engine, text
 
+from gdp_zero.study import crud
 from gdp_zero.study import db as study_db
 from gdp_zero.study.db import DatabaseError, database_url, open_database
 from gdp_zero.study.models import SCHEMA_VERSION
+from gdp_zero.study.spec import load_study
 
 
 def _set_version(url: str, version: str) -> None:
@@ -99,3 +103,41 @@ def test_sqlite_runs_in_wal_mode_with_synchronous_commits(tmp_path):
         assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == study_db.BUSY_TIMEOUT_MS
     database.dispose()
+
+
+def test_processes_starting_at_once_on_one_new_database_set_up_one_study(db_url, small_study_file):
+    """The deployment starts its `study serve` processes together: each creates the schema and the
+    study's row if missing. On PostgreSQL two of them both inserted the row (a SELECT ... FOR UPDATE
+    cannot lock a row that does not exist yet) and one died with a unique violation."""
+    study = load_study(small_study_file)
+    starters = 8
+    barrier = threading.Barrier(starters)
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            barrier.wait()
+            database = open_database(db_url)
+            try:
+                with database.transaction() as session:
+                    crud.sync_study(session, study)
+            finally:
+                database.dispose()
+        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=start) for _ in range(starters)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    database = open_database(db_url)
+    try:
+        with database.transaction() as session:
+            row = crud.study_row(session, study.id)
+            assert row is not None
+            assert sorted(c.name for c in crud.conditions_of(session, row.id)) == sorted(c.name for c in study.conditions)
+            assert crud.study_names(session) == [study.id]
+    finally:
+        database.dispose()
