@@ -93,7 +93,7 @@ async def values_at_states(base_url: str, records: list, args: argparse.Namespac
             published = await asyncio.gather(*(judge.value(s) for s in states))
             debated = await asyncio.gather(*(debate.debate(s) for s in states))
             outcomes = np.full(len(states), success)
-            groups["published"].append((np.array(published), outcomes))
+            groups["published"].append((np.array([p.value for p in published]), outcomes))
             groups["debate"].append((np.array([d.value for d in debated]), outcomes))
     finally:
         await client.aclose()

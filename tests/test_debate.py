@@ -86,7 +86,9 @@ async def test_the_search_sees_only_the_value_and_the_debate_rides_along(make_se
     assert -1.0 <= with_debate.value <= 1.0 and set(with_debate.prior) == set(DOMAIN.legal_system_acts(WARM))
     shown = with_debate.explanation["debate"]
     assert shown["value"] == with_debate.value and len(shown["arguments"]) == 2
-    assert without.explanation is None
+    assert "debate" not in without.explanation and len(without.explanation["value_answers"]) >= 1
+    for evaluation in (with_debate, without):  # the prior's sampled answers ride along either way
+        assert sum(a["times"] for a in evaluation.explanation["prior_answers"]) == 3
 
 
 async def test_a_planner_set_to_debate_values_every_node_by_debate_and_the_tree_keeps_them(make_settings, fake_server):

@@ -65,7 +65,7 @@ async def test_the_persuader_greets_at_the_start_and_not_again(make_settings, fa
 async def test_the_policy_prior_rarely_proposes_a_greeting_mid_dialogue(make_settings, fake_server) -> None:
     client = LLMClient(make_settings(fake_server.base_url), UsageLedger())
     try:
-        prior = await Roles.build(client, DOMAIN, prior_samples=60).policy.prior(OPENING)
+        prior = (await Roles.build(client, DOMAIN, prior_samples=60).policy.prior(OPENING)).probabilities
     finally:
         await client.aclose()
     assert prior["greeting"] == min(prior.values())
@@ -111,8 +111,8 @@ async def test_values_follow_how_the_persuadee_has_reacted(make_settings, fake_s
     client = LLMClient(make_settings(fake_server.base_url), UsageLedger())
     judge = Roles.build(client, DOMAIN, value_samples=80).judge
     try:
-        warm = await judge.value(_after(("emotion appeal", "positive reaction"), ("personal story", "positive reaction")))
-        cold = await judge.value(_after(("greeting", "negative reaction"), ("greeting", "negative reaction")))
+        warm = (await judge.value(_after(("emotion appeal", "positive reaction"), ("personal story", "positive reaction")))).value
+        cold = (await judge.value(_after(("greeting", "negative reaction"), ("greeting", "negative reaction")))).value
     finally:
         await client.aclose()
     assert warm > cold + 0.3

@@ -89,8 +89,8 @@ async def test_the_canned_policy_follows_lessons_in_its_prompt(make_settings, fa
     client = LLMClient(make_settings(fake_server.base_url), UsageLedger())
     policy = Roles.build(client, DOMAIN, prior_samples=60).policy
     try:
-        without = await policy.prior(OPENING)
-        advised = await policy.prior(OPENING, ["Worked: [personal story]. Backfired: [emotion appeal]."])
+        without = (await policy.prior(OPENING)).probabilities
+        advised = (await policy.prior(OPENING, ["Worked: [personal story]. Backfired: [emotion appeal]."])).probabilities
     finally:
         await client.aclose()
     assert advised["personal story"] > 2 * without["personal story"]

@@ -24,6 +24,7 @@ CSS = """
 .node-details ol.realizations li { margin-bottom: 8px; }
 .node-details .who { color: #6b7280; }
 .node-details .real-stats { color: #6b7280; font-size: 0.85em; }
+.node-details code.raw-answer { white-space: pre-wrap; overflow-wrap: anywhere; }
 .tree-summary { padding: 4px 0; }
 .strategies-test { background: #eff6ff; border: 1px solid #bfdbfe; padding: 8px 12px; border-radius: 8px; }
 #app-header p { margin: 0; }

@@ -490,9 +490,15 @@ def node_details_html(node: NodeView | None, tree: dict[str, Any] | None = None)
              f'<table class="node-stats">{rows}</table>']
     if node.raw is None:
         parts.append("<p>This act was visited but no node was stored for it (the dialogue ended there).</p>")
-    debate = ((node.raw or {}).get("explanation") or {}).get("debate")
-    if debate:
-        parts.append(_debate_html(debate))
+    explanation = (node.raw or {}).get("explanation") or {}
+    if explanation.get("debate"):
+        parts.append(_debate_html(explanation["debate"]))
+    if explanation.get("value_answers"):
+        parts.append(_answers_html(
+            "V(s) from the simulated persuadee's answers to the value question", explanation["value_answers"]))
+    if explanation.get("prior_answers"):
+        parts.append(_answers_html("P(·|s), the prior over the next acts, from the policy's sampled answers",
+                                   explanation["prior_answers"], closed=True))
     parts.append(_reply_source(node, tree))
     reals = node.realizations
     shown = _distinct_realizations(reals)
@@ -535,8 +541,27 @@ def _debate_html(debate: dict[str, Any]) -> str:
     answers = debate.get("answers") or []
     judged = (", ".join(f"{e(act)} ×{n}" for act, n in Counter(answers).most_common())
               if answers else "none readable (the value defaults to 0)")
+    raw = _answers_html("The judge's answers as written", debate["readings"], closed=True) if debate.get("readings") else ""
     return (f'<details class="debate" open><summary>V(s) from a debate: {e(_fmt(debate.get("value"), 3))}</summary>'
-            f'<ol class="debate-arguments">{arguments}</ol><p>The judge answered the value question: {judged}.</p></details>')
+            f'<ol class="debate-arguments">{arguments}</ol><p>The judge answered the value question: {judged}.</p>{raw}</details>')
+
+
+def _answers_html(title: str, answers: list[dict[str, Any]], closed: bool = False) -> str:
+    """The sampled LLM answers behind a node's P or V: each distinct text once, with the act the parser
+    read in it (or why none: an unreadable answer is dropped from the average) and how often it came."""
+    e = html.escape
+    total = sum(int(a.get("times") or 1) for a in answers)
+    dropped = sum(int(a.get("times") or 1) for a in answers if not a.get("act"))
+    items = "".join(
+        f'<li><code class="raw-answer">{e(str(a.get("raw") or ""))}</code> → '
+        + (f'<span class="act-tag">{e(str(a["act"]))}</span>' if a.get("act")
+           else f'<i>no act read ({e(str(a.get("fallback") or "unreadable"))}), dropped</i>')
+        + (f" <b>×{int(a['times'])}</b>" if int(a.get("times") or 1) > 1 else "") + "</li>"
+        for a in answers
+    )
+    note = f", {dropped} unreadable" if dropped else ""
+    return (f'<details class="model-answers"{"" if closed else " open"}><summary>{e(title)} '
+            f"({total} answer{'s' if total != 1 else ''}{note})</summary><ul>{items}</ul></details>")
 
 
 def _lessons_html(lessons: list[dict[str, Any]]) -> str:

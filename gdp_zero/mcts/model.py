@@ -20,7 +20,8 @@ State = TypeVar("State")
 class Evaluation:
     prior: Mapping[str, float]
     value: float
-    # How the model arrived at the value (e.g. a debate), kept on the node for display; never read by the search.
+    # How the model arrived at the prior and value (its sampled answers, a debate), kept on the node for
+    # display; never read by the search.
     explanation: Mapping[str, Any] | None = None
 
 

@@ -52,7 +52,7 @@ class Node(Generic[State]):
     child_visits: dict[str, int] = field(default_factory=dict)
     value_sums: dict[str, float] = field(default_factory=dict)
     children: dict[str, Node[State]] = field(default_factory=dict)
-    explanation: Mapping[str, Any] | None = None  # how the model arrived at `value`, for display (e.g. a debate)
+    explanation: Mapping[str, Any] | None = None  # how the model arrived at P and V, for display (its answers, a debate)
     # Bookkeeping for concurrent simulations; never serialised.
     pending_visits: dict[str, int] = field(default_factory=dict, repr=False)
     expansion: asyncio.Future[None] | None = field(default=None, repr=False)

@@ -5,8 +5,8 @@ together (one call latency instead of two). `transition` writes a persuader utte
 act and the simulated user's reply to it. With `utterances_per_call` = k the responder writes
 k utterances in one `n`-sample call and keeps the spares for the next realizations of the same
 act from the same dialogue, so batching never costs more calls than asking one at a time.
-With a debate among the roles, the value comes from it and the debate rides along as the
-evaluation's explanation. `lessons` (recalled by a reflection memory for the real dialogue)
+The sampled answers behind the prior and the value (and the debate, when a debate gives the
+value) ride along as the evaluation's explanation, for the tree's node details. `lessons` (recalled by a reflection memory for the real dialogue)
 go into every policy and responder prompt of the turn's search.
 """
 
@@ -20,6 +20,7 @@ from gdp_zero.dialogue import Dialogue
 from gdp_zero.domain import Domain
 from gdp_zero.mcts.model import Evaluation, Transition
 from gdp_zero.roles import Roles
+from gdp_zero.roles.readings import summarise
 
 
 @dataclass
@@ -41,19 +42,21 @@ class DialogueWorld:
 
     async def evaluate(self, state: Dialogue) -> Evaluation:
         if self.overlap_calls:
-            prior, (value, explanation) = await asyncio.gather(
+            prior, (value, value_explanation) = await asyncio.gather(
                 self.roles.policy.prior(state, self.lessons), self._value(state)
             )
         else:
             prior = await self.roles.policy.prior(state, self.lessons)
-            value, explanation = await self._value(state)
-        return Evaluation(prior=prior, value=value, explanation=explanation)
+            value, value_explanation = await self._value(state)
+        explanation = {"prior_answers": summarise(prior.readings)} | value_explanation
+        return Evaluation(prior=prior.probabilities, value=value, explanation=explanation)
 
-    async def _value(self, state: Dialogue) -> tuple[float, dict[str, Any] | None]:
+    async def _value(self, state: Dialogue) -> tuple[float, dict[str, Any]]:
         if self.roles.debate is None:
-            return await self.roles.judge.value(state), None
+            judged = await self.roles.judge.value(state)
+            return judged.value, {"value_answers": summarise(judged.readings)}
         debate = await self.roles.debate.debate(state)
-        return debate.value, debate.to_dict()
+        return debate.value, {"debate": debate.to_dict()}
 
     async def transition(self, state: Dialogue, act: str) -> Transition[Dialogue]:
         utterance = await self._utterance(state, act)

@@ -27,6 +27,7 @@ from gdp_zero.roles.prompts import (
     task_block,
     transcript,
 )
+from gdp_zero.roles.readings import Reading, summarise
 
 ADVOCATE_ROLE = "advocate"
 JUDGE_ROLE = "debate_judge"
@@ -47,10 +48,11 @@ class Debate:
     arguments: tuple[Argument, ...]
     answers: tuple[str, ...]  # the judge's readable answers (user acts)
     value: float
+    readings: tuple[Reading, ...] = ()  # every judge answer as written, readable or not
 
     def to_dict(self) -> dict[str, Any]:
-        return {"debate": {"arguments": [asdict(a) for a in self.arguments], "answers": list(self.answers),
-                           "value": self.value}}
+        return {"arguments": [asdict(a) for a in self.arguments], "answers": list(self.answers),
+                "value": self.value, "readings": summarise(self.readings)}
 
 
 @dataclass(frozen=True)
@@ -70,15 +72,16 @@ class DebateJudge:
             arguments += [Argument(side, round_, text) for side, text in zip(SIDES, texts)]
         prompt = judge_prompt(self.domain, dialogue, arguments)
         raws = await self.client.generate(JUDGE_ROLE, prompt, n=self.samples, temperature=self.judge_temperature)
-        answers = []
+        answers, readings = [], []
         for raw in raws:
             parsed = parse_reply(raw, self.domain.user_act_names, fallback_act="")
             if parsed.act:
                 answers.append(parsed.act)
             else:
                 self.client.ledger.record_fallback(JUDGE_ROLE, parsed.fallback or "unknown_act")
+            readings.append(Reading(raw, parsed.act or None, parsed.fallback))
         values = [self.domain.user_act_values[act] for act in answers]
-        return Debate(tuple(arguments), tuple(answers), sum(values) / len(values) if values else 0.0)
+        return Debate(tuple(arguments), tuple(answers), sum(values) / len(values) if values else 0.0, tuple(readings))
 
     async def _argue(self, dialogue: Dialogue, side: Side, rebut: str | None) -> str:
         prompt = advocate_prompt(self.domain, dialogue, side, rebut)

@@ -13,9 +13,16 @@ from gdp_zero.dialogue import Dialogue
 from gdp_zero.domain import Domain
 from gdp_zero.llm.client import LLMClient
 from gdp_zero.roles.parsing import parse_reply
+from gdp_zero.roles.readings import Reading
 from gdp_zero.roles.user_simulator import user_turn_prompt
 
 ROLE = "judge"
+
+
+@dataclass(frozen=True)
+class ValueReading:
+    value: float  # the mean of the readable answers' values; 0 when none was readable
+    readings: tuple[Reading, ...]  # every answer, readable or not
 
 
 @dataclass(frozen=True)
@@ -25,15 +32,16 @@ class Judge:
     samples: int = 10
     temperature: float = 1.1
 
-    async def value(self, dialogue: Dialogue) -> float:
+    async def value(self, dialogue: Dialogue) -> ValueReading:
         asked = dialogue.add("system", self.domain.value_question_act, self.domain.value_question)
         prompt = user_turn_prompt(self.domain, asked, persona=None)
         texts = await self.client.generate(ROLE, prompt, n=self.samples, temperature=self.temperature)
-        values = []
+        values, readings = [], []
         for text in texts:
             parsed = parse_reply(text, self.domain.user_act_names, fallback_act="")
             if parsed.act:
                 values.append(self.domain.user_act_values[parsed.act])
             else:
                 self.client.ledger.record_fallback(ROLE, parsed.fallback or "unknown_act")
-        return sum(values) / len(values) if values else 0.0
+            readings.append(Reading(text, parsed.act or None, parsed.fallback))
+        return ValueReading(sum(values) / len(values) if values else 0.0, tuple(readings))

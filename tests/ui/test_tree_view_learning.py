@@ -1,6 +1,9 @@
-"""The tree panel shows the debate behind a node's value and the lessons a turn recalled, escaped."""
+"""The tree panel shows the model's answers behind a node's P and V (or the debate behind V) and the lessons
+a turn recalled, escaped."""
 
 from __future__ import annotations
+
+import html
 
 from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.planners import GDPZeroConfig
@@ -51,3 +54,40 @@ async def test_a_real_debate_turn_renders(make_settings, fake_server):
     finally:
         await session.aclose()
     assert "V(s) from a debate" in node_details_html(find_node(planned.tree, "greeting"), planned.tree)
+
+
+def test_a_node_shows_the_model_answers_behind_its_prior_and_value_with_their_parse():
+    node = TREE["root"]["children"][0]
+    answered = {**TREE, "root": {**TREE["root"], "children": [{**node, "explanation": {
+        "value_answers": [
+            {"raw": "[positive reaction] Sure, <i>maybe</i>.", "act": "positive reaction", "fallback": None, "times": 3},
+            {"raw": "I would rather not say", "act": None, "fallback": "unknown_act", "times": 1},
+        ],
+        "prior_answers": [{"raw": "personal story]", "act": "personal story", "fallback": None, "times": 2}],
+    }}]}}
+    shown = node_details_html(find_node(answered, "emotion appeal"), answered)
+    assert html.escape("simulated persuadee's answers to the value question (4 answers, 1 unreadable)") in shown
+    assert "[positive reaction] Sure, &lt;i&gt;maybe&lt;/i&gt;.</code> → <span class=\"act-tag\">positive reaction</span> <b>×3</b>" in shown
+    assert "I would rather not say</code> → <i>no act read (unknown_act), dropped</i>" in shown
+    assert html.escape("prior over the next acts, from the policy's sampled answers (2 answers)") in shown
+
+
+async def test_a_real_turn_keeps_what_the_model_answered_for_every_evaluated_node(make_settings, fake_server):
+    search = GDPZeroConfig(simulations=4, realizations=1, prior_samples=5, value_samples=4, reuse_tree=False)
+    session = build_session(make_settings(fake_server.base_url), ChatOptions(search=search))
+    try:
+        await session.open()
+        planned = await session.send("Hi! What is this about?")
+    finally:
+        await session.aclose()
+    assert planned is not None
+    evaluated = [n for n in planned.tree["root"]["children"] if n["value"] is not None]
+    assert evaluated
+    for node in [planned.tree["root"], *evaluated]:
+        answers = node["explanation"]
+        assert sum(a["times"] for a in answers["value_answers"]) == 4
+        assert sum(a["times"] for a in answers["prior_answers"]) == 5
+    child = evaluated[0]
+    shown = node_details_html(find_node(planned.tree, child["path"][-1]), planned.tree)
+    first = child["explanation"]["value_answers"][0]
+    assert html.escape(first["raw"]) in shown and f'<span class="act-tag">{first["act"]}</span>' in shown
