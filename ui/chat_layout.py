@@ -153,6 +153,8 @@ def tree_column() -> TreeColumn:
     root_table = gr.Dataframe(
         pd.DataFrame(columns=tree_view.ROOT_TABLE_HEADERS), label="Root acts (the chosen one first)",
         elem_id="root-table", interactive=False, wrap=True, max_height=320,
+        # Shares, not pixels: on a phone the act column wraps and P, N, Q, ✓ stay on the screen.
+        column_widths=["34%", "16%", "12%", "18%", "20%"],
     )
     sim_step = gr.Slider(1, 2, value=1, step=1, label="Step through this turn's simulations, in the order they ran",
                          elem_id="sim-step", interactive=False)

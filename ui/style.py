@@ -31,5 +31,10 @@ CSS = """
 /* The first screen holds the chat, its newest message and the box to type in: the chat takes what the
    header, tabs, status line and message box leave (chat_layout.CHAT_HEIGHT), less on a phone, where they wrap. */
 @media (max-width: 600px) { #chat { height: calc(100dvh - 470px) !important; } }
+/* On a phone the root-acts table's cells keep little padding, so P, N, Q and the ✓ stay unbroken on screen. */
+@media (max-width: 600px) {
+  #root-table th, #root-table td { padding: 4px 3px !important; font-size: 0.85em; }
+  #root-table .cell-wrap { padding: 0 !important; }
+}
 #chat button[aria-label="Clear"], .arena-chat button[aria-label="Clear"] { display: none; }  /* it would only blank the view, not the session */
 """
