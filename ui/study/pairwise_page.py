@@ -97,6 +97,8 @@ def build_pairwise_app(loaded: LoadedStudy, database: Database) -> gr.Blocks:
 
         demo.load(on_load, outputs=outputs)
         submit.click(submitted, inputs=[position, *radios], outputs=outputs)
+        for radio in radios:  # a person answering what was missing is no longer told it is missing
+            radio.input(lambda: "", outputs=notice, queue=False, show_progress="hidden")
     return demo
 
 

@@ -106,6 +106,7 @@ def test_a_participant_judges_every_pair_and_the_rows_equal_the_clicks(pairwise_
                 winner = pick(position, question)
             page.locator(f"#pairwise-{question}").get_by_text(f"Persuader {winner.upper()}", exact=True).click()
             clicked.append((position, question, pair.a.persuader, pair.b.persuader, winner, pair.known))
+        expect(page.locator("#pairwise-notice")).to_be_empty()  # answering clears "Please answer every question"
         page.screenshot(path=str(screenshot_dir / f"pairwise-{screen}-pair{position}.png"), full_page=True)
         page.locator("#pairwise-submit").click()
 
