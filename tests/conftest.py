@@ -11,8 +11,10 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.llm import EndpointSettings, LLMSettings
 from gdp_zero.llm.fake_server import FakeLLMServer
+from gdp_zero.planners import GDPZeroConfig, PlannerTurn
 
 # --- fake LLM server (gdp_zero.llm) ---------------------------------------------------------
 
@@ -81,3 +83,15 @@ def tmux_socket() -> Iterator[str]:
     socket = f"gdp-test-{uuid.uuid4().hex[:8]}"
     yield socket
     subprocess.run(["tmux", "-L", socket, "kill-server"], check=False, capture_output=True, timeout=20)
+
+
+async def plan_first_reply(settings: LLMSettings, search: GDPZeroConfig, message: str = "Hi! What is this about?") -> PlannerTurn:
+    """The persuader's turn after the opening and one message of the person, planned with `search`."""
+    session = build_session(settings, ChatOptions(search=search))
+    try:
+        await session.open()
+        planned = await session.send(message)
+    finally:
+        await session.aclose()
+    assert planned is not None
+    return planned

@@ -6,7 +6,6 @@ import pytest
 
 from gdp_zero.dialogue import Dialogue
 from gdp_zero.domain import load_domain
-from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.llm.client import LLMClient
 from gdp_zero.llm.fake_server import FakeLLMServer
 from gdp_zero.llm.ledger import UsageLedger
@@ -20,6 +19,7 @@ from gdp_zero.roles.debate import (
     advocate_prompt,
     judge_prompt,
 )
+from tests.conftest import plan_first_reply
 
 DOMAIN = load_domain()
 WARM = (
@@ -94,13 +94,7 @@ async def test_the_search_sees_only_the_value_and_the_debate_rides_along(make_se
 async def test_a_planner_set_to_debate_values_every_node_by_debate_and_the_tree_keeps_them(make_settings, fake_server):
     search = GDPZeroConfig(simulations=4, realizations=1, prior_samples=3, value_samples=3, value="debate", debate_rounds=2,
                            reuse_tree=False)  # this turn's own search, whatever the opening's left
-    session = build_session(make_settings(fake_server.base_url), ChatOptions(search=search))
-    try:
-        await session.open()
-        planned = await session.send("Hi! What is this about?")
-    finally:
-        await session.aclose()
-    assert planned is not None
+    planned = await plan_first_reply(make_settings(fake_server.base_url), search)
     usage = planned.usage
     assert "judge" not in usage and usage["debate_judge"]["calls"] >= 1
     assert usage["advocate"]["calls"] == 4 * usage["debate_judge"]["calls"]  # 2 rounds x 2 sides per value

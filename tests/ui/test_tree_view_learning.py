@@ -7,6 +7,7 @@ import html
 
 from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.planners import GDPZeroConfig
+from tests.conftest import plan_first_reply
 from ui.tree_view import find_node, node_details_html, tree_summary_html
 
 TREE = {
@@ -74,13 +75,7 @@ def test_a_node_shows_the_model_answers_behind_its_prior_and_value_with_their_pa
 
 async def test_a_real_turn_keeps_what_the_model_answered_for_every_evaluated_node(make_settings, fake_server):
     search = GDPZeroConfig(simulations=4, realizations=1, prior_samples=5, value_samples=4, reuse_tree=False)
-    session = build_session(make_settings(fake_server.base_url), ChatOptions(search=search))
-    try:
-        await session.open()
-        planned = await session.send("Hi! What is this about?")
-    finally:
-        await session.aclose()
-    assert planned is not None
+    planned = await plan_first_reply(make_settings(fake_server.base_url), search)
     evaluated = [n for n in planned.tree["root"]["children"] if n["value"] is not None]
     assert evaluated
     for node in [planned.tree["root"], *evaluated]:

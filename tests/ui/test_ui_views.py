@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.llm.ledger import CallRecord, UsageLedger
 from gdp_zero.llm.settings import load_llm_settings
 from gdp_zero.planners import GDPZeroConfig
 from gdp_zero.records import PlannerTurn, TurnRecord
+from tests.conftest import plan_first_reply
 from ui import chat_view, tree_view, usage_view
 from ui.app import SettingsRejected, options_from_controls
 
@@ -242,13 +242,8 @@ def test_node_choices_and_details(tree: dict[str, Any]) -> None:
 
 async def test_figure_of_a_real_search(fake_server: Any, make_settings: Any) -> None:
     """A tree the planner really built (fake LLM): every visited root act is a node."""
-    settings = make_settings(fake_server.base_url)
-    session = build_session(settings, ChatOptions(search=GDPZeroConfig(simulations=8, realizations=2, prior_samples=3, value_samples=3)))
-    try:
-        await session.open()
-        planned = await session.send("Hello, what is this about?")
-    finally:
-        await session.aclose()
+    search = GDPZeroConfig(simulations=8, realizations=2, prior_samples=3, value_samples=3)
+    planned = await plan_first_reply(make_settings(fake_server.base_url), search, "Hello, what is this about?")
     tree = planned.tree
     labels = list(traces(tree_view.tree_figure(tree))["nodes"].customdata)
     visited = [a for a, n in tree["root"]["child_visits"].items() if n > 0]
