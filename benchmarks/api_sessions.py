@@ -34,7 +34,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tests.ui.gradio_http import ON_LOAD, ON_SEND, call, new_session
+from tests.ui.gradio_http import NO_TOKEN, ON_LOAD, ON_SEND, call, new_session
 from tests.ui.test_ui_hardening_round2 import fn_index_of
 
 PERSON = ["gdpzero", 10, 3, 0.25, 1.0, "", "puct"]  # a 10-simulation search, as the README's table was measured
@@ -82,7 +82,7 @@ def run(max_sessions: int, sessions: int, parallel: int, step: int) -> list[list
     rows = []
     try:
         person = new_session()
-        assert "Your turn" in call(url, ON_LOAD, PERSON, person, client="192.0.2.1").status
+        assert "Your turn" in call(url, ON_LOAD, [*PERSON, NO_TOKEN], person, client="192.0.2.1").status
         rows.append(["person's page open", "1", "0", f"{resident_mib(proc.pid):.0f}", str(open_fds(proc.pid)), "-"])
         admitted = refused = 0
         started = time.monotonic()
@@ -90,7 +90,7 @@ def run(max_sessions: int, sessions: int, parallel: int, step: int) -> list[list
             for first in range(0, sessions, step):
                 batch = range(first, min(first + step, sessions))
                 statuses = list(pool.map(
-                    lambda i: call(url, ON_LOAD, FLOOD, new_session(), client=f"10.{i // 65536}.{i // 256 % 256}.{i % 256}",
+                    lambda i: call(url, ON_LOAD, [*FLOOD, NO_TOKEN], new_session(), client=f"10.{i // 65536}.{i // 256 % 256}.{i % 256}",
                                    timeout=300).status,
                     batch,
                 ))
@@ -125,10 +125,10 @@ def lockout(seconds: float) -> list[list[str]]:
                          f"{resident_mib(os.getpid()):.0f}"])
 
         person = new_session()
-        call(app.url, ON_LOAD, FLOOD, person, client="192.0.2.1")
+        call(app.url, ON_LOAD, [*FLOOD, NO_TOKEN], person, client="192.0.2.1")
         flood = {f"10.0.0.{n}": new_session() for n in range(1, 20)}
         with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda item: call(app.url, ON_LOAD, FLOOD, item[1], client=item[0]), flood.items()))
+            list(pool.map(lambda item: call(app.url, ON_LOAD, [*FLOOD, NO_TOKEN], item[1], client=item[0]), flood.items()))
         look = fn_index_of(app.url, "turn-select", "select")
         stop, events = threading.Event(), [0]
 
@@ -153,7 +153,7 @@ def lockout(seconds: float) -> list[list[str]]:
             else:
                 person_text = "-"
             if not admitted:
-                knock = call(app.url, ON_LOAD, FLOOD, newcomer, client="198.51.100.9")
+                knock = call(app.url, ON_LOAD, [*FLOOD, NO_TOKEN], newcomer, client="198.51.100.9")
                 admitted = "Your turn" in knock.status
                 newcomer_text = "admitted, chat opened" if admitted else f"refused: {knock.status}"
             else:

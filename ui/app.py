@@ -77,12 +77,6 @@ PAGE_JS = """() => {
     const text = message && message.querySelector('.message-text') ? message.querySelector('.message-text').innerText : '';
     if (text) setTimeout(() => navigator.clipboard.writeText(text), 50);  // after Gradio's own copy
   }, true);
-  // The dialogue lives in this page's server session: a reload or a closed tab starts a new one.
-  window.addEventListener('beforeunload', (event) => {
-    if (!document.querySelector('#chat [data-testid=user]')) return;  // nothing of the person's to lose
-    event.preventDefault();
-    event.returnValue = '';
-  });
 }"""
 QUEUE_SIZE = 512  # events waiting for a worker; beyond it Gradio answers "queue full"
 MAX_UPLOAD = "20mb"  # the Strategies tab's transcripts and runs files; nothing else is uploaded

@@ -24,6 +24,7 @@ MAX_DEPTH_SHOWN = 10  # the depth slider's top: "all"
 MIN_VISITS_LABEL = "Hide acts visited fewer times"
 PLANNER_CHOICES = [("GDP-Zero (search)", "gdpzero"), ("Prompting (no search)", "prompting"), ("Random", "random")]
 ROOT_CHOICES = [("PUCT (as published)", "puct"), ("Gumbel + Sequential Halving", "gumbel")]
+RESUME_STORAGE_KEY = "gdp-zero-chat"  # localStorage: the chat's resume token
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class ChatColumn:
     note: gr.Textbox
     save_note: gr.Button
     noted: gr.Number
+    resume: gr.BrowserState
 
 
 @dataclass(frozen=True)
@@ -105,8 +107,10 @@ def chat_column() -> ChatColumn:
                           placeholder="Rate a persuader message first")
         save_note = gr.Button("Save note", elem_id="save-note", size="sm", scale=1, interactive=False)
         noted = gr.Number(None, visible=False, elem_id="noted-index")  # the log index the note goes to
+    # The chat's resume token, in localStorage: a reloaded page takes its dialogue back (ui/sessions.py).
+    resume = gr.BrowserState(None, storage_key=RESUME_STORAGE_KEY)
     return ChatColumn(chatbot, error_box, status, message, send, undo, retry, restart, transcript_dl, regenerate,
-                      note, save_note, noted)
+                      note, save_note, noted, resume)
 
 
 def glossary_panel(domain: Domain) -> None:

@@ -47,6 +47,7 @@ SERVER_LIMITS = Limits(simulations=200, realizations=10, time_budget_s=300.0)
 CONTROL_LABELS = {"simulations": "Simulations", "realizations": "k", "q0": "Q0", "c_puct": "c_puct",
                   "time_budget_s": "The time budget", "root": "Root act selection"}
 CLICK_SEP = "\u241f"  # between a clicked node's label and the click's nonce
+RESUMED = "Your dialogue is back after the reload: go on where you left off."
 SESSION_ENDED = ("This page's session has ended (the server restarted, or the page was closed or idle "
                  "for a long time): reload the page.")
 
@@ -213,6 +214,11 @@ class ChatPage:
             yield {**self.hint(refusal(rejected)), **(first or {}), self.chat.retry: self.retry_button(user.can_retry)}
             return
         await asyncio.sleep(0)  # let the turn start: a sent message is then pending, shown at once
+        async for update in self.follow_turn(user, task):
+            yield update
+
+    async def follow_turn(self, user: UserChat, task: asyncio.Task) -> AsyncIterator[Updates]:
+        """The page's view of a turn that has started, until it ends (also one a reloaded page takes back)."""
         yield self.busy_view(user)
         drawn = None  # simulations done when the tree was last drawn
         async for _ in while_running(task, POLL_S):
@@ -261,7 +267,21 @@ class ChatPage:
     # -- handlers (Gradio passes the control values positionally and the request by its annotation) --
 
     async def on_load(self, planner: str, sims: Any, k: Any, q0: Any, cpuct: Any, budget: Any, root: Any,
-                      request: gr.Request) -> AsyncIterator[Updates]:
+                      resume_token: Any, request: gr.Request) -> AsyncIterator[Updates]:
+        """A page opens: it takes back the chat its browser left on a reload, or starts a new one."""
+        try:
+            resumed = await self.registry.resume(resume_token if isinstance(resume_token, str) else None,
+                                                 _key(request), client_address(request))
+        except LimitExceeded as refused:
+            yield self.hint(str(refused))
+            return
+        if resumed is not None:
+            if resumed.task is not None:  # a turn was running (or ended unseen) when the page went away
+                async for update in self.follow_turn(resumed, resumed.task):
+                    yield update
+            else:
+                yield self.full_view(resumed, RESUMED)
+            return
         try:
             options = options_from_controls(self.defaults, planner, sims, k, q0, cpuct, budget, root)
         except SettingsRejected:
@@ -271,6 +291,7 @@ class ChatPage:
         except LimitExceeded as refused:
             yield self.hint(str(refused))
             return
+        yield {self.chat.resume: user.resume_token}
         async for update in self.run_turn(user, user.open):
             yield update
 
@@ -380,7 +401,7 @@ class ChatPage:
         return {self.tree.sim_details: tree_view.simulation_html(tree, int(step or 1))}
 
     async def on_unload(self, request: gr.Request) -> None:
-        await self.registry.close(_key(request))
+        self.registry.detach(_key(request))  # kept for a reload (the resume window), then closed by the sweep
 
     # -- wiring -------------------------------------------------------------------------------
 
@@ -388,7 +409,7 @@ class ChatPage:
         c, t, controls, outputs = self.chat, self.tree, self.controls.inputs(), self.outputs
         # The controls reach the handlers as sent (preprocess=False), so a value from the page and
         # one sent to the queue directly are checked by the same options_from_controls.
-        demo.load(self.on_load, inputs=controls, outputs=outputs, preprocess=False, **PAGE_ONLY)
+        demo.load(self.on_load, inputs=[*controls, c.resume], outputs=[*outputs, c.resume], preprocess=False, **PAGE_ONLY)
         # The box is emptied in the browser as the message leaves, so text typed meanwhile is never wiped;
         # a message sent while the last turn's event is still closing runs after it instead of being dropped.
         send_args: dict[str, Any] = {"inputs": [c.message, *controls], "outputs": outputs, "preprocess": False,

@@ -1,8 +1,10 @@
 """One chat per browser session, kept server-side, and the turn each one has in flight.
 
 A `ChatSession` holds an AsyncOpenAI client, so it is never deep-copied into `gr.State`: the
-registry keys it by Gradio's per-page session hash and closes it when the page unloads, or when
-it has been idle for the limits' idle timeout (a session in use is never closed to make room:
+registry keys it by Gradio's per-page session hash. When the page unloads (a reload, a closed
+tab) the chat waits for the limits' resume window: the browser keeps the chat's resume token
+(localStorage), and a page that loads with it takes the chat back under its own session hash. A
+chat is closed when that window passes, or when it has been idle for the limits' idle timeout (a session in use is never closed to make room:
 gdp_zero/serving/limits.py refuses new ones instead). A turn runs as an asyncio task, so a handler can report
 its progress while it runs, and a page closed mid-turn never leaves the dialogue half-written
 (the task finishes or is cancelled on close). Every turn holds a slot of the limits while it runs.
@@ -14,6 +16,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import secrets
 import shutil
 import time
 import weakref
@@ -38,6 +41,8 @@ from ui.tree_view import ViewChoice
 logger = logging.getLogger(__name__)
 
 SWEEP_INTERVAL_S = 30.0  # how often idle sessions are looked for
+# A reloaded page may load before the old page's unload reaches the server: wait this long for it.
+RESUME_WAIT_S = 2.0
 GONE_REMEMBERED = 2000  # closed or refused session keys whose reason a page can still be told
 TurnAdmission = Callable[[], Callable[[], None]]  # raises LimitExceeded, or returns the slot's release
 
@@ -56,6 +61,8 @@ class UserChat:
         self.dialogues = 0  # restarts so far: each starts a new dialogue, learned from under its own id
         self._recall_lessons()
         self.options = options
+        # Held by the page's browser (localStorage) to take this chat back after a reload; never logged.
+        self.resume_token = secrets.token_urlsafe(24)
         self.task: asyncio.Task[PlannerTurn | None] | None = None
         self.progress: SearchProgress | None = None
         self.phase = ""
@@ -234,6 +241,7 @@ class SessionRegistry:
         self.limits = limits or ClientLimits()
         self._chats: dict[str, UserChat] = {}
         self._gone: dict[str, str] = {}  # session key -> why it has no chat, oldest first
+        self._by_token: dict[str, str] = {}  # resume token -> session key of its chat
         self.root = scratch_folder("ui")
         self.remove_files = weakref.finalize(self, shutil.rmtree, self.root, ignore_errors=True)
         self._folders = itertools.count(1)  # never the session hash: it comes from the client
@@ -260,9 +268,7 @@ class SessionRegistry:
             self._remember(key, f"This page has no chat: {refused}")
             raise
         if replaced is not None:
-            minutes = self.limits.settings.yield_after_idle_s / 60
-            await self.close(replaced, f"This chat was closed to make room for a newcomer on a full server, after "
-                                       f"{minutes:g} minutes without a message: reload the page to start a new one.")
+            await self.close(replaced, self._made_room_reason())
         self._gone.pop(key, None)
 
         def admit_turn() -> Callable[[], None]:
@@ -278,8 +284,43 @@ class SessionRegistry:
             self.limits.close_session(key)
             raise
         self._chats[key] = chat
+        self._by_token[chat.resume_token] = key
         if self._sweeper is None or self._sweeper.done():
             self._sweeper = asyncio.ensure_future(self._sweep_forever())
+        return chat
+
+    def detach(self, key: str) -> None:
+        """The page of `key` went away: its chat waits for a page with its resume token (see `resume`)."""
+        self.limits.detach(key)
+
+    async def resume(self, token: str | None, key: str, client: str) -> UserChat | None:
+        """The chat whose page went away holding `token`, now under `key`; None if there is none to take back.
+
+        Only a chat whose page is gone can be taken: two open tabs never share one. LimitExceeded
+        (the chat closed) when the limits refuse the session its new place."""
+        old = self._by_token.get(token or "")
+        if old is None or old == key or old not in self._chats:
+            return None
+        waited = 0.0
+        while not self.limits.is_detached(old):  # its page is still open (another tab), or still unloading
+            if waited >= RESUME_WAIT_S:
+                return None
+            await asyncio.sleep(0.1)
+            waited += 0.1
+        if old not in self._chats:  # closed while we waited
+            return None
+        try:
+            replaced = self.limits.move_session(old, key, client, busy=self._busy)
+        except LimitExceeded as refused:
+            await self.close(old)
+            self._remember(key, f"This page has no chat: {refused}")
+            raise
+        if replaced is not None:
+            await self.close(replaced, self._made_room_reason())
+        chat = self._chats.pop(old)
+        self._chats[key] = chat
+        self._by_token[chat.resume_token] = key
+        self._gone.pop(key, None)
         return chat
 
     async def close(self, key: str, reason: str | None = None) -> None:
@@ -289,7 +330,13 @@ class SessionRegistry:
         if reason is not None:
             self._remember(key, reason)
         if chat is not None:
+            self._by_token.pop(chat.resume_token, None)
             await chat.aclose()
+
+    def _made_room_reason(self) -> str:
+        minutes = self.limits.settings.yield_after_idle_s / 60
+        return (f"This chat was closed to make room for a newcomer on a full server, after {minutes:g} minutes "
+                "without a message: reload the page to start a new one.")
 
     async def sweep(self) -> int:
         """Close the chats idle for longer than the limits' idle timeout; how many were closed."""

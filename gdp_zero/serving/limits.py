@@ -45,6 +45,7 @@ class LimitSettings:
     idle_timeout_s: float = 1800.0  # a session without a person's action for this long is closed
     yield_after_idle_s: float = 300.0  # when full, a session idle this long gives its place to a newcomer
     participations_per_hour: int = 3  # new study participations a client address may start in any hour
+    resume_window_s: float = 600.0  # a closed or reloaded page can take its session back this long
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -64,6 +65,7 @@ class ClientLimits:
         self._clock = clock
         self._sessions: dict[str, str] = {}  # session key -> client address
         self._last_active: dict[str, float] = {}  # session key -> clock time of its last event
+        self._detached: dict[str, float] = {}  # session key -> clock time its page went away
         self._per_client: dict[str, int] = {}  # client address -> open sessions
         self._turn_starts: dict[str, deque[float]] = {}  # client address -> turn starts in the last minute
         self._in_flight = 0
@@ -89,6 +91,21 @@ class ClientLimits:
         self._last_active[key] = self._clock()
         return replaced
 
+    def move_session(self, old: str, new: str, client: str, busy: Callable[[str], bool] = lambda key: False) -> str | None:
+        """The session of `old` goes on under `new` (its page was reloaded), from `client`'s address now.
+
+        It keeps the time of its last event: a reload is not what a person does in the chat, so
+        reloading every few seconds does not keep an idle session alive. Refused and returning as
+        `open_session` does."""
+        last = self._last_active.get(old)
+        if old not in self._sessions:
+            raise LimitExceeded("This chat was closed in the meantime: the page starts a new one.")
+        self.close_session(old)
+        replaced = self.open_session(new, client, busy)
+        if last is not None:
+            self._last_active[new] = last
+        return replaced
+
     def _make_room(self, client: str, busy: Callable[[str], bool]) -> str:
         """The session that gives its place to a new one of `client` (closed here), or LimitExceeded."""
         s = self.settings
@@ -111,9 +128,18 @@ class ClientLimits:
         if key in self._last_active:
             self._last_active[key] = self._clock()
 
+    def detach(self, key: str) -> None:
+        """The page of `key` went away (closed or reloading): its session waits `resume_window_s` for it."""
+        if key in self._sessions:
+            self._detached[key] = self._clock()
+
+    def is_detached(self, key: str) -> bool:
+        return key in self._detached
+
     def close_session(self, key: str) -> None:
         client = self._sessions.pop(key, None)
         self._last_active.pop(key, None)
+        self._detached.pop(key, None)
         if client is not None:
             left = self._per_client[client] - 1
             if left:
@@ -123,14 +149,17 @@ class ClientLimits:
 
     def sweep(self, busy: Callable[[str], bool] = lambda key: False) -> list[str]:
         """Housekeeping, every minute or so: the sessions to close (no event for idle_timeout_s and
-        not `busy` running a turn); the turn history of addresses quiet for a minute is dropped."""
+        not `busy` running a turn, or a page gone for resume_window_s); the turn history of
+        addresses quiet for a minute is dropped."""
         now = self._clock()
         for client in [c for c, starts in self._turn_starts.items() if not starts or starts[-1] <= now - 60]:
             del self._turn_starts[client]
         for client in [c for c, starts in self._participation_starts.items() if not starts or starts[-1] <= now - 3600]:
             del self._participation_starts[client]
         cutoff = now - self.settings.idle_timeout_s
-        return [key for key, last in self._last_active.items() if last < cutoff and not busy(key)]
+        gone = now - self.settings.resume_window_s
+        idle = [key for key, last in self._last_active.items() if last < cutoff and not busy(key)]
+        return idle + [key for key, left in self._detached.items() if left < gone and key not in idle]
 
     # -- study participations ---------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from typing import Any
 
 # Event indices in the app's /config (ui/app.py registers them in this order).
 ON_LOAD, ON_SEND = 0, 1
+NO_TOKEN = None  # ON_LOAD's last input after the planner controls: the page's resume token (none: a new chat)
 OUTPUT_STATUS = 1  # position of the status line among the handlers' outputs
 
 

@@ -42,15 +42,50 @@ def test_the_box_and_the_newest_message_are_in_view_after_each_of_the_first_turn
     shot(page, screenshot_dir, f"first-screen-{width}x{height}.png")
 
 
-def test_a_reload_warns_before_the_dialogue_is_dropped(page: Page, app: ServedApp) -> None:
+def messages(page: Page) -> list[str]:
+    return page.locator(f"{USER}, {BOT}").all_inner_texts()
+
+
+def test_a_reload_keeps_the_dialogue_and_the_chat_goes_on(page: Page, app: ServedApp) -> None:
+    """A reload dropped 3 user and 4 bot messages without a word (issue 22 item 2): the page now takes
+    its chat back from the server (the resume token in localStorage), tree and transcript included."""
     open_app(page, app)
     send(page, "Hello there.")
-    dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.type), dialog.dismiss()))
-    page.evaluate("() => { window.location.reload(); }")  # a reload the page can warn about
-    page.wait_for_timeout(1000)
-    assert dialogs == ["beforeunload"]
-    expect(page.locator(USER)).to_have_count(1)  # staying: the dialogue is still there
+    send(page, "What does the charity do?")
+    before = messages(page)
+    chats = len(app.registry)
+    page.reload()
+    expect(page.locator(BOT)).to_have_count(3)
+    expect(page.locator("#status")).to_contain_text("Your dialogue is back")
+    assert messages(page) == before and len(app.registry) == chats  # the same chat, not a new one beside it
+    expect(page.locator("#turn-select input")).to_have_value(re.compile(r"^turn 3 "))  # its trees came back too
+    send(page, "Why should I trust it?")
+    transcript = json.loads(download(page, "#download-transcript")[1])
+    said = [t["text"] for t in transcript["turns"] if t["speaker"] == "user"]
+    assert said == ["Hello there.", "What does the charity do?", "Why should I trust it?"]
+
+
+def test_a_reload_mid_turn_shows_the_turn_finish(page: Page, app: ServedApp) -> None:
+    open_app(page, app)
+    app.llm.latency_s = 0.3  # a turn of a few seconds
+    page.fill("#message textarea", "Tell me about the charity.")
+    page.press("#message textarea", "Enter")
+    expect(page.locator("#status")).to_contain_text("simulation")  # the search is running
+    page.reload()
+    expect(page.locator(USER)).to_have_count(1)  # the message was kept
+    expect(page.locator(BOT)).to_have_count(2, timeout=60_000)  # and its reply arrives on the reloaded page
+    expect(page.locator("#status .status-done")).to_be_visible()
+
+
+def test_a_second_tab_gets_its_own_chat(page: Page, app: ServedApp) -> None:
+    open_app(page, app)
+    send(page, "Hello from the first tab.")
+    second = page.context.new_page()
+    open_app(second, app)  # the same browser, so the same resume token: the first tab is still open
+    assert second.locator(USER).count() == 0
+    send(page, "Still here.")  # the first tab's chat was not taken
+    expect(page.locator(USER)).to_have_count(2)
+    second.close()
 
 
 def test_regenerate_feedback_copy_and_glossary_land_in_the_transcript(page: Page, app: ServedApp,

@@ -21,7 +21,7 @@ from playwright.sync_api import Page, expect
 
 from gdp_zero.llm.fake_server import TEXT_FAULTS
 from gdp_zero.text import MAX_LLM_TEXT_CHARS
-from tests.ui.gradio_http import ON_LOAD, ON_SEND, Completed, call, new_session
+from tests.ui.gradio_http import NO_TOKEN, ON_LOAD, ON_SEND, Completed, call, new_session
 from tests.ui.test_ui_browser import BOT, USER, open_app, send
 from gdp_zero.serving.limits import LimitSettings
 
@@ -64,7 +64,7 @@ def test_an_api_flood_never_evicts_a_person_and_the_limits_answer(
         one_address = [("198.51.100.7", new_session()) for _ in range(12)]
         many_addresses = [(f"203.0.113.{i}", new_session()) for i in range(30)]
         with ThreadPoolExecutor(8) as pool:
-            flood = [pool.submit(call, app.url, ON_LOAD, FLOOD, session, client=client)
+            flood = [pool.submit(call, app.url, ON_LOAD, [*FLOOD, NO_TOKEN], session, client=client)
                      for client, session in one_address + many_addresses]
             send(page, "And how much of a donation reaches the children?")  # while the flood runs
             results = [f.result(timeout=120) for f in flood]
@@ -102,7 +102,7 @@ def test_an_api_flood_never_evicts_a_person_and_the_limits_answer(
 
 def test_numbers_the_controls_never_send_are_refused_through_the_api(guarded: ServedApp) -> None:
     session = new_session()
-    assert "Your turn" in call(guarded.url, ON_LOAD, CONTROLS, session).status
+    assert "Your turn" in call(guarded.url, ON_LOAD, [*CONTROLS, NO_TOKEN], session).status
     for sims in (float("inf"), float("-inf"), float("nan"), 1.5, "lots", None):
         done = call(guarded.url, ON_SEND, ["Hello there.", "gdpzero", sims, 2, 0.25, 1.0, "", "puct"], session)
         assert done.success and done.error is None, (sims, done)
@@ -143,7 +143,7 @@ def test_hostile_llm_text_is_shown_clean_isolated_and_bounded(page: Page, app: S
 
 def test_a_lone_surrogate_or_control_characters_in_a_message_from_the_api(app: ServedApp) -> None:
     session = new_session()
-    call(app.url, ON_LOAD, CONTROLS, session)
+    call(app.url, ON_LOAD, [*CONTROLS, NO_TOKEN], session)
     hostile = "Half an emoji \ud83d, a \u202ereversed\u202c word, a bell\x07 and \x1b[2Jescapes."
     done = call(app.url, ON_SEND, [hostile, *CONTROLS], session)
     assert done.success and "Your turn" in done.status, done

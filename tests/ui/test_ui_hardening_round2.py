@@ -24,7 +24,7 @@ from gdp_zero.serving.limits import LimitSettings
 from tests.study.web.test_access import status_of
 from tests.test_serving_http import raw
 from tests.ui.conftest import free_port
-from tests.ui.gradio_http import ON_LOAD, ON_SEND, call, new_session
+from tests.ui.gradio_http import NO_TOKEN, ON_LOAD, ON_SEND, call, new_session
 
 REPO = Path(__file__).resolve().parents[2]
 FLOOD = ["random", 1, 1, 0.25, 1, "", "puct"]  # planner, simulations, k, Q0, c_puct, time budget, root rule
@@ -46,7 +46,7 @@ def test_cheap_events_keep_no_session_and_a_newcomer_gets_in(start_app: Callable
     with start_app(limits=limits) as app:
         flood = {f"10.0.0.{n}": new_session() for n in range(1, 4)}
         for client, session in flood.items():
-            assert call(app.url, ON_LOAD, FLOOD, session, client=client).success
+            assert call(app.url, ON_LOAD, [*FLOOD, NO_TOKEN], session, client=client).success
         look = fn_index_of(app.url, "turn-select", "select")  # choosing a turn to view: no LLM turn
         stop = threading.Event()
 
@@ -60,12 +60,12 @@ def test_cheap_events_keep_no_session_and_a_newcomer_gets_in(start_app: Callable
         alive.start()
         try:
             newcomer = new_session()
-            refused = call(app.url, ON_LOAD, FLOOD, newcomer, client="10.0.0.9")
+            refused = call(app.url, ON_LOAD, [*FLOOD, NO_TOKEN], newcomer, client="10.0.0.9")
             assert "server is full (3 open sessions, all in use). Please try again in" in refused.status
             pressed = call(app.url, ON_SEND, ["Hello?", *FLOOD], newcomer, client="10.0.0.9")
             assert pressed.status.startswith("This page has no chat: The server is full"), pressed.status  # not "restarted"
             time.sleep(6.5)  # the flood's sessions have had no turn for yield_after_idle_s, only cheap events
-            admitted = call(app.url, ON_LOAD, FLOOD, newcomer, client="10.0.0.9")
+            admitted = call(app.url, ON_LOAD, [*FLOOD, NO_TOKEN], newcomer, client="10.0.0.9")
             assert "full" not in admitted.status and app.registry.get(newcomer) is not None, admitted.status
         finally:
             stop.set()
@@ -90,11 +90,11 @@ def test_bodies_routes_and_forged_addresses(start_app: Callable[..., Any]) -> No
 
         # Without a trusted proxy a forged X-Forwarded-For changes nothing: both sessions are 127.0.0.1's.
         first = new_session()
-        assert call(app.url, ON_LOAD, FLOOD, first, client="198.51.100.1").success
+        assert call(app.url, ON_LOAD, [*FLOOD, NO_TOKEN], first, client="198.51.100.1").success
         for wrong in (123, ["a", "list"]):  # not text: the page's hint, not Gradio's bare "Error"
             done = call(app.url, ON_SEND, [wrong, *FLOOD], first)
             assert done.success and done.error is None and "A message must be text, not" in done.status, done
-        second = call(app.url, ON_LOAD, FLOOD, new_session(), client="198.51.100.2")
+        second = call(app.url, ON_LOAD, [*FLOOD, NO_TOKEN], new_session(), client="198.51.100.2")
         assert "Too many open sessions from your address (1)" in second.status
 
 
@@ -117,7 +117,7 @@ def test_sigterm_removes_the_scratch_folder_and_gradios_copies(tmp_path: Path) -
         while not serving(url):
             assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "ui.log").read_text()
             time.sleep(0.5)
-        assert call(url, ON_LOAD, FLOOD, new_session()).success  # the greeting: a transcript to download
+        assert call(url, ON_LOAD, [*FLOOD, NO_TOKEN], new_session()).success  # the greeting: a transcript to download
         tmp = Path(os.environ.get("TMPDIR", "/tmp"))
         cache = [Path(p) for p in glob.glob(str(tmp / f"gdp-zero-gradio-{server.pid}-*"))]
         scratch = [Path(p) for p in glob.glob(str(tmp / f"gdp-zero-ui-{server.pid}-*"))]
@@ -149,5 +149,5 @@ def upload(url: str, client: str, content: bytes) -> int:
 def test_uploads_only_from_an_address_with_an_open_page(start_app: Callable[..., Any]) -> None:
     with start_app() as app:
         assert upload(app.url, "203.0.113.50", b'{"a": 1}\n') == 403  # no session: nothing is kept
-        assert call(app.url, ON_LOAD, FLOOD, new_session(), client="203.0.113.51").success
+        assert call(app.url, ON_LOAD, [*FLOOD, NO_TOKEN], new_session(), client="203.0.113.51").success
         assert upload(app.url, "203.0.113.51", b'{"a": 1}\n') == 200

@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 
 from gdp_zero.llm.fake_server import FakeLLMServer
-from tests.ui.gradio_http import ON_LOAD, call, new_session
+from tests.ui.gradio_http import NO_TOKEN, ON_LOAD, call, new_session
 
 
 def _free_port() -> int:
@@ -83,7 +83,7 @@ def test_ctrl_c_removes_the_session_folders_and_no_url_credentials_are_logged(tm
             url = f"http://127.0.0.1:{port}/"
             config = _wait_for(url + "config", proc)
             for _ in range(3):
-                done = call(url, ON_LOAD, ["gdpzero", 3, 1, 0.25, 1.0, "", "puct"], new_session())
+                done = call(url, ON_LOAD, ["gdpzero", 3, 1, 0.25, 1.0, "", "puct", NO_TOKEN], new_session())
                 assert "Your turn" in done.status, done
             roots = list(tmp_path.glob("gdp-zero-ui-*"))
             transcripts = [p.read_text(encoding="utf-8") for p in roots[0].glob("s*/v*/gdp-zero-transcript-*.json")]

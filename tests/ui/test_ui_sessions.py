@@ -255,3 +255,34 @@ async def test_looking_keeps_no_chat_alive_and_a_full_server_makes_room_for_a_ne
         assert "closed after 10 minutes without a message" in (registry.why_gone("person") or "")
     finally:
         await registry.close_all()
+
+
+async def test_a_page_that_went_away_is_taken_back_by_its_token_within_the_resume_window(settings: Any) -> None:
+    """A reload keeps the dialogue: the chat waits for a page with its resume token, under that page's
+    key; a reload does not count as use (the idle clock runs on); past the window the chat is closed."""
+    clock = Clock()
+    limits = ClientLimits(LimitSettings(idle_timeout_s=600, resume_window_s=120), clock=clock)
+    registry = SessionRegistry(settings, limits)
+    try:
+        chat = await registry.create("page-1", "10.0.0.1", SMALL)
+        await take_a_turn(chat)
+        assert await registry.resume("made-up", "page-2", "10.0.0.1") is None
+        assert await registry.resume(chat.resume_token, "page-2", "10.0.0.1") is None  # page-1 is open: another tab
+
+        registry.detach("page-1")  # the page reloads
+        clock.now += 500
+        assert await registry.resume(chat.resume_token, "page-2", "10.0.0.1") is chat
+        assert registry.get("page-1") is None and registry.get("page-2") is chat and len(registry) == 1
+        assert limits.snapshot()["sessions"] == 1
+        clock.now += 101  # 601 s since the person's last turn: the reload did not keep it alive
+        assert await registry.sweep() == 1 and registry.get("page-2") is None
+
+        closed = await registry.create("page-3", "10.0.0.1", SMALL)
+        registry.detach("page-3")  # a tab closed for good
+        clock.now += 119
+        assert await registry.sweep() == 0
+        clock.now += 2
+        assert await registry.sweep() == 1
+        assert await registry.resume(closed.resume_token, "page-4", "10.0.0.1") is None  # too late: a new chat
+    finally:
+        await registry.close_all()
