@@ -23,41 +23,13 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import Field, model_validator
 
 from gdp_zero.domain import DEFAULT_DOMAIN, load_domain
-from gdp_zero.factory import ChatOptions, build_session
-from gdp_zero.llm.settings import LLMSettings
-from gdp_zero.mcts.config import InvalidSetting
-from gdp_zero.planners import GDPZeroConfig
-from gdp_zero.session import ChatSession
-from gdp_zero.study.spec import PlannerChoice, check_llm_table
+from gdp_zero.study.spec import Contestant, Study, check_contestant, unique_contestants
 from gdp_zero.validation import ConfigError, StrictModel, read_toml, validate
-
-_NAME = r"^[a-z][a-z0-9_]*$"
-
-
-class Contestant(PlannerChoice):
-    name: Annotated[str, Field(pattern=_NAME, max_length=40)]
-    label: Annotated[str, Field(min_length=1, max_length=80)] | None = None  # shown after the vote
-
-    @property
-    def shown_name(self) -> str:
-        return self.label or self.name
-
-    def session(self, settings: LLMSettings, domain: str, base: GDPZeroConfig | None = None) -> ChatSession:
-        """A new chat with this contestant's planner, search and model, on the server's settings."""
-        options = ChatOptions(planner=self.planner, search=self.search_config(base), domain=domain)
-        return build_session(self.llm_settings(settings), options)
-
-    def public_dict(self, settings: LLMSettings | None = None) -> dict[str, Any]:
-        """What the votes keep: the file's fields, and with `settings` the model of every role."""
-        shown = self.model_dump(mode="json", exclude_none=True)
-        if settings is not None:
-            shown["models"] = self.llm_settings(settings).models_by_role()
-        return shown
 
 
 class Arena(StrictModel):
@@ -68,9 +40,7 @@ class Arena(StrictModel):
 
     @model_validator(mode="after")
     def _unique(self) -> Arena:
-        names = [c.name for c in self.contestants]
-        if len(set(names)) != len(names):
-            raise ValueError(f"contestants: names must be unique, got {names}")
+        unique_contestants(self.contestants)
         return self
 
     @cached_property
@@ -89,7 +59,7 @@ def load_arena(path: Path | str) -> Arena:
     data.setdefault("id", path.stem.replace(".", "-").lower())
     arena = validate(Arena, data, path)
     for contestant in arena.contestants:
-        _check_contestant(contestant, str(path))
+        check_contestant(contestant, str(path), "contestants.")
     try:
         load_domain(arena.domain)
     except (ConfigError, FileNotFoundError, ValueError) as error:
@@ -97,10 +67,8 @@ def load_arena(path: Path | str) -> Arena:
     return arena
 
 
-def _check_contestant(contestant: Contestant, source: str) -> None:
-    where = f"contestants.{contestant.name}."
-    try:
-        contestant.search_config()
-    except InvalidSetting as invalid:
-        raise ConfigError(f"{source}: {where}search.{invalid.setting}: {invalid.problem}") from None
-    check_llm_table(contestant.llm, source, f"{where}llm.", "an arena file (it is stored with the votes)")
+def study_arena(study: Study) -> Arena:
+    """The arena a study file declares ([arena]): its votes go under the study's id."""
+    if study.arena is None:
+        raise ValueError(f"study {study.id!r} declares no [arena]")
+    return Arena(id=study.id, title=study.title, domain=study.domain, contestants=study.arena.contestants)

@@ -16,7 +16,7 @@ from gdp_zero.cli.options import (
     mode_from_args,
     positive_int,
 )
-from gdp_zero.study.spec import DB_URL_ENV, Study, load_study
+from gdp_zero.study.spec import DB_URL_ENV, PlannerChoice, Study, load_study
 from gdp_zero.serving.limits import LimitSettings
 
 DEFAULT_DB = "sqlite:///study.db"
@@ -60,22 +60,37 @@ def check_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def settings_text(choice: PlannerChoice) -> str:
+    """A condition's or contestant's search, time budget and own model, as the summary lists them."""
+    details: dict[str, Any] = {**choice.search.model_dump(exclude_none=True)}
+    if choice.time_budget_s is not None:
+        details["time_budget_s"] = choice.time_budget_s
+    if choice.llm:
+        details["llm"] = choice.llm
+    return ", ".join(f"{k}={v}" for k, v in details.items()) or "defaults"
+
+
 def summary(study: Study, path: Path) -> str:
-    lines = [f"{path}: OK", f"study {study.id!r}: {study.title}", "conditions (participants see only the label):"]
-    for condition in study.conditions:
-        details: dict[str, Any] = {**condition.search.model_dump(exclude_none=True)}
-        if condition.time_budget_s is not None:
-            details["time_budget_s"] = condition.time_budget_s
-        if condition.llm:
-            details["llm"] = condition.llm
-        quota = f", quota {condition.quota}" if condition.quota is not None else ""
-        shown = ", ".join(f"{k}={v}" for k, v in details.items()) or "defaults"
-        lines.append(f"  {condition.name}: planner {condition.planner} ({shown}){quota}, label {condition.label!r}")
-    rules = study.chat
-    lines.append(
-        f"chat: {rules.min_turns}-{rules.max_turns} turns, messages up to {rules.max_message_chars} characters, "
-        f"idle timeout {rules.idle_timeout_minutes:g} min"
-    )
+    lines = [f"{path}: OK", f"study {study.id!r}: {study.title}"]
+    if study.arena is not None:
+        arena = study.arena
+        lines.append(f"crowd arena: {arena.votes_required} votes for the completion code, at most {arena.most_votes} per "
+                     f"participant, {arena.votes_per_address_per_hour} per address an hour")
+        lines.append("contestants (shown as A and B until each vote):")
+        for contestant in arena.contestants:
+            lines.append(f"  {contestant.name}: planner {contestant.planner} ({settings_text(contestant)}), "
+                         f"shown after the vote as {contestant.shown_name!r}")
+    else:
+        lines.append("conditions (participants see only the label):")
+        for condition in study.conditions:
+            quota = f", quota {condition.quota}" if condition.quota is not None else ""
+            lines.append(f"  {condition.name}: planner {condition.planner} ({settings_text(condition)}){quota}, "
+                         f"label {condition.label!r}")
+        rules = study.chat
+        lines.append(
+            f"chat: {rules.min_turns}-{rules.max_turns} turns, messages up to {rules.max_message_chars} characters, "
+            f"idle timeout {rules.idle_timeout_minutes:g} min"
+        )
     for name, items in (("per-turn ratings", study.turn_ratings), ("pre-survey", study.survey_items("pre")), ("post-survey", study.survey_items("post"))):
         lines.append(f"{name}: " + (", ".join(f"{i.id} ({i.type})" for i in items) or "none"))
     if study.attention_check is not None:

@@ -1,4 +1,4 @@
-"""What a study checks before it serves anyone: a real model, served for every condition.
+"""What a study checks before it serves anyone: a real model, served for every condition (or arena contestant).
 
 Paid participants must never chat with the canned demo replies or the tiny local model by
 accident (`--llm auto` falls back to them when no key or base URL is set): a pilot asks for them
@@ -34,12 +34,14 @@ def refuse_demo(mode: str, allow_demo: bool) -> None:
 
 
 def check_condition_models(study: Study, settings: LLMSettings) -> None:
-    """Ask each distinct endpoint and model the conditions use whether it serves them; one line naming the condition if not."""
-    per_condition: dict[str, tuple[str, LLMSettings]] = {}
-    for condition in study.conditions:
-        own = condition.llm_settings(settings)
-        per_condition.setdefault(json.dumps(own.public_dict(), sort_keys=True), (condition.name, own))
-    asyncio.run(_check_all(list(per_condition.values())))
+    """Ask each distinct endpoint and model the conditions (an arena's contestants) use whether it serves them;
+    one line naming the condition (contestant) if not."""
+    kind, choices = ("contestant", study.arena.contestants) if study.arena is not None else ("condition", study.conditions)
+    per_choice: dict[str, tuple[str, LLMSettings]] = {}
+    for choice in choices:
+        own = choice.llm_settings(settings)
+        per_choice.setdefault(json.dumps(own.public_dict(), sort_keys=True), (f"{kind} {choice.name!r}", own))
+    asyncio.run(_check_all(list(per_choice.values())))
 
 
 async def _check_all(endpoints: list[tuple[str, LLMSettings]]) -> None:
@@ -48,4 +50,4 @@ async def _check_all(endpoints: list[tuple[str, LLMSettings]]) -> None:
             async with LLMClient(settings) as client:
                 await client.check()
         except LLMError as error:
-            raise ConfigError(f"condition {name!r}: {error}") from None
+            raise ConfigError(f"{name}: {error}") from None

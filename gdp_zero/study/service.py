@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
-import re
 import secrets
 import time
 from dataclasses import dataclass, field, replace
@@ -50,7 +49,6 @@ Phase = Literal[
     "consent", "pre_survey", "chat", "rating", "post_survey", "complete", "screened_out", "declined", "timed_out", "refused"
 ]
 _SURVEY_PHASE: dict[Survey, str] = {"pre": "pre_survey", "post": "post_survey"}
-_PARTICIPANT_ID = re.compile(r"^[A-Za-z0-9_.@:-]{1,200}$")
 
 NOTICES = {
     "already_completed": "You have already completed this study. Thank you! You cannot take part a second time.",
@@ -194,7 +192,7 @@ class StudyService:
         if preview:
             participant_id, generated = f"preview-{secrets.token_hex(8)}", True
         elif participant_id:
-            if not _PARTICIPANT_ID.match(participant_id) or not rules.accepts_id(participant_id):
+            if not rules.accepts_id(participant_id):
                 return self._refusal("invalid_id")
             generated = False
         elif rules.generate_missing_id and rules.id_pattern is None:

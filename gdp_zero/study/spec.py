@@ -1,4 +1,5 @@
-"""A crowd study in one TOML file: conditions, assignment, chat rules, surveys, ratings, completion.
+"""A crowd study in one TOML file: conditions, assignment, chat rules, surveys, ratings, completion;
+or, with an [arena] section instead of conditions, a crowd arena (contestants drawn two at a time, votes).
 
 `load_study(path)` validates the whole file on load; every mistake is reported as
 `file: field.path: what was expected, got what was found`. The format is documented in the README
@@ -16,9 +17,11 @@ from typing import Annotated, Any, Literal, Mapping, Union, get_type_hints
 from pydantic import ConfigDict, Discriminator, Field, Tag, ValidationError, create_model, field_validator, model_validator
 
 from gdp_zero.domain import DEFAULT_DOMAIN, load_domain
+from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.llm.settings import LLMSettings, apply_llm_table, validate_llm_table
-from gdp_zero.mcts.config import changed
+from gdp_zero.mcts.config import InvalidSetting, changed
 from gdp_zero.planners import PLANNERS, GDPZeroConfig
+from gdp_zero.session import ChatSession
 from gdp_zero.shipped_files import shipped_folder
 from gdp_zero.validation import ConfigError, StrictModel, describe_problem, describe_validation_error, read_toml
 
@@ -234,6 +237,45 @@ class Condition(PlannerChoice):
         }
 
 
+class Contestant(PlannerChoice):
+    """An arena's contestant (an arena file's [[contestants]], a study's [[arena.contestants]])."""
+
+    name: Annotated[str, Field(pattern=_ID, max_length=40)]  # what the votes and the leaderboard call it
+    label: Annotated[str, Field(min_length=1, max_length=80)] | None = None  # shown after the vote
+
+    @property
+    def shown_name(self) -> str:
+        return self.label or self.name
+
+    def session(self, settings: LLMSettings, domain: str, base: GDPZeroConfig | None = None) -> ChatSession:
+        """A new chat with this contestant's planner, search and model, on the server's settings."""
+        options = ChatOptions(planner=self.planner, search=self.search_config(base), domain=domain)
+        return build_session(self.llm_settings(settings), options)
+
+    def public_dict(self, settings: LLMSettings | None = None) -> dict[str, Any]:
+        """What the votes keep: the file's fields, and with `settings` the model of every role."""
+        shown = self.model_dump(mode="json", exclude_none=True)
+        if settings is not None:
+            shown["models"] = self.llm_settings(settings).models_by_role()
+        return shown
+
+
+def unique_contestants(contestants: tuple[Contestant, ...]) -> None:
+    names = [c.name for c in contestants]
+    if len(set(names)) != len(names):
+        raise ValueError(f"contestants: names must be unique, got {names}")
+
+
+def check_contestant(contestant: Contestant, source: str, where: str) -> None:
+    """What the model cannot check: the search table builds a search, the [llm] table is valid and keyless."""
+    where = f"{where}{contestant.name}."
+    try:
+        contestant.search_config()
+    except InvalidSetting as invalid:
+        raise ConfigError(f"{source}: {where}search.{invalid.setting}: {invalid.problem}") from None
+    check_llm_table(contestant.llm, source, f"{where}llm.", "a file that declares an arena (it is stored with the votes)")
+
+
 # --- the rest of the study -------------------------------------------------------------------
 
 
@@ -245,6 +287,8 @@ class Consent(StrictModel):
 
 # Named id forms of recruitment platforms, usable as [recruitment] id_pattern.
 ID_PATTERNS = {"prolific": r"[0-9a-fA-F]{24}"}
+# Any participant id: what a database column and a log line can hold as it is.
+PARTICIPANT_ID = re.compile(r"^[A-Za-z0-9_.@:-]{1,200}$")
 
 
 class Recruitment(StrictModel):
@@ -271,7 +315,9 @@ class Recruitment(StrictModel):
         return pattern
 
     def accepts_id(self, participant_id: str) -> bool:
-        """Whether the id has the platform's form (any id when the file names none)."""
+        """Whether the id is one (PARTICIPANT_ID) of the platform's form (any form when the file names none)."""
+        if not PARTICIPANT_ID.match(participant_id):
+            return False
         if self.id_pattern is None:
             return True
         return re.fullmatch(ID_PATTERNS.get(self.id_pattern, self.id_pattern), participant_id) is not None
@@ -347,6 +393,31 @@ class Completion(StrictModel):
         return code, url.replace("{code}", code or "") if url else None
 
 
+class ArenaRules(StrictModel):
+    """A crowd arena ([arena]): each participant votes on rounds of two contestants drawn from these, and
+    gets the completion code after `votes_required` votes."""
+
+    contestants: Annotated[tuple[Contestant, ...], Field(min_length=2)]
+    votes_required: Annotated[int, Field(ge=1)] = 5  # votes before the completion code shows
+    max_votes: Annotated[int, Field(ge=1)] | None = None  # votes one participant may cast (default: votes_required)
+    votes_per_address_per_hour: Annotated[int, Field(ge=1)] = 200  # votes from one client address in any hour
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ArenaRules:
+        unique_contestants(self.contestants)
+        if self.max_votes is not None and self.max_votes < self.votes_required:
+            raise ValueError(f"max_votes ({self.max_votes}) must be at least votes_required ({self.votes_required})")
+        return self
+
+    @property
+    def most_votes(self) -> int:
+        return self.max_votes if self.max_votes is not None else self.votes_required
+
+
+# The parts of a chat study an arena study has none of (its rounds are voted on, not rated or surveyed).
+_NOT_IN_AN_ARENA = ("turn_ratings", "pre_survey", "post_survey", "attention_check")
+
+
 class Study(StrictModel):
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=80)]
     title: Annotated[str, Field(min_length=1)]
@@ -354,7 +425,8 @@ class Study(StrictModel):
     domain: str = DEFAULT_DOMAIN
     consent: Consent
     recruitment: Recruitment = Recruitment()
-    conditions: Annotated[tuple[Condition, ...], Field(min_length=1)]
+    conditions: tuple[Condition, ...] = ()
+    arena: ArenaRules | None = None  # a crowd arena instead of conditions
     chat: ChatRules = ChatRules()
     turn_ratings: tuple[RatingItem, ...] = ()
     pre_survey: tuple[SurveyItem, ...] = ()
@@ -364,6 +436,14 @@ class Study(StrictModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Study:
+        if self.arena is None and not self.conditions:
+            raise ValueError("conditions: give at least one [[conditions]] table, or an [arena]")
+        if self.arena is not None:
+            if self.conditions:
+                raise ValueError("conditions: an arena study draws its contestants from [arena]; remove [[conditions]]")
+            for name in _NOT_IN_AN_ARENA:
+                if getattr(self, name):
+                    raise ValueError(f"{name}: an arena study has none (its rounds are voted on); remove it")
         names = [c.name for c in self.conditions]
         if len(set(names)) != len(names):
             raise ValueError(f"conditions: names must be unique, got {names}")
@@ -407,6 +487,8 @@ def load_study(path: Path | str) -> Study:
     for condition in study.conditions:
         if condition.llm is not None:
             check_llm_table(condition.llm, str(path), f"conditions.{condition.name}.llm.", "a study file (it is shared and stored with the data)")
+    for contestant in study.arena.contestants if study.arena is not None else ():
+        check_contestant(contestant, str(path), "arena.contestants.")
     try:
         load_domain(study.domain)
     except (ConfigError, FileNotFoundError, ValueError) as error:
@@ -436,7 +518,8 @@ def _describe(problem: Mapping[str, Any], source: str, prefix: str) -> str:
         # A check across fields: name the field it is about, and do not echo the whole table.
         message = problem["msg"].removeprefix("Value error, ")
         field, _, rest = message.partition(": ")
-        if rest and field.split(".")[0] in found:
+        # A field the file left out ("conditions") is named all the same when the check is the study's own.
+        if rest and (field.split(".")[0] in found or (not loc and field in Study.model_fields)):
             loc, message = (*loc, field), rest
         return f"{source}: {prefix}{'.'.join(map(str, loc)) or '(top level)'}: {message}"
     return describe_problem({**problem, "loc": loc}, source, prefix)
