@@ -42,6 +42,8 @@ VOTE_WORDS = {"a": "A is better", "b": "B is better", "tie": "a tie", "both_bad"
 APP_ROUNDS = 400  # bootstrap resamples on the page (the offline report takes its own number)
 # Left out of the votes a page may download: who voted (pseudonyms link one session's votes) and the round.
 PRIVATE_VOTE_COLUMNS = ("voter", "battle")
+INSTRUCTIONS = ("Two anonymous persuaders, **A** and **B**, answer each of your messages; you play the persuadee. When "
+                "you have read enough, vote for the one that persuaded you better. Who they were is shown after your vote.")
 BOARD_HEADERS = ["rank", "contestant", "rating", "lower_95", "upper_95", "battles", "finite"]
 
 
@@ -101,11 +103,32 @@ def arena_tab(service: ArenaService | None, limits: ClientLimits, event_options:
 
 def build_tab(rounds: ArenaRounds, event_options: dict[str, Any]) -> Callable[[gr.Blocks], None]:
     """The tab's components; returns the function that wires its events (with the Blocks for its unload event)."""
+    gr.Markdown(f"### {html.escape(rounds.service.arena.title)}\n{INSTRUCTIONS}")
+    wire_round = round_panel(rounds, event_options)
+    with gr.Accordion("Leaderboard", open=False, elem_id="arena-leaderboard-panel"):
+        wire_board = leaderboard_panel(rounds.service, event_options, hidden_columns=PRIVATE_VOTE_COLUMNS)
+
+    def wire_events(demo: gr.Blocks) -> None:
+        wire_round(demo)
+        wire_board(demo)
+
+    return wire_events
+
+
+def _no_gate(request: gr.Request) -> str | None:
+    return None
+
+
+def round_panel(
+    rounds: ArenaRounds, event_options: dict[str, Any], *, voter_key: Callable[[gr.Request], str | None] | None = None,
+    gate: Callable[[gr.Request], str | None] = _no_gate,
+    after_vote: tuple[Callable[[gr.Request], list[Any]], list[Any]] | None = None,
+) -> Callable[[gr.Blocks], None]:
+    """The round's components (two chats, the message box, the votes, the reveal, the trees); returns the function
+    that wires its events. A vote is stored under `voter_key(request)` (default: the page's session); `gate` says
+    why a round may not start (None: it may); `after_vote` (handler, outputs) runs after each vote's event."""
     service = rounds.service
-    downloads = scratch_folder("arena")
-    gr.Markdown(f"### {html.escape(service.arena.title)}\nTwo anonymous persuaders, **A** and **B**, answer each of "
-                "your messages; you play the persuadee. When you have read enough, vote for the one that persuaded "
-                "you better. Who they were is shown after your vote.")
+    key_of = voter_key or _key
     with gr.Row(equal_height=False):
         chats, reveals, trees = {}, {}, {}
         for side in SIDES:
@@ -130,22 +153,10 @@ def build_tab(rounds: ArenaRounds, event_options: dict[str, Any]) -> Callable[[g
     with gr.Accordion("Search trees of the last turn (shown after your vote)", open=False, elem_id="arena-trees"), gr.Row():
         for side in SIDES:
             trees[side] = gr.Plot(label=f"Persuader {side.upper()}", elem_id=f"arena-tree-{side}")
-    with gr.Accordion("Leaderboard", open=False, elem_id="arena-leaderboard-panel"):
-        with gr.Row():
-            refresh = gr.Button("Refresh the leaderboard", elem_id="arena-refresh", size="sm")
-            report_dl = gr.DownloadButton("Report (HTML)", elem_id="arena-report", size="sm", interactive=False)
-            board_dl = gr.DownloadButton("Leaderboard (CSV)", elem_id="arena-board-csv", size="sm", interactive=False)
-            votes_dl = gr.DownloadButton("Votes (CSV)", elem_id="arena-votes-csv", size="sm", interactive=False)
-        board_note = gr.HTML("", elem_id="arena-board-note")
-        board_table = gr.Dataframe(pd.DataFrame(columns=BOARD_HEADERS), elem_id="arena-leaderboard", interactive=False,
-                                   label="Bradley–Terry ratings, 95% bootstrap intervals")
-        plots = [gr.Plot(elem_id=f"arena-plot-{key}") for key, _ in FIGURES]
 
     round_outputs = [*chats.values(), *reveals.values(), status, message, send, *vote_buttons, retry, new_round,
                      *trees.values()]
     MESSAGE_OUTPUT = round_outputs.index(message)
-    latest_files: list[Path] = []  # the last leaderboard's download folder; older ones are removed
-
     def view(battle: Battle | None, text: str, kind: str, pending: str | None = None, busy: bool = False) -> list[Any]:
         if battle is None:
             return [[], [], "", "", chat_view.status_html(text, kind), gr.Textbox(interactive=False),
@@ -203,6 +214,10 @@ def build_tab(rounds: ArenaRounds, event_options: dict[str, Any]) -> Callable[[g
         yield after_step(found.battle)
 
     async def on_new_round(request: gr.Request) -> AsyncIterator[list[Any]]:
+        refusal = await asyncio.to_thread(gate, request)
+        if refusal is not None:
+            yield view(None, refusal, "hint")
+            return
         try:
             await rounds.start(_key(request), client_address(request))
         except LimitExceeded as refused:
@@ -229,17 +244,57 @@ def build_tab(rounds: ArenaRounds, event_options: dict[str, Any]) -> Callable[[g
 
     def voter(winner: str) -> Callable[[gr.Request], Any]:
         async def on_vote(request: gr.Request) -> list[Any]:
-            found = rounds.get(_key(request))
-            if found is None or found.busy:
-                text = "Wait for both replies before voting." if found else "This round has ended: start a new round."
+            found, voter_key = rounds.get(_key(request)), key_of(request)
+            if found is None or found.busy or voter_key is None:
+                text = ("This page cannot vote: open it from the study's link." if voter_key is None else
+                        "Wait for both replies before voting." if found else "This round has ended: start a new round.")
                 return view(found.battle if found else None, text, "hint")
             try:
-                await asyncio.to_thread(service.vote, found.battle, winner, _key(request), client_address(request))
+                await asyncio.to_thread(service.vote, found.battle, winner, voter_key, client_address(request))
             except VoteRefused as refused:
                 return view(found.battle, str(refused), "hint")
             return view(found.battle, f"Thank you: your vote ({VOTE_WORDS[winner]}) is saved. Press New round for another "
                                       "pair.", "done")
         return on_vote
+
+    async def on_unload(request: gr.Request) -> None:
+        await rounds.close(_key(request))
+
+    def wire_events(demo: gr.Blocks) -> None:
+        new_round.click(on_new_round, outputs=round_outputs, **event_options)
+        send.click(on_send, inputs=[message], outputs=round_outputs, **event_options)
+        message.submit(on_send, inputs=[message], outputs=round_outputs, **event_options)
+        retry.click(on_retry, outputs=round_outputs, **event_options)
+        for (winner, _, _), button in zip(VOTES, vote_buttons):
+            voted = button.click(voter(winner), outputs=round_outputs, **event_options)
+            if after_vote is not None:
+                voted.then(after_vote[0], outputs=after_vote[1], **event_options)
+        demo.unload(on_unload)
+
+    return wire_events
+
+
+def _key(request: gr.Request) -> str:
+    """The page's session: its round, and (in the app's tab) the key of the pseudonym its votes are stored under."""
+    return request.session_hash or ""
+
+
+def leaderboard_panel(service: ArenaService, event_options: dict[str, Any], *, hidden_columns: tuple[str, ...] = (),
+                      on_load: bool = False) -> Callable[[gr.Blocks], None]:
+    """The leaderboard (Bradley–Terry ratings with bootstrap intervals, the win-rate and battle figures) of the stored
+    votes, with the report and the votes as downloads (without `hidden_columns`); returns the function that wires its
+    events (`on_load`: it is computed when the page opens, too)."""
+    downloads = scratch_folder("arena")
+    with gr.Row():
+        refresh = gr.Button("Refresh the leaderboard", elem_id="arena-refresh", size="sm")
+        report_dl = gr.DownloadButton("Report (HTML)", elem_id="arena-report", size="sm", interactive=False)
+        board_dl = gr.DownloadButton("Leaderboard (CSV)", elem_id="arena-board-csv", size="sm", interactive=False)
+        votes_dl = gr.DownloadButton("Votes (CSV)", elem_id="arena-votes-csv", size="sm", interactive=False)
+    board_note = gr.HTML("", elem_id="arena-board-note")
+    board_table = gr.Dataframe(pd.DataFrame(columns=BOARD_HEADERS), elem_id="arena-leaderboard", interactive=False,
+                               label="Bradley–Terry ratings, 95% bootstrap intervals")
+    plots = [gr.Plot(elem_id=f"arena-plot-{key}") for key, _ in FIGURES]
+    latest_files: list[Path] = []  # the last leaderboard's download folder; older ones are removed
 
     def computed_board() -> tuple[Leaderboard | None, pd.DataFrame, str]:
         try:
@@ -258,9 +313,9 @@ def build_tab(rounds: ArenaRounds, event_options: dict[str, Any]) -> Callable[[g
         # A new folder per version (Gradio caches downloads by path); Gradio copies a file when the
         # button gets it, so only the latest folder is kept.
         folder = Path(tempfile.mkdtemp(dir=downloads))
-        public_votes = votes[[c for c in votes.columns if c not in PRIVATE_VOTE_COLUMNS]]
+        shown_votes = votes[[c for c in votes.columns if c not in hidden_columns]]
         files = {"arena-report.html": report_html(board, service.arena.title),
-                 "arena-leaderboard.csv": leaderboard_csv(board), "arena-votes.csv": public_votes.to_csv(index=False)}
+                 "arena-leaderboard.csv": leaderboard_csv(board), "arena-votes.csv": shown_votes.to_csv(index=False)}
         for name, text in files.items():
             (folder / name).write_text(text, encoding="utf-8")
         for old in latest_files:
@@ -271,22 +326,10 @@ def build_tab(rounds: ArenaRounds, event_options: dict[str, Any]) -> Callable[[g
                 *[gr.DownloadButton(value=str(folder / name), interactive=True) for name in files],
                 *board_figures(board)]
 
-    async def on_unload(request: gr.Request) -> None:
-        await rounds.close(_key(request))
-
     def wire_events(demo: gr.Blocks) -> None:
-        new_round.click(on_new_round, outputs=round_outputs, **event_options)
-        send.click(on_send, inputs=[message], outputs=round_outputs, **event_options)
-        message.submit(on_send, inputs=[message], outputs=round_outputs, **event_options)
-        retry.click(on_retry, outputs=round_outputs, **event_options)
-        for (winner, _, _), button in zip(VOTES, vote_buttons):
-            button.click(voter(winner), outputs=round_outputs, **event_options)
-        refresh.click(on_refresh, outputs=[board_note, board_table, report_dl, board_dl, votes_dl, *plots], **event_options)
-        demo.unload(on_unload)
+        outputs = [board_note, board_table, report_dl, board_dl, votes_dl, *plots]
+        refresh.click(on_refresh, outputs=outputs, **event_options)
+        if on_load:
+            demo.load(on_refresh, outputs=outputs, **event_options)
 
     return wire_events
-
-
-def _key(request: gr.Request) -> str:
-    """The page's session: its round, and the pseudonym its votes are stored under."""
-    return request.session_hash or ""

@@ -2,14 +2,14 @@
 
 Every vote is written before anyone is told it counted, in one row with both dialogues so far,
 the contestants (with the model of every role), the draw and a pseudonymous voter id: the salted
-hash of the browser's session key (the salt is the database's secret `export_salt`). Limits: votes
-per browser session (counted in the database) and per client address per hour (counted here; the
-address is never stored).
+hash (the study exports' pseudonym, salted with the database's secret `export_salt`) of the voter's
+key, the browser's session in the app's tab and the recruitment id in a crowd arena. Limits: votes per
+voter (counted in the database) and per client address per hour (counted here; the address is never
+stored).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import time
@@ -28,6 +28,7 @@ from gdp_zero.llm.settings import LLMSettings
 from gdp_zero.planners import GDPZeroConfig
 from gdp_zero.study import crud
 from gdp_zero.study.db import Database, open_database, redacted
+from gdp_zero.study.export import pseudonym
 
 VOTES_TABLE_COLUMNS = ("arena", "battle", "voter", "model_a", "model_b", "winner", "exchanges", "at")
 HOUR_S = 3600.0
@@ -35,7 +36,7 @@ HOUR_S = 3600.0
 
 @dataclass(frozen=True)
 class VoteLimits:
-    per_session: int = 100  # votes one browser session may cast in an arena
+    per_session: int = 100  # votes one voter (a browser session, a crowd worker) may cast in an arena
     per_address_per_hour: int = 200  # votes from one client address in any hour
 
     def __post_init__(self) -> None:
@@ -69,11 +70,16 @@ class ArenaService:
         a, b = (self.arena.by_name[name].session(self.settings, self.arena.domain, self.search) for name in (draw.a, draw.b))
         return Battle(self.arena, draw, a, b)
 
-    def voter(self, session_key: str) -> str:
-        """The pseudonym a browser session votes under: stable within the database, not reversible without its salt."""
-        return hashlib.sha256(f"{self._salt}:{session_key}".encode()).hexdigest()[:16]
+    def voter(self, voter_key: str) -> str:
+        """The pseudonym a voter votes under: stable within the database, not reversible without its salt."""
+        return pseudonym(voter_key, self._salt)
 
-    def vote(self, battle: Battle, winner: str, session_key: str, address: str) -> int:
+    def votes_of(self, voter_key: str) -> int:
+        """The votes cast so far under this voter's pseudonym."""
+        with self.database.transaction() as session:
+            return crud.arena_votes_of_voter(session, self.arena.id, self.voter(voter_key))
+
+    def vote(self, battle: Battle, winner: str, voter_key: str, address: str) -> int:
         """Store the vote (its row id) and close the round, or VoteRefused saying why it was not counted."""
         battle.check_vote(winner)
         now = self._clock()
@@ -82,10 +88,10 @@ class ArenaService:
             recent.popleft()
         if len(recent) >= self.limits.per_address_per_hour:
             raise VoteRefused(f"Too many votes from your address: at most {self.limits.per_address_per_hour} an hour.")
-        voter = self.voter(session_key)
+        voter = self.voter(voter_key)
         with self.database.transaction() as session:
             if crud.arena_votes_of_voter(session, self.arena.id, voter) >= self.limits.per_session:
-                raise VoteRefused(f"This session has cast its {self.limits.per_session} votes: thank you.")
+                raise VoteRefused(f"This session has cast its {self.limits.per_session} votes: thank you (no more are counted).")
             row = crud.add_arena_vote(
                 session, arena=self.arena.id, battle=battle.id, voter=voter, model_a=battle.draw.a, model_b=battle.draw.b,
                 winner=winner, exchanges=battle.exchanges,

@@ -51,6 +51,17 @@ def test_serve_stops_at_start_when_the_endpoint_does_not_serve_the_model(tmp_pat
     assert "condition 'gdpzero'" in line and "gpt-not-served" in line and "fake-model" in line
 
 
+def test_a_crowd_arena_is_held_to_the_same_rules_its_contestants_models_checked(tmp_path: Path) -> None:
+    arena = REPO / "studies" / "crowd_arena.toml"
+    line = one_line_error(run("serve", str(arena), "--db", f"sqlite:///{tmp_path / 'study.db'}", "--llm", "fake"))
+    assert "not a real model" in line and "--allow-demo" in line and not (tmp_path / "study.db").exists()
+    with FakeLLMServer() as llm:
+        done = run("serve", str(arena), "--db", f"sqlite:///{tmp_path / 'study.db'}", "--llm", "openai",
+                   "--base-url", llm.base_url, "--model", "gpt-not-served", env={"OPENAI_API_KEY": "sk-fake"})
+    line = one_line_error(done)
+    assert "contestant 'gdpzero_n10'" in line and "gpt-not-served" in line
+
+
 @pytest.mark.parametrize("url", [f"postgresql://user:{SECRET}@127.0.0.1:1/study", f"mysql://user:{SECRET}@127.0.0.1/study",
                                  f"postgresql://user:{SECRET}@127.0.0.1:notaport/study"])
 def test_a_database_that_cannot_be_used_is_one_line_for_serve_and_export_its_password_hidden(url: str, tmp_path: Path) -> None:

@@ -3,7 +3,9 @@
 One FastAPI app holds separate Gradio apps, so no researcher page shares a nav bar, a config or
 an API with the participant's: `/` is the participant flow (nothing else of GDP-Zero studio is
 mounted), `/admin/` the dashboard and `/preview/` the flow as a researcher walks it without being
-counted. Both researcher apps ask for the admin password (Gradio's login page, any user name).
+counted. A study file with an [arena] is served as a crowd arena (ui/study/arena_page.py) behind the
+same guards: the worker's rounds at `/`, the leaderboard at `/admin/`, and at `/preview/` the
+worker's page whose votes go to an arena of their own (the leaderboard never counts them). Both researcher apps ask for the admin password (Gradio's login page, any user name).
 Several processes may serve one PostgreSQL database behind a load balancer: every state lives in
 the database, except Gradio's own per-connection queue, so the balancer must keep a browser on
 one process (sticky sessions) for the length of a page visit.
@@ -16,6 +18,7 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import contextlib
+from dataclasses import dataclass
 import hmac
 import ipaddress
 import socket
@@ -36,7 +39,8 @@ from ui.gradio_cache import private_gradio_cache
 
 from gdp_zero.study.spec import ADMIN_PASSWORD_ENV, Study
 from gdp_zero.backends import Backend
-from gdp_zero.serving.limits import LimitSettings
+from gdp_zero.serving.limits import ClientLimits, LimitSettings
+from gdp_zero.study.db import Database
 from gdp_zero.validation import ConfigError
 from ui.style import CSS as APP_CSS
 
@@ -141,6 +145,7 @@ def build_server(
     *,
     password: str | None,
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
+    participant_css: str = CSS,
 ) -> FastAPI:
     """The participant app at `/`, the researcher apps (password-protected when one is set) beside it.
 
@@ -177,11 +182,48 @@ def build_server(
             return await call_next(request)
 
     # Starlette matches mounts in order: the researcher paths before the catch-all root.
-    for blocks, path, css in ((admin, ADMIN_PATH, ADMIN_CSS), (preview, PREVIEW_PATH, CSS)):
+    for blocks, path, css in ((admin, ADMIN_PATH, ADMIN_CSS), (preview, PREVIEW_PATH, participant_css)):
         gr.mount_gradio_app(app, blocks, path=path, auth=auth, auth_message=AUTH_MESSAGE, css=css, **style)
     # show_error=False: an unexpected exception's text never reaches a participant's page.
-    gr.mount_gradio_app(app, participant, path="", show_error=False, css=CSS, **style)
+    gr.mount_gradio_app(app, participant, path="", show_error=False, css=participant_css, **style)
     return app
+
+
+@dataclass(frozen=True)
+class Pages:
+    """A study's three apps, the participant's styles, and what closes the LLM clients as the server stops."""
+
+    participant: gr.Blocks
+    admin: gr.Blocks
+    preview: gr.Blocks
+    on_shutdown: Callable[[], Awaitable[None]] | None = None
+    participant_css: str = CSS
+
+
+def study_pages(study: Study, database: Database, backend: Backend, limits: ClientLimits, note: str | None) -> Pages:
+    """The chat study's participant flow, dashboard and preview."""
+    from gdp_zero.study.service import StudyService
+    from ui.study.admin import build_admin_app
+    from ui.study.participant import build_participant_app
+
+    service = StudyService(study, database, backend.settings)
+    return Pages(build_participant_app(service, banner=note, limits=limits), build_admin_app(service),
+                 build_participant_app(service, preview=True, banner=note, limits=limits), service.aclose)
+
+
+def crowd_arena_pages(study: Study, database: Database, backend: Backend, limits: ClientLimits, note: str | None) -> Pages:
+    """The crowd arena's worker page, leaderboard, and a preview whose votes are kept apart from the workers'."""
+    from gdp_zero.arena.contestants import study_arena
+    from gdp_zero.arena.service import ArenaService, VoteLimits
+    from ui.study.arena_page import arena_rules, build_crowd_arena_admin, build_crowd_arena_app
+
+    rules, arena = arena_rules(study), study_arena(study)
+    votes = VoteLimits(per_session=rules.most_votes, per_address_per_hour=rules.votes_per_address_per_hour)
+    service = ArenaService(arena, backend.settings, database, limits=votes)
+    preview = ArenaService(arena.model_copy(update={"id": f"{arena.id[:72]}-preview"}), backend.settings, database, limits=votes)
+    # The worker sees the acts and planner notes after each vote, styled as in the chat app.
+    return Pages(build_crowd_arena_app(study, service, limits, banner=note), build_crowd_arena_admin(study, service),
+                 build_crowd_arena_app(study, preview, limits, banner=note), participant_css=APP_CSS + CSS)
 
 
 def serve(study: Study, *, database_url: str, backend: Backend, host: str, port: int, admin_password: str | None,
@@ -189,11 +231,7 @@ def serve(study: Study, *, database_url: str, backend: Backend, host: str, port:
     """`gdp-zero study serve`: open the study's database, then serve on an open backend until
     interrupted (the caller stops the backend). X-Forwarded-For is believed only from
     `trusted_proxies`; without a password the researcher pages need `local_only`."""
-    from gdp_zero.serving.limits import ClientLimits
     from gdp_zero.study.db import open_database, redacted
-    from gdp_zero.study.service import StudyService
-    from ui.study.admin import build_admin_app
-    from ui.study.participant import build_participant_app
 
     stop_on_sigterm()  # systemd's and docker's stop clean up as Ctrl-C does (the exports' folders)
     private_gradio_cache()  # before any app is built: Gradio's copies of the exports stay this process's
@@ -203,17 +241,13 @@ def serve(study: Study, *, database_url: str, backend: Backend, host: str, port:
         raise ConfigError("--local-only says nothing forwards to this server, --trusted-proxy that a proxy does: choose one")
     check_admin_exposure(host, password, local_only)
     database = open_database(database_url)
-    service = StudyService(study, database, backend.settings)
     turn_limits = ClientLimits(limits)  # one count of LLM turns for participants and previews
     note = DEMO_NOTE if backend.mode == "fake" else None
     try:
-        app = build_server(
-            build_participant_app(service, banner=note, limits=turn_limits),
-            build_admin_app(service),
-            build_participant_app(service, preview=True, banner=note, limits=turn_limits),
-            password=password,
-            on_shutdown=service.aclose,
-        )
+        pages = crowd_arena_pages if study.arena is not None else study_pages
+        built = pages(study, database, backend, turn_limits, note)
+        app = build_server(built.participant, built.admin, built.preview, password=password, on_shutdown=built.on_shutdown,
+                           participant_css=built.participant_css)
         base = f"http://{host}:{port}"
         recruitment = study.recruitment.participant_param
         print(f"Study {study.id!r} ({study.title}) on {redacted(database_url)}", flush=True)
