@@ -414,8 +414,9 @@ class ArenaRules(StrictModel):
         return self.max_votes if self.max_votes is not None else self.votes_required
 
 
-# The parts of a chat study an arena study has none of (its rounds are voted on, not rated or surveyed).
-_NOT_IN_AN_ARENA = ("turn_ratings", "pre_survey", "post_survey", "attention_check")
+# The parts of a chat study an arena study has none of (its rounds are voted on, not rated or surveyed, and
+# run by the arena's rules): given in an arena study, they would silently do nothing.
+_NOT_IN_AN_ARENA = ("chat", "turn_ratings", "pre_survey", "post_survey", "attention_check")
 
 
 class Study(StrictModel):
@@ -442,7 +443,7 @@ class Study(StrictModel):
             if self.conditions:
                 raise ValueError("conditions: an arena study draws its contestants from [arena]; remove [[conditions]]")
             for name in _NOT_IN_AN_ARENA:
-                if getattr(self, name):
+                if getattr(self, name) != Study.model_fields[name].get_default(call_default_factory=True):
                     raise ValueError(f"{name}: an arena study has none (its rounds are voted on); remove it")
         names = [c.name for c in self.conditions]
         if len(set(names)) != len(names):

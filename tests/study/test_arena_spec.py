@@ -52,6 +52,7 @@ def test_max_votes_defaults_to_the_votes_required(tmp_path):
          "conditions: an arena study draws its contestants from [arena]; remove [[conditions]]"),
         ("[arena]", '[[post_survey]]\nid = "q"\ntype = "text"\ntext = "Why?"\n\n[arena]',
          "post_survey: an arena study has none (its rounds are voted on); remove it"),
+        ("[arena]", "[chat]\nmax_turns = 4\n\n[arena]", "chat: an arena study has none (its rounds are voted on); remove it"),
         ('id_pattern = "prolific" ', 'id_pattern = "(" ', "recruitment.id_pattern: not a regular expression"),
     ],
 )
