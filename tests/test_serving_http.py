@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from gdp_zero.serving.bodies import BodyLimit, BodySettings
 from gdp_zero.serving.forwarding import checked_proxies, trust_forwarded_from
+from gdp_zero.serving.heads import BoundedHeadProtocol
 from gdp_zero.serving.login import (
     LoginGuard,
     LoginLimits,
@@ -56,9 +57,9 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("FORWARDED_ALLOW_IPS", "")  # trust_forwarded_from sets it: put back what it was
     started: list[uvicorn.Server] = []
 
-    def start(app: Any, trusted: tuple[str, ...] = ()) -> str:
+    def start(app: Any, trusted: tuple[str, ...] = (), http: Any = "auto") -> str:
         port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", http=http,
                                 forwarded_allow_ips=trust_forwarded_from(trusted))
         server = uvicorn.Server(config)
         threading.Thread(target=server.run, daemon=True).start()
@@ -113,6 +114,51 @@ def raw(base: str, path: str, header: str, body: bytes) -> str:
         while piece := sock.recv(4096):
             answer += piece
     return answer.decode()
+
+
+def head_cut_off(base: str, head: bytes, *, dribble: bool = False, wait_s: float = 30) -> float:
+    """Send `head` (all at once, or a byte every 0.2 s), then wait for the server to close the
+    connection; the seconds it took (`wait_s` if it never did)."""
+    host, port = base[len("http://"):].rstrip("/").split(":")
+    started = time.monotonic()
+    with socket.create_connection((host, int(port)), timeout=0.2) as sock:
+        sent = 0 if dribble else len(head)
+        sock.sendall(head[:sent])
+        while time.monotonic() - started < wait_s:
+            try:
+                if dribble and sent < len(head):
+                    sock.sendall(head[sent:sent + 1])
+                    sent += 1
+                if sock.recv(4096) == b"":
+                    break
+            except TimeoutError:
+                continue
+            except OSError:  # reset: closed too
+                break
+    return time.monotonic() - started
+
+
+def test_a_request_head_that_does_not_arrive_in_time_is_cut_off(server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(BoundedHeadProtocol, "head_timeout_s", 1.0)
+    plain = server(inner_app())  # uvicorn as it comes: a half-sent head holds its connection
+    assert head_cut_off(plain, b"GET / HTTP/1.1\r\nHost: x\r\n", wait_s=3) >= 3
+    base = server(inner_app(), http=BoundedHeadProtocol)
+    assert 0.8 < head_cut_off(base, b"") < 3  # connected, never wrote
+    assert 0.8 < head_cut_off(base, b"GET / HTTP/1.1\r\nHost: x\r\n") < 3
+    slowloris = b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100
+    assert 0.8 < head_cut_off(base, slowloris, dribble=True) < 3  # busy all the while, but never done
+
+    # A whole request is answered, and its kept-alive connection then waits for uvicorn's keep-alive (5 s), not 1 s.
+    host, port = base[len("http://"):].split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        for _ in range(2):
+            sock.sendall(b"GET /twice HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = b""
+            while not answer.endswith(b"127.0.0.1") and (piece := sock.recv(4096)):
+                answer += piece
+            assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"0 bytes from 127.0.0.1"), answer
+            time.sleep(2)
+    assert post(base + "/queue/join", b"x" * 1000) == (200, "1000 bytes from 127.0.0.1")
 
 
 def test_routes_no_page_uses_answer_404(server: Any) -> None:

@@ -26,8 +26,10 @@ from gdp_zero.planners import GDPZeroConfig
 from gdp_zero.serving.bodies import BodyLimit, BodySettings
 from gdp_zero.serving.forwarding import trust_forwarded_from
 from gdp_zero.serving.limits import ClientLimits, LimitSettings
+from gdp_zero.serving.logs import guard_stderr
 from gdp_zero.serving.ports import check_port_free
 from gdp_zero.serving.routes import RouteGuard
+from gdp_zero.serving.server import gradio_launch
 from gdp_zero.serving.signals import stop_on_sigterm
 from gdp_zero.serving.uploads import UploadBudget
 from ui import arena_view, strategies_view
@@ -148,19 +150,22 @@ def serve(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = None, 
     registry: SessionRegistry = demo.gdp_registry  # type: ignore[attr-defined]
     private_gradio_cache()  # Gradio serves the files of the folder set when it mounts the app
     trust_forwarded_from(trusted_proxies)  # read by uvicorn as the server starts
-    return demo.launch(
+    launched = gradio_launch(lambda: demo.launch(
         # Outermost first: routes no page uses answer 404, then bodies are capped and timed out.
         # Uploads only from an address with an open page, within its hourly budget.
         app_kwargs={"middleware": [Middleware(RouteGuard), Middleware(BodyLimit, settings=BODY_LIMITS),
                                    Middleware(UploadBudget, has_session=registry.limits.holds_session)]},
-        server_name=host, server_port=port, share=share, prevent_thread_lock=not block, quiet=quiet,
+        server_name=host, server_port=port, share=share, prevent_thread_lock=True, quiet=quiet,
         css=CSS, js=PAGE_JS, theme=gr.themes.Soft(primary_hue="blue"), footer_links=[],
         mcp_server=False, enable_monitoring=False, run_history=False, pwa=False, ssr_mode=False,
         max_file_size=MAX_UPLOAD,
         # Gradio keeps a little state per session id, also for ids our limits refused: bound it.
         # The app keeps none of its own there, so an id that falls out only gets a fresh copy.
         state_session_capacity=2 * registry.limits.settings.max_sessions,
-    )
+    ))
+    if block:  # what launch does without prevent_thread_lock, once the guards are on
+        demo.block_thread()
+    return launched
 
 
 def launch(backend: Backend, *, host: str = "127.0.0.1", port: int = 7860, share: bool = False,
@@ -169,6 +174,7 @@ def launch(backend: Backend, *, host: str = "127.0.0.1", port: int = 7860, share
     """`gdp-zero ui`: serve the app on an open backend until interrupted (the caller stops the backend)."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     stop_on_sigterm()  # systemd's and docker's stop clean up as Ctrl-C does
+    guard_stderr()  # Gradio prints a failed event's traceback, with the values sent, to stderr
     check_port_free(host, port)  # a busy port is one line, before "open http://..." is printed
     demo = build_app(backend, limits=limits, data_dirs=data_dirs, arena=arena, memory=memory)
     where = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}/"

@@ -5,10 +5,13 @@ X-Forwarded-For, and what `gdp-zero ui` leaves on disk when it is stopped with S
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
+import resource
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -20,7 +23,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gdp_zero.serving.heads import HEAD_TIMEOUT_S
 from gdp_zero.serving.limits import LimitSettings
+from gdp_zero.serving.logs import MAX_MESSAGE_CHARS, REPEATS_SHOWN
 from tests.study.web.test_access import status_of
 from tests.test_serving_http import raw
 from tests.ui.conftest import free_port
@@ -151,3 +156,64 @@ def test_uploads_only_from_an_address_with_an_open_page(start_app: Callable[...,
         assert upload(app.url, "203.0.113.50", b'{"a": 1}\n') == 403  # no session: nothing is kept
         assert call(app.url, ON_LOAD, [*FLOOD, NO_TOKEN], new_session(), client="203.0.113.51").success
         assert upload(app.url, "203.0.113.51", b'{"a": 1}\n') == 200
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "config", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def test_half_sent_heads_are_cut_off_and_the_log_stays_short(tmp_path: Path) -> None:
+    """The probe's set-up: open files limited to 150, 300 connections each sending half a request
+    line. Unguarded, the server stopped answering and logged 165,000 "Too many open files"
+    tracebacks (70 MB) in 40 s on this machine; a value near the body cap sent into an event was
+    written whole to the log by Gradio's traceback."""
+    port = free_port()
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONPATH": str(REPO)}
+    url = f"http://127.0.0.1:{port}/"
+    log_path = tmp_path / "ui.log"
+
+    def few_files() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (150, 150))
+
+    with open(log_path, "w", encoding="utf-8") as log:
+        server = subprocess.Popen([sys.executable, "-m", "gdp_zero.cli", "ui", "--llm", "fake", "--port", str(port)],
+                                  stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO, preexec_fn=few_files)
+    held: list[socket.socket] = []
+    try:
+        deadline = time.monotonic() + 120
+        while not serving(url):
+            assert server.poll() is None and time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.5)
+        session = new_session()
+        assert call(url, ON_LOAD, FLOOD, session).success
+        big = "N" * 900_000  # under the 1 MB body cap: it reaches Gradio, which refuses it with a traceback
+        for _ in range(3):
+            assert not call(url, fn_index_of(url, "node-select", "select"), [0, big], session).success
+
+        started = time.monotonic()
+        for _ in range(300):
+            held.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+            held[-1].sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        while not answers(url):  # the descriptors come back as the heads time out
+            assert time.monotonic() - started < HEAD_TIMEOUT_S + 20, "the server never answered again"
+            time.sleep(0.5)
+        assert call(url, ON_LOAD, FLOOD, new_session()).success
+        # Every half-sent connection is closed by the server: those that waited in the listen queue
+        # while the descriptors were used up are timed from when they were accepted, a wave later.
+        for sock in held:
+            sock.settimeout(max(0.1, started + 4 * HEAD_TIMEOUT_S - time.monotonic()))
+            with contextlib.suppress(ConnectionResetError):
+                assert sock.recv(10) == b""
+    finally:
+        for sock in held:
+            sock.close()
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    text = log_path.read_text()
+    assert len(text) < 30_000, len(text)
+    assert 0 < text.count("OSError: [Errno 24] Too many open files") <= REPEATS_SHOWN, text[-3000:]
+    assert "more characters not logged]" in text and "N" * (MAX_MESSAGE_CHARS + 1) not in text

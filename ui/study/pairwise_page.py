@@ -135,8 +135,7 @@ def serve_pairwise(loaded: LoadedStudy, *, database_url: str, host: str, port: i
                    local_only: bool = False) -> int:
     """`gdp-zero pairwise serve`: the pairs at `/`, the leaderboard at /admin/, behind the study server's guards
     (the preview at /preview/ is the participant page: a researcher's own link id is stored like anyone's)."""
-    import uvicorn
-
+    from gdp_zero.serving.server import run as run_server
     from gdp_zero.serving.signals import stop_on_sigterm
     from gdp_zero.study.db import open_database, redacted
     from ui.gradio_cache import private_gradio_cache
@@ -156,7 +155,7 @@ def serve_pairwise(loaded: LoadedStudy, *, database_url: str, host: str, port: i
               f"{len(loaded.candidates)} dialogues of {', '.join(loaded.persuaders)}", flush=True)
         print(f"Participants: {base}/?{param}=...  (on Prolific: {base}/?{param}={{{{%PROLIFIC_PID%}}}})", flush=True)
         print(f"Leaderboard: {base}{ADMIN_PATH}/", flush=True)
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        run_server(app, host=host, port=port)
     finally:
         database.dispose()
     return 0

@@ -26,7 +26,6 @@ from collections.abc import Sequence
 from typing import AsyncIterator, Awaitable, Callable
 
 import gradio as gr
-import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
 
@@ -34,6 +33,7 @@ from gdp_zero.serving.bodies import BodyLimit, BodySettings
 from gdp_zero.serving.login import LoginGuard, LoginThrottle, password_problem
 from gdp_zero.serving.forwarding import trust_forwarded_from
 from gdp_zero.serving.routes import RouteGuard
+from gdp_zero.serving.server import run as run_server
 from gdp_zero.serving.signals import stop_on_sigterm
 from ui.gradio_cache import private_gradio_cache
 
@@ -257,9 +257,9 @@ def serve(study: Study, *, database_url: str, backend: Backend, host: str, port:
               "&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}})", flush=True)
         lock = "password" if password else "NO PASSWORD (--local-only): anything that forwards to this port hands them out"
         print(f"Admin: {base}{ADMIN_PATH}/   Preview: {base}{PREVIEW_PATH}/   ({lock})", flush=True)
-        uvicorn.run(app, host=host, port=port, log_level="warning",
-                    # Only the named proxies' X-Forwarded-For (uvicorn would believe any from 127.0.0.1).
-                    forwarded_allow_ips=trust_forwarded_from(trusted_proxies))
+        run_server(app, host=host, port=port,
+                   # Only the named proxies' X-Forwarded-For (uvicorn would believe any from 127.0.0.1).
+                   forwarded_allow_ips=trust_forwarded_from(trusted_proxies))
     finally:
         database.dispose()
     return 0

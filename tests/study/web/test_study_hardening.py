@@ -30,7 +30,8 @@ from tests.study.web.study_web import (
 )
 from tests.study.web.test_access import login, status_of
 from tests.study.web.test_admin_browser import log_in
-from tests.test_serving_http import raw
+from gdp_zero.serving.heads import HEAD_TIMEOUT_S
+from tests.test_serving_http import head_cut_off, raw
 
 TMP = Path(os.environ.get("TMPDIR", "/tmp"))
 
@@ -69,6 +70,10 @@ def test_a_large_body_is_refused_at_once_and_a_half_sent_one_times_out(server: S
     waited = time.monotonic() - started
     assert answer.startswith("HTTP/1.1 408") and 5 < waited < 30, (answer, waited)
     assert raw(base, "/gradio_api/upload", "Content-Length: 10", b"0123456789").startswith("HTTP/1.1 404")  # no page takes a file
+    # Half a head (slowloris): closed once HEAD_TIMEOUT_S have passed (uvicorn alone waited for ever).
+    waited = head_cut_off(base, b"GET /?PROLIFIC_PID=x HTTP/1.1\r\nHost: x\r\nX-Slow: ", dribble=True,
+                          wait_s=HEAD_TIMEOUT_S + 10)
+    assert HEAD_TIMEOUT_S - 1 < waited < HEAD_TIMEOUT_S + 5, waited
 
 
 def test_exports_reach_only_a_logged_in_researcher_and_leave_nothing_behind(tmp_path: Path, ui_browser: Browser) -> None:
