@@ -284,8 +284,11 @@ class ChatPage:
             return
         try:
             options = options_from_controls(self.defaults, planner, sims, k, q0, cpuct, budget, root)
-        except SettingsRejected:
-            options = ChatOptions(search=self.defaults)
+        except SettingsRejected as rejected:  # said, not replaced by defaults the sender never chose
+            reason = f"This page has no chat: its planner settings were refused. {rejected} Reload the page."
+            await self.registry.close(_key(request), reason)  # later events of the page say so too
+            yield self.hint(reason)
+            return
         try:
             user = await self.registry.create(_key(request), client_address(request), options)
         except LimitExceeded as refused:

@@ -8,6 +8,7 @@ beyond them shows in seconds; benchmarks/api_sessions.py measures 600 sessions.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import resource
@@ -119,6 +120,23 @@ def test_numbers_the_controls_never_send_are_refused_through_the_api(guarded: Se
     assert "Hello there" not in "".join(chat_texts(done))  # nothing was kept from the refused sends
     done = call(guarded.url, ON_SEND, ["Hello there.", "gdpzero", "3", 1, 0.25, 1.0, "", "puct"], session)
     assert "Replied with" in done.status and "after 3 simulations" in done.status
+
+
+def test_a_page_opening_with_refused_settings_gets_no_chat_and_is_told_which(guarded: ServedApp) -> None:
+    """The opening event used to put the defaults in place of a refused value, silently."""
+    for controls, said in ((["gdpzero", 5000, 2, 0.25, 1.0, "", "puct"], "Simulations must be at most 200 on this server, got 5000."),
+                           (["gdpzero", 4, 2, float("nan"), 1.0, "", "puct"], "Q0 must be a finite number"),
+                           (["gdpzero", 4, 2, 0.25, 1.0, "soon", "puct"], "Time budget 'soon' is not a number of seconds"),
+                           (["mystery", 4, 2, 0.25, 1.0, "", "puct"], "Unknown planner 'mystery'"),
+                           (["gdpzero", 4, 2, 0.25, 1.0, "", "best"], "Root act selection must be one of puct, gumbel")):
+        session = new_session()
+        done = call(guarded.url, ON_LOAD, controls, session)
+        status = html.unescape(done.status)
+        assert done.success and done.error is None, done
+        assert status.startswith("This page has no chat: its planner settings were refused.") and said in status, status
+        assert guarded.registry.get(session) is None and not chat_texts(done)  # no chat, no greeting from the LLM
+        later = call(guarded.url, ON_SEND, ["Hello?", *CONTROLS], session)  # the page's next event is told the same
+        assert said in html.unescape(later.status) and "server restarted" not in later.status, later.status
 
 
 def test_hostile_llm_text_is_shown_clean_isolated_and_bounded(page: Page, app: ServedApp, screenshot_dir: Any) -> None:
