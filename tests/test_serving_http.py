@@ -30,7 +30,7 @@ from gdp_zero.serving.login import (
     password_problem,
 )
 from gdp_zero.serving.routes import RouteGuard
-from gdp_zero.serving.uploads import UploadBudget, UploadSettings
+from gdp_zero.serving.uploads import UploadBudget, UploadedFiles, UploadSettings
 from tests.ui.conftest import free_port
 
 PASSWORD = "a long enough password"
@@ -222,3 +222,19 @@ def test_uploads_need_a_session_and_stay_within_their_budget(server: Any) -> Non
     assert send("203.0.113.2", 1000) == 429  # 5000 on the server
     assert raw(base, "/gradio_api/upload", "Transfer-Encoding: chunked\r\nX-Forwarded-For: 203.0.113.2",
                b"1\r\nx\r\n0\r\n\r\n").startswith("HTTP/1.1 411")
+
+
+def test_an_addresss_uploads_are_removed_but_not_a_copy_another_address_holds(tmp_path: Any) -> None:
+    files = UploadedFiles(tmp_path)
+    mine, shared = tmp_path / "h1" / "runs.jsonl", tmp_path / "h2" / "same.jsonl"
+    outside = tmp_path.parent / "not-the-apps.txt"
+    for path in (mine, shared, outside):
+        path.parent.mkdir(exist_ok=True)
+        path.write_text("{}\n")
+    # The app keeps one copy of identical files; a path outside its folder is never the app's to remove.
+    files.add("203.0.113.1", [str(mine), str(shared), str(tmp_path / "h1" / ".." / ".." / outside.name)])
+    files.add("203.0.113.2", [str(shared)])
+    assert files.remove("203.0.113.1") == [mine.resolve()]
+    assert not mine.parent.exists() and shared.exists() and outside.exists()
+    assert files.remove("203.0.113.2") == [shared.resolve()] and not shared.exists()
+    outside.unlink()

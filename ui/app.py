@@ -31,7 +31,7 @@ from gdp_zero.serving.ports import check_port_free
 from gdp_zero.serving.routes import RouteGuard
 from gdp_zero.serving.server import gradio_launch
 from gdp_zero.serving.signals import stop_on_sigterm
-from gdp_zero.serving.uploads import UploadBudget
+from gdp_zero.serving.uploads import UploadBudget, UploadedFiles
 from ui import arena_view, strategies_view
 from ui.chat_layout import chat_column, glossary_panel, planner_controls, tree_column, usage_tab
 from ui.chat_page import PAGE_ONLY, ChatPage, SettingsRejected, options_from_controls
@@ -96,9 +96,9 @@ def build_app(
     the Strategies tab reads P4G files on the server only under `data_dirs`; `arena` adds the Arena tab;
     `memory`, a reflection memory file the planner recalls lessons from and every finished chat adds to."""
     defaults = search or suggested_search(backend.mode)
-    registry = SessionRegistry(backend.settings, ClientLimits(limits), memory)
+    # Before any block: where Gradio copies downloads and uploads.
+    registry = SessionRegistry(backend.settings, ClientLimits(limits), memory, UploadedFiles(private_gradio_cache()))
     domain = load_domain()
-    private_gradio_cache()  # before any block: where Gradio copies downloads and uploads
 
     with gr.Blocks(title="GDP-Zero studio", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown("**GDP-Zero studio** · You are the **persuadee**: the persuader plans each reply with a search "
@@ -152,9 +152,10 @@ def serve(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = None, 
     trust_forwarded_from(trusted_proxies)  # read by uvicorn as the server starts
     launched = gradio_launch(lambda: demo.launch(
         # Outermost first: routes no page uses answer 404, then bodies are capped and timed out.
-        # Uploads only from an address with an open page, within its hourly budget.
+        # Uploads only from an address with an open page, within its hourly budget; removed with its last chat.
         app_kwargs={"middleware": [Middleware(RouteGuard), Middleware(BodyLimit, settings=BODY_LIMITS),
-                                   Middleware(UploadBudget, has_session=registry.limits.holds_session)]},
+                                   Middleware(UploadBudget, has_session=registry.limits.holds_session,
+                                              kept=registry.uploads.add if registry.uploads else None)]},
         server_name=host, server_port=port, share=share, prevent_thread_lock=True, quiet=quiet,
         css=CSS, js=PAGE_JS, theme=gr.themes.Soft(primary_hue="blue"), footer_links=[],
         mcp_server=False, enable_monitoring=False, run_history=False, pwa=False, ssr_mode=False,

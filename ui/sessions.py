@@ -36,6 +36,7 @@ from gdp_zero.records import PlannerTurn
 from gdp_zero.session import ChatSession, MessageRejected
 from gdp_zero.serving.limits import ClientLimits, LimitExceeded
 from gdp_zero.serving.scratch import scratch_folder
+from gdp_zero.serving.uploads import UploadedFiles
 from ui.tree_view import ViewChoice
 
 logger = logging.getLogger(__name__)
@@ -231,11 +232,15 @@ class SessionRegistry:
     trees or downloads does not count, so a script cannot hold a place with cheap events.
 
     Downloads go under one folder for the registry (`root`, gdp-zero-ui-*), removed with every
-    chat by `close_all`, and at interpreter exit (Ctrl-C included) by `remove_files`.
+    chat by `close_all`, and at interpreter exit (Ctrl-C included) by `remove_files`. Files an
+    address uploaded (`uploads`) are removed when its last chat closes, however it ends.
     """
 
-    def __init__(self, settings: LLMSettings, limits: ClientLimits | None = None, memory: Path | None = None) -> None:
+    def __init__(self, settings: LLMSettings, limits: ClientLimits | None = None, memory: Path | None = None,
+                 uploads: UploadedFiles | None = None) -> None:
         self.settings = settings
+        self.uploads = uploads
+        self._clients: dict[str, str] = {}  # session key -> its client address, for its uploads
         self.memory = memory  # the operator's reflection memory file, shared by every chat (None: off)
         self._lessons: LessonStore | None = None  # opened by the first chat, in the event loop's thread (SQLite's rule)
         self.limits = limits or ClientLimits()
@@ -285,6 +290,7 @@ class SessionRegistry:
             raise
         self._chats[key] = chat
         self._by_token[chat.resume_token] = key
+        self._clients[key] = client
         if self._sweeper is None or self._sweeper.done():
             self._sweeper = asyncio.ensure_future(self._sweep_forever())
         return chat
@@ -319,6 +325,8 @@ class SessionRegistry:
             await self.close(replaced, self._made_room_reason())
         chat = self._chats.pop(old)
         self._chats[key] = chat
+        self._clients.pop(old, None)
+        self._clients[key] = client
         self._by_token[chat.resume_token] = key
         self._gone.pop(key, None)
         return chat
@@ -326,7 +334,10 @@ class SessionRegistry:
     async def close(self, key: str, reason: str | None = None) -> None:
         """Close the chat of `key`; `reason`, if given, is what its page is told afterwards."""
         chat = self._chats.pop(key, None)
+        client = self._clients.pop(key, None)
         self.limits.close_session(key)
+        if client is not None and self.uploads is not None and not self.limits.holds_session(client):
+            self.uploads.remove(client)  # the address's last chat: nothing of its may upload any more
         if reason is not None:
             self._remember(key, reason)
         if chat is not None:

@@ -138,7 +138,12 @@ def test_sigterm_removes_the_scratch_folder_and_gradios_copies(tmp_path: Path) -
 
 
 def upload(url: str, client: str, content: bytes) -> int:
-    """POST one file to Gradio's upload route, as the Strategies tab's file box does."""
+    return upload_answer(url, client, content)[0]
+
+
+def upload_answer(url: str, client: str, content: bytes) -> tuple[int, Any]:
+    """POST one file to Gradio's upload route, as the Strategies tab's file box does: the status, and
+    the answer (the paths of the files kept, on success)."""
     boundary = "gdpzeroboundary"
     body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"runs.jsonl\"\r\n"
             f"Content-Type: application/octet-stream\r\n\r\n").encode() + content + f"\r\n--{boundary}--\r\n".encode()
@@ -146,9 +151,9 @@ def upload(url: str, client: str, content: bytes) -> int:
         "Content-Type": f"multipart/form-data; boundary={boundary}", "X-Forwarded-For": client})
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status
+            return response.status, json.load(response)
     except urllib.error.HTTPError as error:
-        return error.code
+        return error.code, error.read().decode()
 
 
 def test_uploads_only_from_an_address_with_an_open_page(start_app: Callable[..., Any]) -> None:
@@ -156,6 +161,26 @@ def test_uploads_only_from_an_address_with_an_open_page(start_app: Callable[...,
         assert upload(app.url, "203.0.113.50", b'{"a": 1}\n') == 403  # no session: nothing is kept
         assert call(app.url, ON_LOAD, [*FLOOD, NO_TOKEN], new_session(), client="203.0.113.51").success
         assert upload(app.url, "203.0.113.51", b'{"a": 1}\n') == 200
+
+
+def test_uploaded_files_are_removed_when_the_addresss_last_chat_ends(start_app: Callable[..., Any]) -> None:
+    limits = LimitSettings(max_sessions=2, max_sessions_per_client=2, yield_after_idle_s=2)
+    with start_app(limits=limits) as app:
+        for _ in range(2):  # two tabs of one person
+            assert call(app.url, ON_LOAD, FLOOD, new_session(), client="203.0.113.60").success
+        status, paths = upload_answer(app.url, "203.0.113.60", b'{"uploaded by": "the person"}\n')
+        assert status == 200 and len(paths) == 1
+        kept = Path(paths[0])
+        deadline = time.monotonic() + 10
+        while not kept.exists():  # Gradio moves the file into its cache after answering
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        time.sleep(2.5)  # both chats idle past yield_after_idle_s: on a full server a newcomer takes a place
+        assert call(app.url, ON_LOAD, FLOOD, new_session(), client="203.0.113.61").success
+        assert kept.exists()  # one chat of the address is still open: its files stay
+        assert call(app.url, ON_LOAD, FLOOD, new_session(), client="203.0.113.62").success
+        assert not app.registry.limits.holds_session("203.0.113.60") and not kept.exists()
+        assert upload(app.url, "203.0.113.60", b'{"a": 1}\n') == 403  # and it may upload no more
 
 
 def answers(url: str) -> bool:
