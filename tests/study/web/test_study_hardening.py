@@ -31,6 +31,8 @@ from tests.study.web.study_web import (
 from tests.study.web.test_access import login, status_of
 from tests.study.web.test_admin_browser import log_in
 from gdp_zero.serving.heads import HEAD_TIMEOUT_S
+from gdp_zero.study import crud
+from gdp_zero.study.db import open_database
 from tests.test_serving_http import head_cut_off, raw
 
 TMP = Path(os.environ.get("TMPDIR", "/tmp"))
@@ -113,6 +115,46 @@ def test_exports_reach_only_a_logged_in_researcher_and_leave_nothing_behind(tmp_
     second.process.send_signal(signal.SIGTERM)
     assert second.process.wait(timeout=30) != -signal.SIGTERM  # it ran its clean-up, not the default action
     assert not any(folder.exists() for folder in mine), second.output()
+
+
+def test_an_id_not_of_the_platforms_form_gets_the_wrong_id_page_and_no_participation(
+        tmp_path: Path, ui_browser: Browser) -> None:
+    study_file = tmp_path / "prolific_ids.toml"
+    text = STUDY_FILE.read_text()
+    assert text.count('participant_param = "PROLIFIC_PID"\n') == 1
+    study_file.write_text(text.replace('participant_param = "PROLIFIC_PID"\n',
+                                       'participant_param = "PROLIFIC_PID"\nid_pattern = "prolific"\n'))
+    server = StudyServer(db_url=f"sqlite:///{tmp_path / 'study.db'}", log=tmp_path / "server.log",
+                         study_file=study_file).start()
+    try:
+        for bad in ("participant-1", "5f1e" * 6 + "0", "5f1e" * 5 + "5f1g", "5f1e" * 5):  # a name; 25, 24 with a g, 20 digits
+            assert status_of(server.participant_url(PROLIFIC_PID=bad)) == 200  # the page, which then enters
+            participant = ApiParticipant(GradioCall(server.url), bad)
+            participant.step("enter")
+            assert "The participant id in this link is not valid" in participant.text() and participant.token is None
+        context = ui_browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.goto(server.participant_url(PROLIFIC_PID="participant-1", STUDY_ID="s", SESSION_ID="x"))
+        expect(page.get_by_text("The participant id in this link is not valid")).to_be_visible(timeout=30_000)
+        expect(page.get_by_role("button", name="I have read the above and agree to take part")).to_have_count(0)
+        context.close()
+        assert participations(server) == []  # nothing was started, so nothing holds a slot
+
+        good = ApiParticipant(GradioCall(server.url), "5f1e" * 6)  # 24 hexadecimal digits: Prolific's form
+        good.step("enter")
+        assert good.phase == "consent" and participations(server) == ["5f1e" * 6]
+    finally:
+        server.stop()
+
+
+def participations(server: StudyServer) -> list[str]:
+    """The participant ids of the study's participations, from the database."""
+    database = open_database(server.db_url)
+    try:
+        with database.transaction() as session:
+            return [p.participant_id for p in crud.participations(session, crud.study_row(session).id)]
+    finally:
+        database.dispose()
 
 
 def test_password_guesses_are_limited(server: StudyServer) -> None:
