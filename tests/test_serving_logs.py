@@ -22,6 +22,11 @@ def written() -> Iterator[tuple[logging.Logger, io.StringIO, logging.Handler]]:
     logger.propagate = False
     yield logger, out, handler
     logger.removeHandler(handler)
+    # guard_logs() guarded every handler of this process, pytest's own among them: take the guards off.
+    for guarded in [*logging.root.handlers, logging.lastResort,
+                    *(h for lg in logging.root.manager.loggerDict.values() if isinstance(lg, logging.Logger) for h in lg.handlers)]:
+        for guard in [f for f in getattr(guarded, "filters", []) if isinstance(f, LogGuard)]:
+            guarded.removeFilter(guard)
 
 
 def too_many_files() -> OSError:

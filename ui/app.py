@@ -26,10 +26,10 @@ from gdp_zero.planners import GDPZeroConfig
 from gdp_zero.serving.bodies import BodyLimit, BodySettings
 from gdp_zero.serving.forwarding import trust_forwarded_from
 from gdp_zero.serving.limits import ClientLimits, LimitSettings
-from gdp_zero.serving.logs import guard_stderr
+from gdp_zero.serving.heads import bounded_heads
+from gdp_zero.serving.logs import guard_logs, guard_stderr
 from gdp_zero.serving.ports import check_port_free
 from gdp_zero.serving.routes import RouteGuard
-from gdp_zero.serving.server import gradio_launch
 from gdp_zero.serving.signals import stop_on_sigterm
 from gdp_zero.serving.uploads import UploadBudget, UploadedFiles
 from ui import arena_view, strategies_view
@@ -150,21 +150,22 @@ def serve(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = None, 
     registry: SessionRegistry = demo.gdp_registry  # type: ignore[attr-defined]
     private_gradio_cache()  # Gradio serves the files of the folder set when it mounts the app
     trust_forwarded_from(trusted_proxies)  # read by uvicorn as the server starts
-    launched = gradio_launch(lambda: demo.launch(
-        # Outermost first: routes no page uses answer 404, then bodies are capped and timed out.
-        # Uploads only from an address with an open page, within its hourly budget; removed with its last chat.
-        app_kwargs={"middleware": [Middleware(RouteGuard), Middleware(BodyLimit, settings=BODY_LIMITS),
-                                   Middleware(UploadBudget, has_session=registry.limits.holds_session,
-                                              kept=registry.uploads.add if registry.uploads else None)]},
-        server_name=host, server_port=port, share=share, prevent_thread_lock=True, quiet=quiet,
-        css=CSS, js=PAGE_JS, theme=gr.themes.Soft(primary_hue="blue"), footer_links=[],
-        mcp_server=False, enable_monitoring=False, run_history=False, pwa=False, ssr_mode=False,
-        max_file_size=MAX_UPLOAD,
-        # Gradio keeps a little state per session id, also for ids our limits refused: bound it.
-        # The app keeps none of its own there, so an id that falls out only gets a fresh copy.
-        state_session_capacity=2 * registry.limits.settings.max_sessions,
-    ))
-    if block:  # what launch does without prevent_thread_lock, once the guards are on
+    with bounded_heads():  # Gradio's launch makes its own uvicorn.Config and returns once the server runs
+        launched = demo.launch(
+            # Outermost first: routes no page uses answer 404, then bodies are capped and timed out.
+            # Uploads only from an address with an open page, within its hourly budget; removed with its last chat.
+            app_kwargs={"middleware": [Middleware(RouteGuard), Middleware(BodyLimit, settings=BODY_LIMITS),
+                                       Middleware(UploadBudget, has_session=registry.limits.holds_session,
+                                                  kept=registry.uploads.add if registry.uploads else None)]},
+            server_name=host, server_port=port, share=share, prevent_thread_lock=True, quiet=quiet,
+            css=CSS, js=PAGE_JS, theme=gr.themes.Soft(primary_hue="blue"), footer_links=[],
+            mcp_server=False, enable_monitoring=False, run_history=False, pwa=False, ssr_mode=False,
+            max_file_size=MAX_UPLOAD,
+            # Gradio keeps a little state per session id, also for ids our limits refused: bound it.
+            # The app keeps none of its own there, so an id that falls out only gets a fresh copy.
+            state_session_capacity=2 * registry.limits.settings.max_sessions,
+        )
+    if block:  # what launch does without prevent_thread_lock
         demo.block_thread()
     return launched
 
@@ -182,6 +183,8 @@ def launch(backend: Backend, *, host: str = "127.0.0.1", port: int = 7860, share
     # Gradio's own start-up lines would suggest share=True in launch(); the CLI has --share.
     print(f"GDP-Zero studio: open {where} in a browser (Ctrl-C stops it).", flush=True)
     try:
-        serve(demo, host=host, port=port, share=share, quiet=True, trusted_proxies=trusted_proxies)
+        serve(demo, host=host, port=port, share=share, block=False, quiet=True, trusted_proxies=trusted_proxies)
+        guard_logs()  # now that uvicorn has configured its loggers (not in serve: a test's handlers are pytest's)
+        demo.block_thread()
     finally:
         demo.gdp_registry.remove_files()  # type: ignore[attr-defined]  # sessions still open at Ctrl-C
