@@ -130,7 +130,7 @@ def test_a_page_opening_with_refused_settings_gets_no_chat_and_is_told_which(gua
                            (["mystery", 4, 2, 0.25, 1.0, "", "puct"], "Unknown planner 'mystery'"),
                            (["gdpzero", 4, 2, 0.25, 1.0, "", "best"], "Root act selection must be one of puct, gumbel")):
         session = new_session()
-        done = call(guarded.url, ON_LOAD, controls, session)
+        done = call(guarded.url, ON_LOAD, [*controls, NO_TOKEN], session)
         status = html.unescape(done.status)
         assert done.success and done.error is None, done
         assert status.startswith("This page has no chat: its planner settings were refused.") and said in status, status

@@ -167,7 +167,7 @@ def test_uploaded_files_are_removed_when_the_addresss_last_chat_ends(start_app: 
     limits = LimitSettings(max_sessions=2, max_sessions_per_client=2, yield_after_idle_s=2)
     with start_app(limits=limits) as app:
         for _ in range(2):  # two tabs of one person
-            assert call(app.url, ON_LOAD, FLOOD, new_session(), client="203.0.113.60").success
+            assert call(app.url, ON_LOAD, [*FLOOD, NO_TOKEN], new_session(), client="203.0.113.60").success
         status, paths = upload_answer(app.url, "203.0.113.60", b'{"uploaded by": "the person"}\n')
         assert status == 200 and len(paths) == 1
         kept = Path(paths[0])
@@ -176,9 +176,9 @@ def test_uploaded_files_are_removed_when_the_addresss_last_chat_ends(start_app: 
             assert time.monotonic() < deadline
             time.sleep(0.1)
         time.sleep(2.5)  # both chats idle past yield_after_idle_s: on a full server a newcomer takes a place
-        assert call(app.url, ON_LOAD, FLOOD, new_session(), client="203.0.113.61").success
+        assert call(app.url, ON_LOAD, [*FLOOD, NO_TOKEN], new_session(), client="203.0.113.61").success
         assert kept.exists()  # one chat of the address is still open: its files stay
-        assert call(app.url, ON_LOAD, FLOOD, new_session(), client="203.0.113.62").success
+        assert call(app.url, ON_LOAD, [*FLOOD, NO_TOKEN], new_session(), client="203.0.113.62").success
         assert not app.registry.limits.holds_session("203.0.113.60") and not kept.exists()
         assert upload(app.url, "203.0.113.60", b'{"a": 1}\n') == 403  # and it may upload no more
 
@@ -214,7 +214,7 @@ def test_half_sent_heads_are_cut_off_and_the_log_stays_short(tmp_path: Path) -> 
             assert server.poll() is None and time.monotonic() < deadline, log_path.read_text()
             time.sleep(0.5)
         session = new_session()
-        assert call(url, ON_LOAD, FLOOD, session).success
+        assert call(url, ON_LOAD, [*FLOOD, NO_TOKEN], session).success
         big = "N" * 900_000  # under the 1 MB body cap: it reaches Gradio, which refuses it with a traceback
         for _ in range(3):
             assert not call(url, fn_index_of(url, "node-select", "select"), [0, big], session).success
@@ -226,7 +226,7 @@ def test_half_sent_heads_are_cut_off_and_the_log_stays_short(tmp_path: Path) -> 
         while not answers(url):  # the descriptors come back as the heads time out
             assert time.monotonic() - started < HEAD_TIMEOUT_S + 20, "the server never answered again"
             time.sleep(0.5)
-        assert call(url, ON_LOAD, FLOOD, new_session()).success
+        assert call(url, ON_LOAD, [*FLOOD, NO_TOKEN], new_session()).success
         # Every half-sent connection is closed by the server: those that waited in the listen queue
         # while the descriptors were used up are timed from when they were accepted, a wave later.
         for sock in held:
