@@ -160,7 +160,7 @@ def row(*cells) -> str:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--latency", type=float, default=0.2, help="seconds the fake server waits per call (L)")
-    parser.add_argument("--sims", type=int, nargs="+", default=[10, 20, 50])
+    parser.add_argument("--sims", type=int, nargs="+", default=[10, 30, 50])
     parser.add_argument("--concurrency", type=int, default=GDPZeroConfig().concurrency)
     parser.add_argument("--seeds", type=int, default=100, help="toy-world seeds for decision quality")
     parser.add_argument("--repeats", type=int, default=3, help="dialogues (LLM seeds) averaged per cell")
@@ -170,8 +170,8 @@ async def main() -> None:
     fast = GDPZeroConfig(concurrency=args.concurrency)
     print(f"machine: {platform.machine()}, {platform.system()}, Python {platform.python_version()}; "
           f"L = {L} s per call; k = 3; sequential = the published search (act = most visited); concurrent: "
-          f"{args.concurrency} simulations in flight, virtual loss 1, act = highest Q among visited, k utterances "
-          f"per call, prior and value together")
+          f"at most ceil(n / {fast.waves}) and {args.concurrency} simulations in flight, virtual loss 1, act by "
+          f"{fast.choose_by} Q (min {fast.min_visits} visits), k utterances per call, prior and value together")
     print()
     print(f"(LLM columns: the reply to the person's second message, mean of {args.repeats} dialogues; a turn includes "
           f"tagging the person's message)")
