@@ -90,6 +90,7 @@ class ArenaService:
             raise VoteRefused(f"Too many votes from your address: at most {self.limits.per_address_per_hour} an hour.")
         voter = self.voter(voter_key)
         with self.database.transaction() as session:
+            crud.lock_voter(session, self.arena.id, voter)
             if crud.arena_votes_of_voter(session, self.arena.id, voter) >= self.limits.per_session:
                 raise VoteRefused(f"This session has cast its {self.limits.per_session} votes: thank you (no more are counted).")
             row = crud.add_arena_vote(

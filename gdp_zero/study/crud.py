@@ -273,6 +273,16 @@ def arena_pair_counts(session: Session, arena: str) -> list[tuple[str, str, int]
     return [(a, b, count) for a, b, count in rows]
 
 
+def lock_voter(session: Session, arena: str, voter: str) -> None:
+    """Until the transaction ends, one vote at a time of `voter` in `arena` (its count, then its row).
+
+    On PostgreSQL an advisory lock on the pair: a voter's first vote has no row to lock, and two
+    processes would both count below the limit and both insert. SQLite's BEGIN IMMEDIATE already
+    lets one writer in at a time."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"arena-vote:{arena}:{voter}", 0))))
+
+
 def arena_votes_of_voter(session: Session, arena: str, voter: str) -> int:
     return session.scalar(select(func.count()).where(ArenaVote.arena == arena, ArenaVote.voter == voter)) or 0
 

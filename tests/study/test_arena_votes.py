@@ -6,6 +6,7 @@ with their models, the draw and a pseudonym; refused votes (no message, twice, b
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,39 @@ async def test_votes_beyond_a_session_s_or_an_address_s_limit_are_refused_and_no
     # Both contestants met four times: the pair's count is what the next draw weighs.
     assert service.pair_votes() == {"prompting_large vs prompting_small": 4}
     service.database.dispose()
+
+
+async def test_votes_sent_at_once_from_two_processes_never_pass_a_worker_s_limit(db_url, served, make_settings):
+    """Two study processes on one database, one worker's votes arriving together: each process counted
+    the votes below the limit before either stored its own, and both were stored."""
+    limits = VoteLimits(per_session=2, per_address_per_hour=100)
+    processes = [service_for(db_url, make_settings(served.base_url), limits=limits) for _ in range(2)]
+    rounds = []
+    for n in range(8):
+        battle = processes[n % 2].new_battle()
+        await battle.open()
+        await battle.send("Tell me more.")
+        rounds.append((processes[n % 2], battle))
+    barrier = threading.Barrier(len(rounds))
+    outcomes: list[str] = []
+
+    def vote(service: ArenaService, battle) -> None:
+        barrier.wait()
+        try:
+            service.vote(battle, "tie", "worker-1", f"10.0.0.{len(outcomes)}")
+            outcomes.append("stored")
+        except VoteRefused:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=vote, args=pair) for pair in rounds]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["refused"] * 6 + ["stored"] * 2
+    assert len(processes[0].votes()) == 2
+    for service in processes:
+        service.database.dispose()
 
 
 def test_a_version_1_database_gains_the_arena_table_and_keeps_its_study(tmp_path):
