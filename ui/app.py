@@ -121,7 +121,7 @@ def build_app(
                     tree = tree_column()
             with gr.Tab("Usage", id="usage-tab"):
                 usage_table = usage_tab()
-            with gr.Tab("Strategies", id="strategies-tab"):
+            with gr.Tab("Strategies", id="strategies-tab", elem_id="strategies-tab") as strategies_tab:
                 wire_strategies = strategies_view.build_tab(
                     domain, lambda request: registry.get(request.session_hash or ""), data_dirs,
                     {**PAGE_ONLY, "show_progress": "minimal"},
@@ -130,6 +130,11 @@ def build_app(
         ChatPage(registry, defaults, chat, controls, tree, usage_table).wire(demo)
         wire_strategies()  # after the page's own events, which keep their places
         wire_arena(demo)
+
+        async def open_uploads(request: gr.Request) -> None:  # the tab's file box is the app's only upload
+            registry.open_uploads(request.session_hash or "")
+
+        strategies_tab.select(open_uploads, **PAGE_ONLY)
 
     # api_open=False: no direct HTTP call skips the queue (and with it the concurrency limit).
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE, api_open=False)
@@ -153,9 +158,10 @@ def serve(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = None, 
     with bounded_heads():  # Gradio's launch makes its own uvicorn.Config and returns once the server runs
         launched = demo.launch(
             # Outermost first: routes no page uses answer 404, then bodies are capped and timed out.
-            # Uploads only from an address with an open page, within its hourly budget; removed with its last chat.
+            # Uploads only from an address whose page opened the Strategies tab, within its hourly
+            # budget; removed with its last chat.
             app_kwargs={"middleware": [Middleware(RouteGuard), Middleware(BodyLimit, settings=BODY_LIMITS),
-                                       Middleware(UploadBudget, has_session=registry.limits.holds_session,
+                                       Middleware(UploadBudget, has_session=registry.may_upload,
                                                   kept=registry.uploads.add if registry.uploads else None)]},
             server_name=host, server_port=port, share=share, prevent_thread_lock=True, quiet=quiet,
             css=CSS, js=PAGE_JS, theme=gr.themes.Soft(primary_hue="blue"), footer_links=[],

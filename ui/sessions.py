@@ -232,8 +232,10 @@ class SessionRegistry:
     trees or downloads does not count, so a script cannot hold a place with cheap events.
 
     Downloads go under one folder for the registry (`root`, gdp-zero-ui-*), removed with every
-    chat by `close_all`, and at interpreter exit (Ctrl-C included) by `remove_files`. Files an
-    address uploaded (`uploads`) are removed when its last chat closes, however it ends.
+    chat by `close_all`, and at interpreter exit (Ctrl-C included) by `remove_files`. An address
+    may upload once one of its chats has opened the Strategies tab (`may_upload`: Gradio's upload
+    request names no session, only an address); its files (`uploads`) are removed when its last
+    chat closes, however it ends.
     """
 
     def __init__(self, settings: LLMSettings, limits: ClientLimits | None = None, memory: Path | None = None,
@@ -241,6 +243,7 @@ class SessionRegistry:
         self.settings = settings
         self.uploads = uploads
         self._clients: dict[str, str] = {}  # session key -> its client address, for its uploads
+        self._uploaders: set[str] = set()  # session keys whose page has opened the Strategies tab
         self.memory = memory  # the operator's reflection memory file, shared by every chat (None: off)
         self._lessons: LessonStore | None = None  # opened by the first chat, in the event loop's thread (SQLite's rule)
         self.limits = limits or ClientLimits()
@@ -295,6 +298,15 @@ class SessionRegistry:
             self._sweeper = asyncio.ensure_future(self._sweep_forever())
         return chat
 
+    def open_uploads(self, key: str) -> None:
+        """The page of `key` shows the Strategies tab, whose file box uploads: its address may upload."""
+        if key in self._chats:
+            self._uploaders.add(key)
+
+    def may_upload(self, client: str) -> bool:
+        """True while a chat of `client` that has opened the Strategies tab is open."""
+        return any(self._clients.get(key) == client for key in self._uploaders)
+
     def detach(self, key: str) -> None:
         """The page of `key` went away: its chat waits for a page with its resume token (see `resume`)."""
         self.limits.detach(key)
@@ -325,6 +337,9 @@ class SessionRegistry:
             await self.close(replaced, self._made_room_reason())
         chat = self._chats.pop(old)
         self._chats[key] = chat
+        if old in self._uploaders:
+            self._uploaders.discard(old)
+            self._uploaders.add(key)
         self._clients.pop(old, None)
         self._clients[key] = client
         self._by_token[chat.resume_token] = key
@@ -335,6 +350,7 @@ class SessionRegistry:
         """Close the chat of `key`; `reason`, if given, is what its page is told afterwards."""
         chat = self._chats.pop(key, None)
         client = self._clients.pop(key, None)
+        self._uploaders.discard(key)
         self.limits.close_session(key)
         if client is not None and self.uploads is not None and not self.limits.holds_session(client):
             self.uploads.remove(client)  # the address's last chat: nothing of its may upload any more

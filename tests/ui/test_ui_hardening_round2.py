@@ -156,18 +156,23 @@ def upload_answer(url: str, client: str, content: bytes) -> tuple[int, Any]:
         return error.code, error.read().decode()
 
 
-def test_uploads_only_from_an_address_with_an_open_page(start_app: Callable[..., Any]) -> None:
+def test_uploads_only_from_an_address_whose_page_opened_the_strategies_tab(start_app: Callable[..., Any]) -> None:
     with start_app() as app:
         assert upload(app.url, "203.0.113.50", b'{"a": 1}\n') == 403  # no session: nothing is kept
-        assert call(app.url, ON_LOAD, [*FLOOD, NO_TOKEN], new_session(), client="203.0.113.51").success
+        session = new_session()
+        assert call(app.url, ON_LOAD, [*FLOOD, NO_TOKEN], session, client="203.0.113.51").success
+        assert upload(app.url, "203.0.113.51", b'{"a": 1}\n') == 403  # a chat, but no file box on its screen
+        assert call(app.url, fn_index_of(app.url, "strategies-tab", "select"), [], session, client="203.0.113.51").success
         assert upload(app.url, "203.0.113.51", b'{"a": 1}\n') == 200
 
 
 def test_uploaded_files_are_removed_when_the_addresss_last_chat_ends(start_app: Callable[..., Any]) -> None:
     limits = LimitSettings(max_sessions=2, max_sessions_per_client=2, yield_after_idle_s=2)
     with start_app(limits=limits) as app:
-        for _ in range(2):  # two tabs of one person
-            assert call(app.url, ON_LOAD, [*FLOOD, NO_TOKEN], new_session(), client="203.0.113.60").success
+        for _ in range(2):  # two tabs of one person, both on the Strategies tab
+            session = new_session()
+            assert call(app.url, ON_LOAD, [*FLOOD, NO_TOKEN], session, client="203.0.113.60").success
+            assert call(app.url, fn_index_of(app.url, "strategies-tab", "select"), [], session, client="203.0.113.60").success
         status, paths = upload_answer(app.url, "203.0.113.60", b'{"uploaded by": "the person"}\n')
         assert status == 200 and len(paths) == 1
         kept = Path(paths[0])
