@@ -21,6 +21,8 @@ from sqlalchemy.engine import make_url
 
 from gdp_zero.study.db import Database, database_url, open_database
 from gdp_zero.study.models import utcnow
+from gdp_zero.study.spec import load_study
+from gdp_zero.validation import ConfigError
 
 POSTGRES_ENV = "GDP_ZERO_TEST_POSTGRES_URL"
 BACKENDS = ("sqlite", "postgresql")
@@ -71,6 +73,15 @@ def fresh_database(backend: str, folder: Path) -> Iterator[str]:
         yield url
     finally:
         drop_postgres_database(url)
+
+
+def study_file_error(folder: Path, text: str) -> tuple[Path, str]:
+    """Write `text` as a study file in `folder` and load it: the file and the ConfigError's message."""
+    path = folder / "broken.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_study(path)
+    return path, str(caught.value)
 
 
 @pytest.fixture(params=BACKENDS)

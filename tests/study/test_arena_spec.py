@@ -11,6 +11,7 @@ import pytest
 from gdp_zero.arena.contestants import study_arena
 from gdp_zero.study.spec import STUDIES_DIR, Recruitment, load_study
 from gdp_zero.validation import ConfigError
+from tests.study.conftest import study_file_error
 
 SHIPPED = STUDIES_DIR / "crowd_arena.toml"
 BASE = SHIPPED.read_text()
@@ -58,11 +59,7 @@ def test_max_votes_defaults_to_the_votes_required(tmp_path):
 )
 def test_an_arena_mistake_names_the_file_and_the_field(tmp_path, old, new, expected):
     assert old in BASE
-    path = tmp_path / "broken.toml"
-    path.write_text(BASE.replace(old, new, 1))
-    with pytest.raises(ConfigError) as caught:
-        load_study(path)
-    message = str(caught.value)
+    path, message = study_file_error(tmp_path, BASE.replace(old, new, 1))
     assert message.startswith(f"{path}: ") and expected in message, message
     assert "sk-secret" not in message
 

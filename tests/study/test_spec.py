@@ -9,7 +9,7 @@ import pytest
 
 from gdp_zero.llm.settings import EndpointSettings, LLMSettings
 from gdp_zero.study.spec import STUDIES_DIR, load_study
-from gdp_zero.validation import ConfigError
+from tests.study.conftest import study_file_error
 
 SHIPPED = STUDIES_DIR / "gdpzero_vs_prompting.toml"
 
@@ -59,11 +59,7 @@ BASE = SHIPPED.read_text()
 )
 def test_a_mistake_is_reported_with_the_file_and_the_field(tmp_path, old, new, expected):
     assert old in BASE
-    path = tmp_path / "broken.toml"
-    path.write_text(BASE.replace(old, new, 1))
-    with pytest.raises(ConfigError) as caught:
-        load_study(path)
-    message = str(caught.value)
+    path, message = study_file_error(tmp_path, BASE.replace(old, new, 1))
     assert message.startswith(f"{path}: ") and expected in message
     assert "sk-secret" not in message
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from gdp_zero.llm.fake_server import FakeLLMServer
 from gdp_zero.study.db import open_database
@@ -22,6 +21,7 @@ from gdp_zero.study.spec import STUDIES_DIR
 from tests.study.conftest import BACKENDS, fresh_database
 from tests.study.web.study_web import StudyServer, publish_screenshot
 from tests.study.web.test_admin_browser import log_in
+from tests.ui.test_arena_browser import bots, box
 
 TIMEOUT_MS = 60_000
 SCREENS = {"wide": {"width": 1400, "height": 1000}, "phone": {"width": 390, "height": 844}}
@@ -48,15 +48,6 @@ def arena_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         yield server
         server.stop()
 
-
-def bots(page: Page, side: str) -> Any:
-    return page.locator(f"#arena-chat-{side} [data-testid=bot]")
-
-
-def box(page: Page, selector: str) -> dict[str, float]:
-    found = page.locator(selector).bounding_box()
-    assert found is not None, selector
-    return found
 
 
 def stored_votes(server: StudyServer) -> list[ArenaVote]:
