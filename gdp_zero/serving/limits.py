@@ -214,6 +214,7 @@ class ClientLimits:
     def snapshot(self) -> dict[str, Any]:
         return {
             "sessions": len(self._sessions),
+            "detached": len(self._detached),  # pages gone, their sessions waiting for a reload
             "clients": len(self._per_client),
             "turns_in_flight": self._in_flight,
         }

@@ -162,7 +162,8 @@ async def test_sessions_per_client_address(settings: Any) -> None:
         await registry.create("other", "10.0.0.2", SMALL)  # another address is not affected
         await registry.close("tab1")  # a tab closed frees its place
         await registry.create("tab3", "10.0.0.1", SMALL)
-        assert registry.snapshot() | {"busy": 0} == {"sessions": 3, "clients": 2, "turns_in_flight": 0, "chats": 3, "busy": 0}
+        assert registry.snapshot() | {"busy": 0} == {"sessions": 3, "detached": 0, "clients": 2, "turns_in_flight": 0, "chats": 3,
+                                                     "busy": 0}
     finally:
         await registry.close_all()
 
