@@ -1,9 +1,11 @@
 """Study fixtures: a fresh database per test on SQLite and on PostgreSQL.
 
-PostgreSQL comes from GDP_ZERO_TEST_POSTGRES_URL (`.ci/run` starts a server and sets it). Each test
-gets its own database with a random name, dropped afterwards, so engineers sharing a server do not
-see each other's rows. Without the variable the PostgreSQL cases skip, saying why; under CI
-(CI=true) they fail instead, because CI must run them.
+PostgreSQL comes from GDP_ZERO_TEST_POSTGRES_URL (`.ci/run` starts a server and sets it); without
+it, the session starts a private server from the installed binaries (tests/private_postgres.py),
+so the README's test command runs every case. Each test gets its own database with a random name,
+dropped afterwards, so engineers sharing a server do not see each other's rows. With neither the
+variable nor the postgresql package the PostgreSQL cases skip, saying why; under CI (CI=true) they
+fail instead, because CI must run them.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from gdp_zero.study.db import Database, database_url, open_database
 from gdp_zero.study.models import utcnow
 from gdp_zero.study.spec import load_study
 from gdp_zero.validation import ConfigError
+from tests.private_postgres import PrivatePostgres, installed_bin
 
 POSTGRES_ENV = "GDP_ZERO_TEST_POSTGRES_URL"
 BACKENDS = ("sqlite", "postgresql")
@@ -32,7 +35,12 @@ def postgres_server_url() -> str:
     url = os.environ.get(POSTGRES_ENV)
     if url:
         return url
-    message = f"{POSTGRES_ENV} is not set: no PostgreSQL server to test against (.ci/run starts one and sets it)"
+    bin_dir = installed_bin()
+    if bin_dir is not None:
+        os.environ[POSTGRES_ENV] = PrivatePostgres(bin_dir).start()  # once a session; later calls read it
+        return os.environ[POSTGRES_ENV]
+    message = (f"{POSTGRES_ENV} is not set and PostgreSQL is not installed: no server to test against "
+               "(apt-get install -y postgresql, or name a server in the variable)")
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(message)
     pytest.skip(message)
