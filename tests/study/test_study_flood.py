@@ -1,6 +1,6 @@
 """Study flood (issue 21 item 2): ids of the platform's form only, and slots of starts that never chat released.
 
-Through StudyService on a real database (SQLite, and PostgreSQL when GDP_ZERO_TEST_POSTGRES_URL is set)
+Through StudyService on a real database (SQLite and PostgreSQL, see tests/study/conftest.py)
 with the fake LLM over HTTP.
 """
 
