@@ -6,7 +6,7 @@ from gdp_zero.llm.settings import EndpointSettings, LLMSettings
 from gdp_zero.study.service import ParticipantView, TranscriptLine
 from gdp_zero.study.spec import ChoiceItem, LikertItem, NumberItem, TextItem, load_study
 from tests.study.web.study_web import STUDY_FILE
-from ui.study import admin_views, forms, participant
+from ui.study import admin_views, forms, participant, participant_layout
 
 HOSTILE = "<script>window.__pwned=1</script>**bold** [link](http://x)"
 
@@ -88,10 +88,10 @@ def test_completion_gives_the_code_and_prolifics_link() -> None:
 
 def test_the_storage_key_does_not_name_the_conditions() -> None:
     study = load_study(STUDY_FILE)
-    key = participant.storage_key(study.id, preview=False)
+    key = participant_layout.storage_key(study.id, preview=False)
     assert all(c.name not in key for c in study.conditions)
-    assert key != participant.storage_key(study.id, preview=True)
-    assert participant.browser_secret(study.id) == participant.browser_secret(study.id)  # the same in every process
+    assert key != participant_layout.storage_key(study.id, preview=True)
+    assert participant_layout.browser_secret(study.id) == participant_layout.browser_secret(study.id)  # the same in every process
 
 
 def test_counts_per_condition_with_those_not_yet_assigned() -> None:
