@@ -26,6 +26,7 @@ from gdp_zero.arena.leaderboard import VotesError
 from gdp_zero.arena.pairing import draw_pair, pair_key
 from gdp_zero.llm.settings import LLMSettings
 from gdp_zero.planners import GDPZeroConfig
+from gdp_zero.serving.limits import forget_before
 from gdp_zero.study import crud
 from gdp_zero.study.db import Database, open_database, redacted
 from gdp_zero.study.export import pseudonym
@@ -83,9 +84,7 @@ class ArenaService:
         """Store the vote (its row id) and close the round, or VoteRefused saying why it was not counted."""
         battle.check_vote(winner)
         now = self._clock()
-        recent = self._by_address.setdefault(address, deque())
-        while recent and recent[0] <= now - HOUR_S:
-            recent.popleft()
+        recent = forget_before(self._by_address.setdefault(address, deque()), now - HOUR_S)
         if len(recent) >= self.limits.per_address_per_hour:
             raise VoteRefused(f"Too many votes from your address: at most {self.limits.per_address_per_hour} an hour.")
         voter = self.voter(voter_key)

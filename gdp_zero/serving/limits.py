@@ -53,6 +53,13 @@ class LimitSettings:
                 raise ValueError(f"{f.name} must be positive, got {getattr(self, f.name)!r}")
 
 
+def forget_before(times: deque[float], cutoff: float) -> deque[float]:
+    """`times` (oldest first) without those at or before `cutoff`, dropped in place: the events still counted."""
+    while times and times[0] <= cutoff:
+        times.popleft()
+    return times
+
+
 class LimitExceeded(Exception):
     """A limit refused a session or a turn; the text says which and what to do."""
 
@@ -169,9 +176,7 @@ class ClientLimits:
         it was full."""
         s = self.settings
         now = self._clock()
-        starts = self._participation_starts.setdefault(client, deque())
-        while starts and starts[0] <= now - 3600:
-            starts.popleft()
+        starts = forget_before(self._participation_starts.setdefault(client, deque()), now - 3600)
         if len(starts) >= s.participations_per_hour:
             raise LimitExceeded(
                 f"Too many new participations from your address ({s.participations_per_hour} an hour). If you have "
@@ -186,9 +191,7 @@ class ClientLimits:
         """Count a turn of `client` starting now, or raise LimitExceeded; call the result when it ends."""
         s = self.settings
         now = self._clock()
-        starts = self._turn_starts.setdefault(client, deque())
-        while starts and starts[0] <= now - 60:
-            starts.popleft()
+        starts = forget_before(self._turn_starts.setdefault(client, deque()), now - 60)
         if len(starts) >= s.turns_per_minute:
             wait = 60 - (now - starts[0])
             raise LimitExceeded(

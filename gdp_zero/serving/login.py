@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from gdp_zero.serving.asgi import ASGIApp, Message, Receive, Scope, Send, plain_text
+from gdp_zero.serving.limits import forget_before
 
 MIN_PASSWORD_CHARS = 12  # the shortest admin password a server starts with
 WRONG_PASSWORD_STATUSES = (400, 401, 403)
@@ -69,13 +70,9 @@ class LoginGuard:
         self._per_client.pop(client, None)
 
     def _forget_before(self, cutoff: float) -> None:
-        while self._overall and self._overall[0] <= cutoff:
-            self._overall.popleft()
+        forget_before(self._overall, cutoff)
         for client in list(self._per_client):
-            times = self._per_client[client]
-            while times and times[0] <= cutoff:
-                times.popleft()
-            if not times:
+            if not forget_before(self._per_client[client], cutoff):
                 del self._per_client[client]
 
 
