@@ -253,8 +253,9 @@ def round_panel(
                 await asyncio.to_thread(service.vote, found.battle, winner, voter_key, client_address(request))
             except VoteRefused as refused:
                 return view(found.battle, str(refused), "hint")
-            return view(found.battle, f"Thank you: your vote ({VOTE_WORDS[winner]}) is saved. Press New round for another "
-                                      "pair.", "done")
+            # What comes next is the gate's word: a crowd worker who has cast every vote is not sent to a new round.
+            after = await asyncio.to_thread(gate, request) or "Press New round for another pair."
+            return view(found.battle, f"Thank you: your vote ({VOTE_WORDS[winner]}) is saved. {after}", "done")
         return on_vote
 
     async def on_unload(request: gr.Request) -> None:

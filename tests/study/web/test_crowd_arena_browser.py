@@ -108,6 +108,9 @@ def test_a_crowd_worker_votes_sees_who_was_who_and_gets_the_code(
 
             page.click(f"#arena-vote-{winner.replace('_', '-')}")
             expect(page.locator("#arena-status")).to_contain_text(f"your vote ({words}) is saved")
+            # The next step: another round, or (every vote cast) none.
+            expect(page.locator("#arena-status")).to_contain_text(
+                "Press New round" if number < VOTES_REQUIRED else f"You have cast all {VOTES_REQUIRED} votes")
             shown = {}
             for side in "ab":
                 identity = page.locator(f"#arena-identity-{side}")
