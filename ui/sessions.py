@@ -242,7 +242,9 @@ class SessionRegistry:
                  uploads: UploadedFiles | None = None) -> None:
         self.settings = settings
         self.uploads = uploads
-        self._clients: dict[str, str] = {}  # session key -> its client address, for its uploads
+        # Session key -> its client address, for its uploads. Kept here, not asked of the limits: they
+        # forget a session they evict to make room before its chat is closed (and its files removed).
+        self._clients: dict[str, str] = {}
         self._uploaders: set[str] = set()  # session keys whose page has opened the Strategies tab
         self.memory = memory  # the operator's reflection memory file, shared by every chat (None: off)
         self._lessons: LessonStore | None = None  # opened by the first chat, in the event loop's thread (SQLite's rule)
