@@ -85,7 +85,7 @@ async def test_the_readings_behind_p_and_v_are_what_the_model_wrote_with_their_p
     assert len(prior.readings) == 15 and len(value.readings) == 10
     read = [r.act for r in prior.readings if r.act]
     legal = DOMAIN.legal_system_acts(TALK)
-    assert all(f"[{act}]" in r.raw.lower() for r, act in zip(prior.readings, read) if r.act) and set(read) <= set(legal)
+    assert all(f"[{r.act}]" in r.raw.lower() for r in prior.readings if r.act) and set(read) <= set(legal)
     # The probabilities are the smoothed counts of exactly these readings.
     for act in legal:
         assert prior.probabilities[act] == pytest.approx((read.count(act) + 1) / (len(read) + len(legal)))
