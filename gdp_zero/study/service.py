@@ -26,7 +26,7 @@ from typing import Any, Callable, Literal, Mapping
 from sqlalchemy.exc import IntegrityError
 
 from gdp_zero.dialogue import Dialogue
-from gdp_zero.domain import load_domain
+from gdp_zero.domain import TURN_LIMIT, load_domain
 from gdp_zero.factory import ChatOptions, build_session
 from gdp_zero.llm.client import LLMClient
 from gdp_zero.llm.errors import LLMError
@@ -153,7 +153,10 @@ class StudyService:
         self.study, self.database, self.llm = study, database, llm
         self.base_search = base_search or GDPZeroConfig()
         self.clock, self.rng = clock, rng or random.SystemRandom()
-        self.domain = load_domain(study.domain)
+        # The study's turn limit is the domain's, made no longer than `max_turns`: the chats, their searches
+        # and the finish rules all count exchanges the same way, and the participant has the last word.
+        domain = load_domain(study.domain)
+        self.domain = domain.model_copy(update={"max_exchanges": min(domain.max_exchanges, study.chat.max_turns)})
         self.idle_timeout = timedelta(minutes=study.chat.idle_timeout_minutes)
         self.start_timeout = timedelta(minutes=study.recruitment.start_timeout_minutes)
         with database.transaction() as session:
@@ -354,7 +357,8 @@ class StudyService:
             if not can:
                 raise StudyRefusal(f"Please send at least {self.study.chat.min_turns} messages before ending the chat.")
             now = self.clock()
-            reason = self._dialogue_end(state) or ("max_turns" if must else "participant")
+            ended = self._dialogue_end(state)
+            reason = "max_turns" if ended == TURN_LIMIT else ended or "participant"
             participation.end_reason = reason
             crud.add_event(session, participation, "chat_finished", now, turns=state.turns, reason=reason)
             if self.study.survey_items("post"):
@@ -463,7 +467,8 @@ class StudyService:
         if spec is None:
             raise StudyRefusal("This study's condition is no longer served; please contact the researcher.")
         memory = Path(spec.memory) if spec.memory is not None else None
-        options = ChatOptions(planner=spec.planner, search=spec.search_config(self.base_search), domain=self.study.domain, memory=memory)
+        options = ChatOptions(planner=spec.planner, search=spec.search_config(self.base_search), domain=self.study.domain,
+                              max_exchanges=self.domain.max_exchanges, memory=memory)
         session = build_session(spec.llm_settings(self.llm), options, memory=self._memory(spec.memory) if spec.memory else None)
         stored = DialogueRecord(
             id=f"{self.study.id}-{participation_id}", source="study", domain=self.domain.name, turns=state.turns_so_far()
@@ -591,7 +596,7 @@ class StudyService:
         """(may finish, must finish) for the chat as stored."""
         if not state.messages or state.pending:
             return False, False
-        must = state.turns >= self.study.chat.max_turns or self._dialogue_end(state) is not None
+        must = self._dialogue_end(state) is not None  # the participant's donation, or the answer to the last exchange
         return must or state.turns >= self.study.chat.min_turns, must
 
     def _dialogue_end(self, state: _ChatState) -> str | None:
@@ -714,7 +719,7 @@ class _ChatState:
 
     @property
     def turns(self) -> int:
-        """The participant's messages that have a reply."""
+        """The participant's messages the chat has taken in (tagged; the last one gets no reply)."""
         return sum(1 for m in self.complete if m.speaker == "user")
 
     @property

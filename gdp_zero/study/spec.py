@@ -325,7 +325,9 @@ class Recruitment(StrictModel):
 
 class ChatRules(StrictModel):
     min_turns: Annotated[int, Field(ge=0)] = 3  # the person's messages before they may finish
-    max_turns: Annotated[int, Field(ge=1)] = 10  # the chat ends after the reply to this many
+    # Exchanges, as the domain counts them: the chat ends with the participant's answer to the bot's
+    # max_turns-th message (the greeting is the first), so the participant has the last word.
+    max_turns: Annotated[int, Field(ge=1)] = 10
     max_message_chars: Annotated[int, Field(ge=1, le=2000)] = 500
     idle_timeout_minutes: Annotated[float, Field(gt=0)] = 20.0
     # The first bot message the participant rates: 0 = the greeting, 1 = the reply to their first message.
@@ -335,8 +337,8 @@ class ChatRules(StrictModel):
     def _order(self) -> ChatRules:
         if self.max_turns < self.min_turns:
             raise ValueError(f"max_turns ({self.max_turns}) must be at least min_turns ({self.min_turns})")
-        if self.rate_from > self.max_turns:
-            raise ValueError(f"rate_from: the chat has at most {self.max_turns + 1} bot messages (0 to {self.max_turns}), got {self.rate_from}")
+        if self.rate_from >= self.max_turns:
+            raise ValueError(f"rate_from: the chat has at most {self.max_turns} bot messages (0 to {self.max_turns - 1}), got {self.rate_from}")
         return self
 
 
@@ -491,9 +493,12 @@ def load_study(path: Path | str) -> Study:
     for contestant in study.arena.contestants if study.arena is not None else ():
         check_contestant(contestant, str(path), "arena.contestants.")
     try:
-        load_domain(study.domain)
+        domain = load_domain(study.domain)
     except (ConfigError, FileNotFoundError, ValueError) as error:
         raise ConfigError(f"{path}: domain: cannot load {study.domain!r} ({error})") from None
+    if study.arena is None and study.chat.max_turns > domain.max_exchanges:
+        raise ConfigError(f"{path}: chat: max_turns ({study.chat.max_turns}) is more than the domain {domain.name!r} allows "
+                          f"(max_exchanges = {domain.max_exchanges}): the dialogue would end first")
     return study
 
 

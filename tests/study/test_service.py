@@ -83,11 +83,12 @@ async def test_a_whole_participation_is_stored_as_it_happened(database, settings
         ratings_given.append((2 * number, rating))
         assert view.phase == "chat" and view.can_finish == (number >= 1)  # min_turns = 1
         view = await service.send(token, text)
-        assert view.turns == number + 1 and view.transcript[-2].text == text and view.transcript[-2].speaker == "you"
-        assert view.must_finish == (number == 2)
-    assert view.must_finish and view.turns == 3  # max_turns = 3
-    view = service.rate(token, view.awaiting_rating, {"persuasive": 5})
-    ratings_given.append((view.transcript[-1].position, {"persuasive": 5}))
+        last_word = number == 2  # max_turns = 3 exchanges: the answer to the third bot message gets no reply
+        mine = view.transcript[-1] if last_word else view.transcript[-2]
+        assert view.turns == number + 1 and mine.text == text and mine.speaker == "you"
+        assert view.must_finish == last_word
+        assert view.awaiting_rating == (None if last_word else 2 * number + 2)
+    assert view.must_finish and view.turns == 3 and not view.awaiting_reply
     with pytest.raises(StudyRefusal, match="The chat has ended"):
         await service.send(token, "one more")
     view = service.finish_chat(token)
@@ -99,7 +100,7 @@ async def test_a_whole_participation_is_stored_as_it_happened(database, settings
     assert (participation.participant_id, participation.status, condition) == (PROLIFIC["PROLIFIC_PID"], "completed", "gdpzero")
     assert participation.recruitment == {"STUDY_ID": "study-77", "SESSION_ID": "sess-1"}
     assert participation.attention_passed is True and participation.end_reason == "max_turns"
-    assert [m.speaker for m in messages] == ["system", "user"] * 3 + ["system"]
+    assert [m.speaker for m in messages] == ["system", "user"] * 3  # the participant has the last word
     assert [m.text for m in messages if m.speaker == "user"] == sent
     for message in messages:
         assert message.act  # every user message tagged, every bot message planned
@@ -113,7 +114,7 @@ async def test_a_whole_participation_is_stored_as_it_happened(database, settings
     assert sorted(ratings) == sorted(expected)
     assert events[:5] == ["entered", "consent", "answers", "assigned", "bot_turn"]
     assert events[-4:] == ["chat_finished", "answers", "attention_check", "completion"]
-    assert events.count("rating") == 4 and events.count("message") == 3 and events.count("bot_turn") == 4
+    assert events.count("rating") == 3 and events.count("message") == 3 and events.count("bot_turn") == 3
 
     # The same Prolific id cannot start again, with or without the browser's token.
     again = service.enter(PROLIFIC)
@@ -121,7 +122,7 @@ async def test_a_whole_participation_is_stored_as_it_happened(database, settings
     assert service.enter(PROLIFIC, browser_token=token).phase == "complete"
 
     record = participation_record("small", participation, messages, load_domain("p4g"), participant="P1")
-    assert record.source == "study" and record.condition == "gdpzero" and len(record.turns) == 7
+    assert record.source == "study" and record.condition == "gdpzero" and len(record.turns) == 6
     assert record.turns[0].planned.tree is not None and record.meta["participant"] == "P1"
     await service.aclose()
 
@@ -398,8 +399,8 @@ async def test_a_study_rates_bot_messages_from_the_one_its_file_names(database, 
     _, _, _, ratings, _, _ = stored(database, token)
     assert {position for position, _, _ in ratings} == {2}
     await service.aclose()
-    with pytest.raises(ConfigError, match="chat.rate_from: the chat has at most 4 bot messages"):
-        study_from_dict({**small.public_dict(), "chat": {**small.chat.model_dump(), "rate_from": 4}})
+    with pytest.raises(ConfigError, match=r"chat.rate_from: the chat has at most 3 bot messages \(0 to 2\), got 3"):
+        study_from_dict({**small.public_dict(), "chat": {**small.chat.model_dump(), "rate_from": 3}})
 
 
 async def test_an_opening_message_the_llm_failed_is_owed_and_retried(database, fake_server, make_settings, small):

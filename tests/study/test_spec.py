@@ -48,6 +48,8 @@ BASE = SHIPPED.read_text()
         ('correct = "Strongly disagree"', 'correct = "Nope"', "attention_check.correct: expected one of 'Strongly agree'"),
         ('label = "Chat partner"', 'label = "GDP-Zero bot"', "conditions.0.label: a neutral label must not name the condition or planner"),
         ("max_turns = 8 ", "max_turns = 2 ", "chat: max_turns (2) must be at least min_turns (3)"),
+        ("max_turns = 8 ", "max_turns = 11 ", "chat: max_turns (11) is more than the domain 'p4g' allows (max_exchanges = 10)"),
+        ("rate_from = 1 ", "rate_from = 8 ", "chat.rate_from: the chat has at most 8 bot messages (0 to 7), got 8"),
         ('planner = "prompting"', 'planner = "prompting"\nsearch = {simulations = 3}', "conditions.1.search: only the gdpzero planner takes search parameters"),
         ("q0 = 0.25", 'q0 = 0.25\n[conditions.llm]\ntemperature = "hot"', "conditions.gdpzero.llm.temperature: input should be a valid number, got 'hot'"),
         ("q0 = 0.25", '[conditions.llm]\nmodel = "gpt-4o"\napi_key = "sk-secret"', "conditions.gdpzero.llm.api_key: API keys do not belong in a study file"),
