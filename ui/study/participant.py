@@ -334,11 +334,14 @@ class ParticipantPage:
 
         return self.step(stored, rate, ui.rate_problems)
 
-    async def on_send(self, stored: str | None, text: str, request: gr.Request) -> AsyncIterator[dict[Any, Any]]:
-        token = stored or ""
+    async def on_send(self, stored: str | None, text: Any, request: gr.Request) -> AsyncIterator[dict[Any, Any]]:
+        """`text` as sent (preprocess=False): a number or a list from an API client is refused by
+        check_message with its hint, not stored as its str() (what the text box would have made of it)."""
+        token = stored if isinstance(stored, str) else ""
+        shown = text.strip() or None if isinstance(text, str) else None
         # The typed text is cleared once it is stored: a refused message stays, to be edited.
         async for update in self.bot_turn(token, client_address(request), lambda: self.service.send(token, text),
-                                          (text or "").strip() or None, {self.layout.message: ""}):
+                                          shown, {self.layout.message: ""}):
             yield update
 
     async def on_retry(self, stored: str | None, request: gr.Request) -> AsyncIterator[dict[Any, Any]]:
@@ -360,10 +363,11 @@ class ParticipantPage:
         ui.decline.click(self.on_decline, inputs=[ui.token], api_name="decline", **quiet)
         ui.pre.submit.click(self.on_pre, inputs={ui.token, *ui.pre.inputs}, api_name="pre_survey", **quiet)
         ui.rate_submit.click(self.on_rate, inputs={ui.token, *ui.rating_inputs}, api_name="rate", **quiet)
-        ui.send.click(self.on_send, inputs=[ui.token, ui.message], api_name="send", **quiet)
+        ui.send.click(self.on_send, inputs=[ui.token, ui.message], api_name="send", preprocess=False, **quiet)
         # Enter in the box: the page's own event, no second name for `send` (api_name=False made
         # a working /gradio_api/call/false).
-        ui.message.submit(self.on_send, inputs=[ui.token, ui.message], **{**quiet, "api_visibility": "private"})
+        ui.message.submit(self.on_send, inputs=[ui.token, ui.message], preprocess=False,
+                          **{**quiet, "api_visibility": "private"})
         ui.retry.click(self.on_retry, inputs=[ui.token], api_name="retry", **quiet)
         ui.finish.click(self.on_finish, inputs=[ui.token], api_name="finish", **quiet)
         ui.post.submit.click(self.on_post, inputs={ui.token, *ui.post.inputs}, api_name="post_survey", **quiet)

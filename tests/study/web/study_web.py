@@ -218,8 +218,9 @@ class ApiParticipant:
             self.step("send", text, timed=True)
             sent += 1
         else:
-            self.expect("rating")
-            self.step("rate", *as_values(ratings[len(messages)]))
+            if not self.chat_over:  # the answer to the study's last bot message ends the chat: nothing to rate
+                self.expect("rating")
+                self.step("rate", *as_values(ratings[len(messages)]))
         self.step("finish")
         self.expect("post_survey")
         self.step("post_survey", *post)

@@ -60,6 +60,13 @@ def test_routes_no_page_uses_answer_404_and_the_flow_still_works(server: StudySe
     participant.step("enter")
     participant.step("consent")
     assert participant.phase == "pre_survey"  # the named events a benchmark drives still answer
+    participant.step("pre_survey", 3)
+    for wrong in (123, ["a", "list"]):  # not text: the page's hint, and nothing stored (not its str())
+        participant.step("send", wrong)
+        assert participant.phase == "chat" and "A message must be text, not" in participant.text()
+        assert str(wrong) not in participant.text()
+    participant.step("send", "Hello there")
+    assert participant.phase == "rating" and "Hello there" in participant.text()
 
 
 def test_a_large_body_is_refused_at_once_and_a_half_sent_one_times_out(server: StudyServer) -> None:
