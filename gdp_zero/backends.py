@@ -15,7 +15,7 @@ from typing import Any, Callable, Literal, Mapping
 
 from gdp_zero.llm.client import LLMClient
 from gdp_zero.llm.fake_server import FakeLLMServer
-from gdp_zero.llm.settings import LLMSettings, load_llm_settings
+from gdp_zero.llm.settings import LLMSettings, apply_llm_table, load_llm_settings
 from gdp_zero.planners import GDPZeroConfig
 
 Mode = Literal["auto", "openai", "local", "fake"]
@@ -50,15 +50,20 @@ def open_backend(
     config_path: Path | None = None,
     env: Mapping[str, str] | None = None,
     fake_latency_s: float = 0.0,
+    embeddings: bool = False,
     **overrides: Any,
 ) -> Backend:
-    """Start (if needed) and describe the LLM backend; `overrides` are model, base_url, api_key, ..."""
+    """Start (if needed) and describe the LLM backend; `overrides` are model, base_url, api_key, ...
+
+    `embeddings`: the caller will need `/v1/embeddings` (a reflection memory): the local model then
+    starts a second, embedding server for the `embedding` role (real endpoints and the fake serve one already).
+    """
     env = os.environ if env is None else env
     mode = resolve_mode(mode, config_path=config_path, env=env, **overrides)
     if mode == "openai":
         return Backend("openai", load_llm_settings(config_path, env, **overrides))
     if mode == "local":
-        return _local_backend(config_path, overrides)
+        return _local_backend(config_path, overrides, embeddings)
     return _fake_backend(config_path, fake_latency_s, overrides)
 
 
@@ -83,17 +88,32 @@ def _fake_backend(config_path: Path | None, latency_s: float, overrides: dict[st
     return Backend("fake", settings, DEMO_BANNER, server.stop)
 
 
-def _local_backend(config_path: Path | None, overrides: dict[str, Any]) -> Backend:
+def _local_backend(config_path: Path | None, overrides: dict[str, Any], embeddings: bool) -> Backend:
     from gdp_zero.llm.local_model import start_local_server
 
-    server = start_local_server()
-    overrides = {**overrides, "base_url": server.base_url, "api_key": "local", "model": server.model, "api": "completions"}
+    servers = [start_local_server()]
+    try:
+        if embeddings:
+            servers.append(start_local_server(embedding=True))
+    except BaseException:
+        servers[0].stop()
+        raise
+    chat = servers[0]
+    overrides = {**overrides, "base_url": chat.base_url, "api_key": "local", "model": chat.model, "api": "completions"}
     settings = load_llm_settings(config_path, {}, **overrides)
+    if embeddings:
+        embedder = servers[1]
+        settings = apply_llm_table(settings, {"roles": {"embedding": {"base_url": embedder.base_url, "model": embedder.model}}})
     banner = (
         "Local model: Gemma 3 270M (a tiny base model) runs on this machine through llama.cpp. "
         "Expect weak persuasion; it is here to try the app without a key. " + HOW_TO_CONNECT
     )
-    return Backend("local", settings, banner, server.stop)
+
+    def stop() -> None:
+        for server in servers:
+            server.stop()
+
+    return Backend("local", settings, banner, stop)
 
 
 def suggested_search(mode: Mode) -> GDPZeroConfig:

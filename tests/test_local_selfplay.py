@@ -1,4 +1,5 @@
-"""Self-play on the real local model (Gemma 270M via llama.cpp): messy model text through the whole run."""
+"""Self-play on the real local model (Gemma 270M via llama.cpp): messy model text through the whole run,
+its reflection memory included (lessons stored under the local embedding server's vectors)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from gdp_zero.domain import load_domain
 from gdp_zero.llm.local_model import local_model_installed
+from gdp_zero.memory.store import LessonStore
 from gdp_zero.records import load_records
 
 pytestmark = [
@@ -18,12 +20,12 @@ pytestmark = [
 ]
 
 
-def test_two_short_selfplay_dialogues_on_the_local_model(tmp_path: Path):
-    out = tmp_path / "local.jsonl"
+def test_two_short_selfplay_dialogues_with_a_memory_on_the_local_model(tmp_path: Path):
+    out, memory = tmp_path / "local.jsonl", tmp_path / "memory.sqlite"
     result = subprocess.run(
         [sys.executable, "-m", "gdp_zero.cli", "selfplay", "--llm", "local", "--planner", "gdpzero", "--sims", "1",
          "--prior-samples", "2", "--value-samples", "1",
-         "--dialogues", "2", "--max-turns", "2", "--parallel", "2", "--out", str(out)],
+         "--dialogues", "2", "--max-turns", "2", "--parallel", "2", "--out", str(out), "--memory", str(memory)],
         capture_output=True, text=True, timeout=1200,
     )
     assert result.returncode == 0, result.stderr[-2000:]
@@ -36,4 +38,11 @@ def test_two_short_selfplay_dialogues_on_the_local_model(tmp_path: Path):
             allowed = domain.system_act_names if turn.speaker == "system" else domain.user_act_names
             assert turn.act in allowed and turn.text.strip()
         fallbacks = sum(u["fallbacks"] for t in record.turns for u in (t.usage or {}).values())
-        print(f"\n{record.id}: {record.end_reason} after {len(record.turns)} turns, {fallbacks} parsing fallbacks")
+        print(f"\n{record.id}: {record.end_reason} after {len(record.turns)} turns, {fallbacks} parsing fallbacks, "
+              f"lessons {record.meta['memory']['lessons']}")
+    store = LessonStore(memory)
+    try:  # every lesson a record names is in the store, once, under a vector of the local embedding model
+        assert len(store) == sum(len(record.meta["memory"]["lessons"]) for record in records)
+        assert store.dims in (None, 640)
+    finally:
+        store.close()

@@ -113,10 +113,13 @@ def checked_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     search_config(args, parser, GDPZeroConfig())
 
 
-def backend_from_args(args: argparse.Namespace) -> Backend:
+def backend_from_args(args: argparse.Namespace, *, embeddings: bool | None = None) -> Backend:
+    """The backend of the LLM flags; `embeddings` (default: a `--memory` was given) asks for /v1/embeddings."""
     from gdp_zero.backends import open_backend
 
-    return open_backend(args.llm, **_llm_choices(args))
+    if embeddings is None:
+        embeddings = getattr(args, "memory", None) is not None
+    return open_backend(args.llm, embeddings=embeddings, **_llm_choices(args))
 
 
 def mode_from_args(args: argparse.Namespace) -> str:

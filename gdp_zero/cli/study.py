@@ -110,7 +110,7 @@ def serve_command(args: argparse.Namespace) -> int:
 
     study = load_study(args.study_file)
     refuse_demo(mode_from_args(args), args.allow_demo)  # before the local model spends seconds loading
-    backend = backend_from_args(args)
+    backend = backend_from_args(args, embeddings=any(c.memory is not None for c in study.conditions))
     try:
         check_condition_models(study, backend.settings)  # a wrong key, address or model: one line now
         return serve(study, database_url=args.db, backend=backend, host=args.host, port=args.port,

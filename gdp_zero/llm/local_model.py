@@ -453,8 +453,11 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
 
 def _server_command(
     model_file: Path, port: int, n_ctx: int, threads: int, alias: str,
-    tokenizer_config: Path, verbose: bool = False,
+    tokenizer_config: Path, verbose: bool = False, embedding: bool = False,
 ) -> list[str]:
+    if embedding:  # our own small server: llama-cpp-python's cannot mean-pool (gdp_zero/llm/local_embeddings.py)
+        return [sys.executable, "-m", "gdp_zero.llm.local_embeddings", "--model", str(model_file),
+                "--alias", alias, "--port", str(port), "--threads", str(threads)]
     return [
         sys.executable, "-m", "llama_cpp.server",
         "--model", str(model_file),
@@ -510,6 +513,7 @@ def start_local_server(
     ready_timeout_s: float = 120.0,
     log_path: Path | None = None,
     verbose: bool = False,
+    embedding: bool = False,
 ) -> LocalModelServer:
     """Start llama.cpp's OpenAI-compatible server on a free loopback port with
     the Gemma 3 270M base model, wait until ``/v1/models`` answers, return it.
@@ -520,6 +524,8 @@ def start_local_server(
     ``<cache>/logs/llama-server-<port>.log``).
 
     ``verbose=True`` makes llama.cpp log load details and per-request timings.
+    ``embedding=True`` starts a server for ``/v1/embeddings`` instead (mean-pooled, 640 dimensions;
+    ``n_ctx`` does not apply).
 
     Raises :class:`LocalModelUnavailable` without the ``local`` extra and
     :class:`LocalServerError` when the server exits early or is not ready
@@ -541,7 +547,7 @@ def start_local_server(
         log.parent.mkdir(parents=True, exist_ok=True)
         cmd = _server_command(
             model_file, port, n_ctx, n_threads, MODEL_ALIAS, tokenizer_config,
-            verbose=verbose,
+            verbose=verbose, embedding=embedding,
         )
         proc = _Launcher.run(partial(_spawn_server, cmd, log))
         base_url = f"http://127.0.0.1:{port}/v1"
