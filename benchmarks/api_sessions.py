@@ -165,8 +165,9 @@ def lockout(seconds: float) -> list[list[str]]:
     return rows
 
 
-def study_flood(fakes: int, parallel: int) -> list[list[str]]:
-    """Made-up ids fill a study's quotas: what a participant mid-study and a newcomer get."""
+def study_flood(fakes: int, parallel: int, per_hour: int) -> list[list[str]]:
+    """Made-up ids fill a study's quotas: what a participant mid-study and a newcomer get, with the server
+    admitting `per_hour` participations per address an hour (a bound above `fakes` is none)."""
     import tempfile
 
     from tests.study.web.study_web import ApiParticipant, GradioCall, StudyServer
@@ -174,7 +175,7 @@ def study_flood(fakes: int, parallel: int) -> list[list[str]]:
     rows: list[list[str]] = []
     with tempfile.TemporaryDirectory() as folder:
         server = StudyServer(db_url=f"sqlite:///{folder}/study.db", log=Path(folder) / "server.log",
-                             participations_per_hour=3, trusted_proxies=("127.0.0.1",)).start()
+                             participations_per_hour=per_hour, trusted_proxies=("127.0.0.1",)).start()
         try:
             started = time.monotonic()
             person = ApiParticipant(GradioCall(server.url, client="192.0.2.1"), "5f1e0000aaaa1111bbbb2222")
@@ -223,6 +224,8 @@ def main() -> None:
     parser.add_argument("--case", choices=("flood", "lockout", "study-flood"), default="flood")
     parser.add_argument("--seconds", type=float, default=150, help="lockout: how long the flood holds on")
     parser.add_argument("--fakes", type=int, default=45, help="study-flood: made-up participant ids")
+    parser.add_argument("--participations-per-hour", type=int, default=3,
+                        help="study-flood: the server's bound per address (the default's; 1000: no bound, as before it)")
     args = parser.parse_args()
     if args.case == "lockout":
         print("| s | step | sessions open (cap 20) | newcomer (address with no session) | person | RSS of this process (MiB) |")
@@ -233,7 +236,7 @@ def main() -> None:
     if args.case == "study-flood":
         print("| s | step | participations in the chat | phase | experience |")
         print("| --- | --- | --- | --- | --- |")
-        for row in study_flood(args.fakes, min(args.parallel, 8)):
+        for row in study_flood(args.fakes, min(args.parallel, 8), args.participations_per_hour):
             print("| " + " | ".join(row) + " |", flush=True)
         return
     print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
