@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Awaitable
+from typing import TypeVar
 
 import pytest
 
 from gdp_zero.mcts.config import SearchConfig
+from gdp_zero.mcts.model import Evaluation, Transition
 from gdp_zero.mcts.search import new_tree, search
 from gdp_zero.mcts.scoring import play_dialogue
 from gdp_zero.mcts.toy import BEST_ACT, PRIOR_ACT, ToyEnvironment, ToyState
 from gdp_zero.mcts.tree import Node, Realization, SearchTree
 from tests.reference_mcts import ReferenceOpenLoopMCTS
+
+T = TypeVar("T")
 
 
 async def run(seed: int, **config) -> tuple[SearchTree, ToyEnvironment]:
@@ -182,3 +187,33 @@ async def test_tree_reuse_over_a_toy_self_play_saves_simulations_and_keeps_the_c
         assert carried.reused[0] == 0 and all(r > 0 for r in carried.reused[1:])
     assert saved > 20 * 2 * 5  # several simulations carried into every later turn
     assert reused_hits >= fresh_hits - 6  # same decisions up to seed noise (60 decisions each)
+
+
+class CrowdedToy(ToyEnvironment):
+    """The toy world, counting the model calls in progress at once: a simulation makes one at a time."""
+
+    busy = peak = 0
+
+    async def _counted(self, call: Awaitable[T]) -> T:
+        self.busy += 1
+        self.peak = max(self.peak, self.busy)
+        try:
+            return await call
+        finally:
+            self.busy -= 1
+
+    async def evaluate(self, state: ToyState) -> Evaluation:
+        return await self._counted(super().evaluate(state))
+
+    async def transition(self, state: ToyState, act: str) -> Transition[ToyState]:
+        return await self._counted(super().transition(state, act))
+
+
+@pytest.mark.parametrize("waves, cap", [(1, 30), (2, 15), (3, 10)])
+async def test_waves_cap_the_simulations_in_flight_at_n_over_waves(waves, cap):
+    config = SearchConfig(simulations=30, concurrency=32, waves=waves, q0=0.0)
+    assert config.in_flight == cap
+    env = CrowdedToy(seed=1, latency_s=0.005)
+    tree = await search(env, ToyState(), config, rng=random.Random(1))
+    assert tree.root.visits >= 30
+    assert cap // 2 < env.peak <= cap, env.peak  # the first values return before the later simulations are placed
