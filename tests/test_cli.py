@@ -123,6 +123,9 @@ def test_the_progress_bar_is_drawn_on_a_terminal_only():
     TerminalChat(None, io.StringIO(), logged, None).progress(progress)  # type: ignore[arg-type]
     assert shown.getvalue().startswith("\r  searching [") and "3 of 4 simulations done" in shown.getvalue()
     assert logged.getvalue() == ""
+    one = Terminal()
+    TerminalChat(None, io.StringIO(), one, None).progress(SearchProgress(done=1, total=1, in_flight=0, elapsed_s=0.1))  # type: ignore[arg-type]
+    assert "1 of 1 simulation done" in one.getvalue() and one.getvalue().endswith("\n")  # a finished bar ends its line
 
 
 # --- invalid numbers, files and endpoints: one line, exit 2 -----------------------------------------

@@ -38,6 +38,16 @@ def test_selfplay_with_memory_then_traces_of_the_run(tmp_path: Path, capsys: pyt
     for line in lines:
         jsonschema.validate(json.loads(line), CHAT_SCHEMA)
 
+    # A saved transcript (.json, as the chat app and the terminal save one) gives the same lines as its run's record.
+    first = load_records(runs)[0]
+    saved, from_transcript, from_run = tmp_path / "chat.json", tmp_path / "t.jsonl", tmp_path / "r.jsonl"
+    saved.write_text(json.dumps(first.to_dict()))
+    (tmp_path / "one.jsonl").write_text(json.dumps(first.to_dict()) + "\n")
+    assert main(["traces", str(saved), "--format", "imitation", "--out", str(from_transcript)]) == 0
+    assert main(["traces", str(tmp_path / "one.jsonl"), "--format", "imitation", "--out", str(from_run)]) == 0
+    assert from_transcript.read_text() == from_run.read_text()
+    assert len(from_transcript.read_text().splitlines()) == sum(t.planned is not None for t in first.turns) > 0
+
 
 def test_memory_needs_the_search_planner(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     with pytest.raises(SystemExit) as stopped:

@@ -17,6 +17,7 @@ from tests.study.web.study_web import ApiParticipant, GradioCall, StudyServer
 
 FORMULAS = ['=HYPERLINK("https://evil.example","click")', "+1+cmd|' /C calc'!A0", "@SUM(A1:A2)", "-2+3"]
 LINK_FORMULA = '=HYPERLINK("https://evil.example/study","open")'
+COMMENT_FORMULA = "=1+1 great chat"
 
 
 def test_formulas_are_neutralised_in_csv_and_kept_in_jsonl(tmp_path: Path) -> None:
@@ -31,6 +32,11 @@ def test_formulas_are_neutralised_in_csv_and_kept_in_jsonl(tmp_path: Path) -> No
             if person.phase == "rating":  # the study's ratings start from a later message
                 person.step("rate", 4)
             person.step("send", text)
+        if person.phase == "rating":
+            person.step("rate", 4)
+        person.step("finish")
+        person.step("post_survey", 4, 3, "Strongly disagree", 4, 4, "0.5", COMMENT_FORMULA)  # the comments item
+        person.expect("complete")
     finally:
         server.stop()
 
@@ -43,6 +49,11 @@ def test_formulas_are_neutralised_in_csv_and_kept_in_jsonl(tmp_path: Path) -> No
     for line in (tmp_path / "out" / "messages.csv").read_text(encoding="utf-8").splitlines()[1:]:
         for cell in line.split(","):
             assert not cell.startswith(("=", "+", "@")), line  # no cell a spreadsheet would run
+
+    answers = pd.read_csv(tmp_path / "out" / "answers.csv", keep_default_na=False)
+    assert answers.loc[answers["item"] == "comments", "value"].tolist() == ["'" + COMMENT_FORMULA]
+    raw_answers = [json.loads(line) for line in (tmp_path / "out" / "answers.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [row["value"] for row in raw_answers if row["item"] == "comments"] == [COMMENT_FORMULA]
 
     rows = [json.loads(line) for line in (tmp_path / "out" / "messages.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [row["text"] for row in rows if row["speaker"] == "user"] == FORMULAS  # the raw text for analysis
