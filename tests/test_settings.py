@@ -7,9 +7,12 @@ import subprocess
 import sys
 from dataclasses import fields, replace
 from pathlib import Path
+from types import UnionType
+from typing import Annotated, Union, get_args, get_origin, get_type_hints
 
 import pytest
 from pydantic import ValidationError
+from pydantic.fields import FieldInfo
 
 from gdp_zero.mcts.config import InvalidSetting, Limits, SearchConfig, changed, checked, within_limits
 from gdp_zero.planners.gdpzero import GDPZeroConfig
@@ -75,25 +78,42 @@ def test_a_shared_server_adds_its_limits() -> None:
         assert raised.value.setting == setting and "on this server" in raised.value.problem
 
 
+def _rules(hint: object) -> list[object]:
+    """The constraints in a field's type, through `X | None` and `Annotated` (a rule may sit inside either)."""
+    if get_origin(hint) is Annotated:
+        base, *extras = get_args(hint)
+        return [*_rules(base), *(rule for extra in extras for rule in (extra.metadata if isinstance(extra, FieldInfo) else [extra]))]
+    if get_origin(hint) in (Union, UnionType):
+        return [rule for arg in get_args(hint) for rule in _rules(arg)]
+    return []
+
+
 def _out_of_range() -> list[tuple[str, object]]:
-    """For every constrained field of the model, a value just outside each of its bounds."""
+    """For every constrained field of the model, a value just outside each of its bounds, and infinity where
+    the number must be finite."""
     cases: list[tuple[str, object]] = []
-    for name, info in GDPZeroConfig.__pydantic_fields__.items():  # type: ignore[attr-defined]
-        for rule in info.metadata:
+    for name, hint in get_type_hints(GDPZeroConfig, include_extras=True).items():
+        for rule in _rules(hint):
             for bound, step in (("ge", -1), ("gt", 0), ("le", +1)):
                 if hasattr(rule, bound):
                     cases.append((name, getattr(rule, bound) + step))
+            if getattr(rule, "allow_inf_nan", True) is False:
+                cases.append((name, math.inf))
     return cases
 
 
 def _study_with(tmp_path: Path, setting: str, value: object) -> Path:
-    """The shipped study with its first condition's search table setting `setting` to `value`."""
-    head, marker, rest = STUDY.read_text().partition("[conditions.search]\n")
-    assert marker, "the shipped study has a [conditions.search] table"
+    """The shipped study with its first condition setting `setting` to `value`: in its search table, or
+    among the condition's own keys for a setting the condition holds itself (its time budget)."""
+    from gdp_zero.study.spec import SearchTable
+
+    marker = "[conditions.search]\n" if setting in SearchTable.model_fields else "[[conditions]]\n"
+    head, found, rest = STUDY.read_text().partition(marker)
+    assert found, f"the shipped study has a {marker.strip()} table"
     table, blank, tail = rest.partition("\n\n")
     kept = [line for line in table.splitlines() if not line.startswith(f"{setting} ")]
     study = tmp_path / "study.toml"
-    study.write_text(head + marker + "\n".join([*kept, f"{setting} = {value!r}"]) + "\n" + blank + tail)
+    study.write_text(head + marker + "\n".join([f"{setting} = {value!r}", *kept]) + "\n" + blank + tail)
     return study
 
 
@@ -104,8 +124,6 @@ def test_study_check_refuses_every_setting_the_search_refuses(tmp_path: Path, se
 
     with pytest.raises(InvalidSetting):
         changed(BASE, **{setting: value})
-    if setting == "time_budget_s":  # a condition's own field, not a key of its search table
-        return
     with pytest.raises(ConfigError, match=setting):
         load_study(_study_with(tmp_path, setting, value))
 

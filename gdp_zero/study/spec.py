@@ -174,7 +174,7 @@ class PlannerChoice(StrictModel):
 
     planner: str
     search: SearchTable = Field(default_factory=SearchTable)
-    time_budget_s: Annotated[float, Field(gt=0)] | None = None
+    time_budget_s: float | None = None  # its rule is the search settings model's (checked in _planner_settings)
     llm: dict[str, Any] | None = None
 
     @field_validator("planner")
@@ -191,6 +191,10 @@ class PlannerChoice(StrictModel):
             raise ValueError(f"search: only the gdpzero planner takes search parameters, got {', '.join(sorted(given))}")
         if self.planner != "gdpzero" and self.time_budget_s is not None:
             raise ValueError("time_budget_s: only the gdpzero planner has a time budget")
+        try:  # the settings model's rules are the only ones: a file the check passes builds a session
+            self.search_config()
+        except InvalidSetting as error:
+            raise ValueError(str(error)) from None
         return self
 
     def search_config(self, base: GDPZeroConfig | None = None) -> GDPZeroConfig:
