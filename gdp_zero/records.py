@@ -31,7 +31,7 @@ SPEAKERS: tuple[Speaker, ...] = ("system", "user")
 
 # Read as written by this version or an older one of the same schema: a field added later is
 # ignored (not refused), a value of the wrong type is refused naming its field.
-_READING = ConfigDict(extra="ignore")
+READING = ConfigDict(extra="ignore")
 
 
 class RecordError(ValueError):
@@ -64,7 +64,7 @@ class PlannerTurn:
     LLM usage, its timings and the settings it ran with. The chat, the study store, self-play and
     the analytics all consume it."""
 
-    __pydantic_config__ = _READING
+    __pydantic_config__ = READING
 
     planner: str
     act: str
@@ -92,7 +92,7 @@ Rating = Literal["up", "down"]  # 👍 / 👎 on a persuader message
 class Feedback:
     """A person's 👍/👎 and note on one persuader message (either may be missing)."""
 
-    __pydantic_config__ = _READING
+    __pydantic_config__ = READING
 
     rating: Rating | None = None
     note: str = ""
@@ -103,7 +103,7 @@ class Feedback:
 class TurnRecord:
     """One turn of any dialogue: what a chat keeps as it goes and what every record file holds."""
 
-    __pydantic_config__ = _READING
+    __pydantic_config__ = READING
 
     speaker: Speaker
     act: str
@@ -138,7 +138,7 @@ class TurnRecord:
 
 @dataclass(frozen=True)
 class DialogueRecord:
-    __pydantic_config__ = _READING
+    __pydantic_config__ = READING
 
     id: str
     source: str  # "chat", "study", "selfplay", "p4g", ...

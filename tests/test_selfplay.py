@@ -239,6 +239,33 @@ def test_out_must_be_a_jsonl_file_and_summarize_refuses_a_chat_transcript(tmp_pa
     assert "is a chat record, not self-play" in done.stderr
 
 
+def test_a_resume_reads_the_run_header_as_a_record_a_newer_key_ignored_a_wrong_value_named(fake_server, tmp_path: Path):
+    out = tmp_path / "runs.jsonl"
+
+    def selfplay() -> subprocess.CompletedProcess[str]:  # one server throughout: its address is a run condition
+        return subprocess.run([sys.executable, "-m", "gdp_zero.cli", "selfplay", "--base-url", fake_server.base_url,
+                               "--api-key", "sk-test", "--model", "fake-model", "--dialogues", "1", "--max-turns", "1",
+                               *SEARCH_FLAGS, "--name", "r", "--out", str(out)],
+                              capture_output=True, text=True, timeout=120, env=ENV)
+
+    assert selfplay().returncode == 0
+    first, *records = out.read_text().splitlines(keepends=True)
+    header = json.loads(first)["run_header"]
+
+    def with_header(value: object) -> None:
+        out.write_text(json.dumps({"run_header": value}) + "\n" + "".join(records))
+
+    with_header(header | {"written_by": "a newer gdp-zero"})
+    done = selfplay()
+    assert done.returncode == 0 and "(1 were already there)" in done.stdout, done.stderr
+    for value, field in ((header | {"conditions": ["x"]}, "conditions"), (5, "run_header")):
+        with_header(value)
+        done = selfplay()
+        last = done.stderr.splitlines()[-1]
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert last.startswith(f"error: {out}:1") and field in last, last
+
+
 def test_summarize_draws_success_by_round_and_stops_quietly_when_its_reader_does(tmp_path: Path):
     runs = tmp_path / "runs.jsonl"
     for index, rounds in enumerate([1, 2, 2, 3]):

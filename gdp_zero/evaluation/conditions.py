@@ -21,11 +21,13 @@ from typing import Any
 from gdp_zero.evaluation.jobs import NOT_COMPARED, RunMismatch
 from gdp_zero.llm.settings import ROLES, LLMSettings
 from gdp_zero.records import (
+    READING,
     RUN_HEADER_KEY,
     app_version,
     append_json_line,
     json_lines,
     now_iso,
+    read_as,
     read_text,
 )
 
@@ -35,6 +37,8 @@ ENDPOINT_FIELDS = ("model", "base_url", "api", "provider", "temperature", "max_t
 
 @dataclass(frozen=True)
 class RunHeader:
+    __pydantic_config__ = READING  # read as a record: a key a newer gdp-zero wrote is ignored
+
     run: str
     kind: str  # "selfplay" or "evaluate"
     conditions: dict[str, Any]
@@ -63,11 +67,12 @@ def planner_conditions(described: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def run_headers(path: Path) -> dict[str, RunHeader]:
-    """The headers in a file, by run name (a later header for the same run would replace an earlier one)."""
+    """The headers in a file, by run name (a later header for the same run would replace an earlier one); a
+    header that is not a `RunHeader` is a `RecordError` naming the file, line and field."""
     headers = {}
-    for _, data in json_lines(path, read_text(path)):
+    for number, data in json_lines(path, read_text(path)):
         if isinstance(data, dict) and RUN_HEADER_KEY in data:
-            header = RunHeader(**data[RUN_HEADER_KEY])
+            header = read_as(RunHeader, data[RUN_HEADER_KEY], f"{path}:{number}: {RUN_HEADER_KEY}")
             headers[header.run] = header
     return headers
 
