@@ -28,7 +28,6 @@ from ui.chat_screen import (
     MESSAGE_PLACEHOLDER_ENDED,
     BusyScreen,
     ChatScreen,
-    as_index,
     busy_screen,
     chat_screen,
     rating_of,
@@ -37,6 +36,7 @@ from ui.chat_screen import (
     turn_panel,
     write_json,
 )
+from ui.dropdowns import as_index
 from ui.polling import while_running
 from ui.sessions import SessionRegistry, UserChat
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gdp_zero.planners.base import PlannerTurn
-from ui import chat_view, tree_view, usage_view
+from ui import chat_view, dropdowns, tree_view, usage_view
 from ui.sessions import UserChat
 
 MESSAGE_PLACEHOLDER_ENDED = "The dialogue has ended: press Restart for a new one."
@@ -104,7 +104,7 @@ def turn_panel(user: UserChat, index: int | None) -> tuple[tree_view.TreePanel, 
     panel = tree_view.tree_panel(planned, planner_label(planned.planner) if planned else "", user.view)
     if planned is None or planned.tree is None:
         return panel, None
-    return panel, write_json(user, f"gdp-zero-tree-{_stamp(user)}-turn-{turn_number(user, index)}.json", planned.tree)
+    return panel, write_json(user, f"gdp-zero-tree-{_stamp(user)}-turn-{dropdowns.turn_number(user.session.log, index)}.json", planned.tree)
 
 
 def transcript_name(user: UserChat) -> str:
@@ -121,24 +121,10 @@ def planner_label(name: str) -> str:
     return chat_view.PLANNER_LABELS.get(name, name)
 
 
-def as_index(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def turn_number(user: UserChat, index: int | None) -> int:
-    """1 for the greeting, 2 for the persuader's next reply, ..."""
-    if index is None:
-        return 0
-    return sum(1 for t in user.session.log[: index + 1] if t.speaker == "system")
-
-
 def turn_label(user: UserChat, index: int) -> str:
-    turn = user.session.log[index]
-    planner = planner_label(turn.planned.planner) if turn.planned else ""
-    return f"turn {turn_number(user, index)} · {turn.act} ({planner})"
+    """The Turn dropdown's label of the persuader turn at log `index`, naming the planner that wrote it."""
+    planned = user.session.log[index].planned
+    return dropdowns.turn_label(user.session.log, index, planner_label(planned.planner) if planned else "")
 
 
 def write_json(user: UserChat, name: str, data: Any) -> str:

@@ -14,7 +14,7 @@ from gdp_zero.llm.settings import load_llm_settings
 from gdp_zero.planners import GDPZeroConfig
 from gdp_zero.records import PlannerTurn, TurnRecord
 from tests.conftest import plan_first_reply
-from ui import chat_view, tree_view, usage_view
+from ui import chat_view, dropdowns, tree_view, usage_view
 from ui.app import SettingsRejected, options_from_controls
 
 HOSTILE = "<script>window.__pwned=1</script><b>bold</b> **md** [link](http://x) & it's"
@@ -302,6 +302,15 @@ def test_status_lines() -> None:
 
 def call(role: str, turn: int, prompt: int, completion: int) -> CallRecord:
     return CallRecord(role, turn, prompt, completion, 0.5, 1, 0, False, "chat")
+
+
+def test_turn_dropdowns_number_persuader_turns_and_read_back_their_index() -> None:
+    turns = [TurnRecord("system", "greeting", "Hi"), TurnRecord("user", "neutral", "Hello"),
+             TurnRecord("system", "emotion appeal", "Think of the children")]
+    assert dropdowns.turn_label(turns, 0) == "turn 1 · greeting"  # the admin dashboard's
+    assert dropdowns.turn_label(turns, 2, "GDP-Zero") == "turn 2 · emotion appeal (GDP-Zero)"  # the chat page's
+    assert dropdowns.turn_number(turns, None) == 0
+    assert [dropdowns.as_index(v) for v in (2, "3", None, "", "turn 1")] == [2, 3, None, None, None]
 
 
 def test_usage_rows_per_session_and_turn() -> None:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from gdp_zero.records import PlannerTurn
 from gdp_zero.study.service import StudyService
-from ui import chat_view, tree_view
+from ui import chat_view, dropdowns, tree_view
 from gdp_zero.serving.scratch import scratch_folder
 from ui.study import admin_views
 
@@ -114,7 +114,7 @@ def build_admin_app(service: StudyService) -> gr.Blocks:
             if record is None:
                 return {participation_info: "", transcript: [], turn_select: gr.Dropdown(choices=[], value=None),
                         **tree_updates(None)}
-            bot_turns = [(admin_views.turn_label(record, i), i) for i, t in enumerate(record.turns) if t.speaker == "system"]
+            bot_turns = [(dropdowns.turn_label(record.turns, i), i) for i, t in enumerate(record.turns) if t.speaker == "system"]
             latest = bot_turns[-1][1] if bot_turns else None
             return {
                 participation_info: info,
@@ -135,7 +135,7 @@ def build_admin_app(service: StudyService) -> gr.Blocks:
 
         def planned_of(participation_id: Any, index: Any) -> PlannerTurn | None:
             record, _ = reader.transcript(participation_id)
-            i = admin_views.as_index(index)
+            i = dropdowns.as_index(index)
             if record is None or i is None or not 0 <= i < len(record.turns):
                 return None
             return record.turns[i].planned

@@ -27,6 +27,7 @@ from gdp_zero.study.export import study_data, write_export
 from gdp_zero.study.results import Results, results_of
 from gdp_zero.study.spec import Study
 from gdp_zero.study.stats import Population
+from ui.dropdowns import as_index
 
 CONDITION_COLUMNS = ["condition", "label", "planner", "model", "quota"]
 DIGITS = 3  # shown in the result tables; the exports keep full precision
@@ -34,13 +35,6 @@ DIGITS = 3  # shown in the result tables; the exports keep full precision
 
 def now_text() -> str:
     return datetime.now(timezone.utc).strftime("%H:%M:%S UTC")
-
-
-def as_index(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def condition_models(study: Study, llm: LLMSettings) -> dict[str, str]:
@@ -80,11 +74,6 @@ def participation_info_html(participation: Any, condition: str | None, answers: 
     rows += [(f"{answer.survey}: {answer.item}", answer.value) for answer in answers]
     body = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
     return f'<table class="participation-info">{body}</table>'
-
-
-def turn_label(record: Any, index: int) -> str:
-    number = sum(1 for t in record.turns[: index + 1] if t.speaker == "system")
-    return f"turn {number} · {record.turns[index].act}"
 
 
 def shown(table: pd.DataFrame) -> pd.DataFrame:
