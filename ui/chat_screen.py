@@ -101,7 +101,7 @@ def tree_of(user: UserChat, index: int | None) -> dict[str, Any] | None:
 def turn_panel(user: UserChat, index: int | None) -> tuple[tree_view.TreePanel, str | None]:
     """The tree panel of the persuader turn at log `index`, and its tree's download file (None: no tree)."""
     planned = planned_at(user, index)
-    panel = tree_view.tree_panel(planned, planner_label(planned.planner) if planned else "", user.view)
+    panel = tree_view.tree_panel(planned, chat_view.planner_label(planned), user.view)
     if planned is None or planned.tree is None:
         return panel, None
     return panel, write_json(user, f"gdp-zero-tree-{_stamp(user)}-turn-{dropdowns.turn_number(user.session.log, index)}.json", planned.tree)
@@ -117,14 +117,9 @@ def _stamp(user: UserChat) -> str:
     return "".join(c for c in user.session.started_at[:19] if c.isdigit() or c == "T").replace("T", "-")
 
 
-def planner_label(name: str) -> str:
-    return chat_view.PLANNER_LABELS.get(name, name)
-
-
 def turn_label(user: UserChat, index: int) -> str:
     """The Turn dropdown's label of the persuader turn at log `index`, naming the planner that wrote it."""
-    planned = user.session.log[index].planned
-    return dropdowns.turn_label(user.session.log, index, planner_label(planned.planner) if planned else "")
+    return dropdowns.turn_label(user.session.log, index, chat_view.planner_label(user.session.log[index].planned))
 
 
 def write_json(user: UserChat, name: str, data: Any) -> str:

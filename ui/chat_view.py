@@ -63,11 +63,16 @@ def glossary_html(domain: Domain) -> str:
             f"tagged; the value is what the search scores)</p><dl>{user}</dl></div>")
 
 
+def planner_label(planned: PlannerTurn | None) -> str:
+    """The name people read for the planner that wrote a turn ("GDP-Zero"); "" for a turn no planner wrote."""
+    return PLANNER_LABELS.get(planned.planner, planned.planner) if planned is not None else ""
+
+
 def turn_note(planned: PlannerTurn | None) -> str:
     """How a reply was planned: simulations, reuse, time; the time-budget cut said plainly."""
     if planned is None:
         return ""
-    bits = [PLANNER_LABELS.get(planned.planner, planned.planner)]
+    bits = [planner_label(planned)]
     if planned.tree is not None:
         bits.append(plural(planned.simulations, "simulation"))
         if planned.reused_simulations:
@@ -129,7 +134,7 @@ def progress_text(progress: SearchProgress | None, elapsed_s: float, phase: str)
 def done_text(planned: PlannerTurn | None) -> str:
     if planned is None:
         return "Your turn."
-    label = PLANNER_LABELS.get(planned.planner, planned.planner)
+    label = planner_label(planned)
     if planned.tree is None:
         return f"Replied with {planned.act} ({label}) in {planned.seconds:.1f} s. Your turn."
     cut = " The search was cut by the time budget." if planned.stopped_by == "time_budget" else ""

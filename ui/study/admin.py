@@ -124,7 +124,7 @@ def build_admin_app(service: StudyService) -> gr.Blocks:
             }
 
         def tree_updates(planned: PlannerTurn | None) -> dict[Any, Any]:
-            panel = tree_view.tree_panel(planned, chat_view.PLANNER_LABELS.get(planned.planner, planned.planner) if planned else "")
+            panel = tree_view.tree_panel(planned, chat_view.planner_label(planned))
             return {
                 tree_plot: panel.figure,
                 tree_summary: panel.summary,
