@@ -29,11 +29,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from search_speed import fake_server_process, settings_for
-from statsmodels.stats.proportion import proportion_confint
 
 from gdp_zero.backends import open_backend
 from gdp_zero.domain import SUCCESS
 from gdp_zero.factory import ChatOptions
+from gdp_zero.intervals import wilson_interval
 from gdp_zero.llm.client import LLMClient
 from gdp_zero.llm.settings import LLMSettings
 from gdp_zero.personas import PERSONAS_DIR, load_personas
@@ -106,7 +106,7 @@ async def main() -> None:
     for memory_on in (False, True):
         cells = []
         for wins in totals[memory_on]:
-            low, high = proportion_confint(wins, n, alpha=0.05, method="wilson")
+            low, high = wilson_interval(wins, n)
             cells.append(f"{wins}/{n} = {wins / n:.0%} [{low:.0%}, {high:.0%}]")
         print(f"| {'on' if memory_on else 'off'} | " + " | ".join(cells) + " |")
     print(f"wall: {time.monotonic() - started:.0f} s")
