@@ -44,7 +44,7 @@ def fake_server_process(latency_s: float):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, "-m", "gdp_zero.llm.fake_server", "--port", str(port), "--latency", str(latency_s)],
+        [sys.executable, "-m", "gdp_zero.cli", "fake-server", "--port", str(port), "--latency", str(latency_s)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     base_url = f"http://127.0.0.1:{port}/v1"

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import json
 import random
-import signal
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -142,18 +138,3 @@ def test_latency_is_concurrent_and_peak_is_counted(fake_server: FakeLLMServer) -
 def test_unknown_fault_kind_is_rejected() -> None:
     with pytest.raises(ValueError, match="unknown fault kinds"):
         FakeLLMServer(faults=("429", "flood"))
-
-
-def test_command_line_runs_in_the_foreground() -> None:
-    command = [sys.executable, "-m", "gdp_zero.llm.fake_server", "--port", "0", "--models", "a,b"]
-    # cwd: importable even before the package is installed
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1]) as process:
-        try:
-            banner = process.stdout.readline()  # type: ignore[union-attr]
-            url = banner.split(" at ")[1].split(";")[0]
-            assert url.startswith("http://127.0.0.1:")
-            with urllib.request.urlopen(url + "/models", timeout=5) as response:
-                assert [m["id"] for m in json.load(response)["data"]] == ["a", "b"]
-        finally:
-            process.send_signal(signal.SIGINT)
-            assert process.wait(timeout=5) == 0

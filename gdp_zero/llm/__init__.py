@@ -1,7 +1,7 @@
 """The LLM layer: every LLM call in the project goes through `LLMClient`.
 
-The fake OpenAI-compatible server lives in `gdp_zero.llm.fake_server` (not re-exported, so that
-`python -m gdp_zero.llm.fake_server` runs cleanly). `LLMClient` is loaded on first use: it
+The fake OpenAI-compatible server lives in `gdp_zero.llm.fake_server` (not re-exported: the demo
+mode, `gdp-zero fake-server` and the tests start it). `LLMClient` is loaded on first use: it
 imports the openai SDK, which the ledger, settings and errors do not need.
 """
 

@@ -97,7 +97,7 @@ class EndpointUnreachableError(LLMError):
         return cls(
             f"Cannot connect to the LLM endpoint {url} ({tries} tries). "
             "Check --base-url, or start the model server (or the demo one: "
-            "python -m gdp_zero.llm.fake_server --port 8001)."
+            "gdp-zero fake-server --port 8001)."
         )
 
 

@@ -8,7 +8,6 @@ world says and how its persuadee reacts lives in `gdp_zero.llm.fake_world`.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
@@ -400,49 +399,11 @@ def _error(
     return _Reply(status, body, headers or {})
 
 
-def add_server_arguments(parser: argparse.ArgumentParser) -> None:
-    """The server's options, shared by `python -m gdp_zero.llm.fake_server` and `gdp-zero fake-server`."""
-    parser.add_argument("--port", type=int, default=8001)
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds each request waits")
-    parser.add_argument("--fault-rate", type=float, default=0.0, help="share of requests given a fault")
-    parser.add_argument("--faults", default=",".join(FAULT_KINDS), help="comma-separated fault kinds")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--ignore-n", action="store_true", help="answer one choice whatever n is (like llama.cpp)")
-    parser.add_argument("--api-key", default=None, help="require this bearer token")
-    parser.add_argument("--models", default="fake-model", help="comma-separated model names to serve")
-    parser.add_argument("--hang", type=float, default=30.0, help="seconds a 'timeout' fault hangs")
-
-
-def serve_from_args(args: argparse.Namespace) -> None:
-    """Run the server the parsed options describe until Ctrl-C."""
-    server = FakeLLMServer(
-        latency_s=args.latency,
-        fault_rate=args.fault_rate,
-        faults=[f for f in args.faults.split(",") if f],
-        seed=args.seed,
-        ignore_n=args.ignore_n,
-        api_key=args.api_key,
-        models=[m for m in args.models.split(",") if m],
-        hang_s=args.hang,
-        port=args.port,
-    )
+def serve(server: FakeLLMServer) -> None:
+    """Run `server` in the foreground, saying where it listens, until Ctrl-C."""
     try:
         with server:
             print(f"Fake OpenAI-compatible server (canned replies) at {server.base_url}; Ctrl-C stops it.", flush=True)
             threading.Event().wait()
     except KeyboardInterrupt:
         pass
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m gdp_zero.llm.fake_server",
-        description="Run a fake OpenAI-compatible server on 127.0.0.1 that gives canned replies.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    add_server_arguments(parser)
-    serve_from_args(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    main()
