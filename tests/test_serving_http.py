@@ -203,6 +203,30 @@ def test_x_forwarded_for_is_believed_only_from_the_proxies_named(server: Any) ->
     assert checked_proxies(["10.0.0.0/8", "::1"]) == ("10.0.0.0/8", "::1")
 
 
+def test_a_server_started_without_proxies_believes_no_forwarded_header(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`gdp-zero pairwise serve` names no proxies: uvicorn's default would believe 127.0.0.1's X-Forwarded-For."""
+    from gdp_zero.serving import server as serving_server
+
+    believed: list[Any] = []
+
+    class Started:  # uvicorn.Server as far as run() uses it, recording what its config believes
+        started = True
+
+        def __init__(self, config: uvicorn.Config) -> None:
+            believed.append(config.forwarded_allow_ips)
+
+        def run(self) -> None:
+            pass
+
+    monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+    monkeypatch.setattr(serving_server.uvicorn, "Server", Started)
+    monkeypatch.setattr(serving_server, "guard_logs", lambda: 0)  # both change the whole test process
+    monkeypatch.setattr(serving_server, "guard_stderr", lambda: None)
+    serving_server.run(inner_app(), host="127.0.0.1", port=free_port())
+    serving_server.run(inner_app(), host="127.0.0.1", port=free_port(), forwarded_allow_ips="10.0.0.1")
+    assert believed == ["", "10.0.0.1"]  # "": no peer is believed (the untrusted server above)
+
+
 def test_a_short_admin_password_is_named() -> None:
     assert password_problem("hunter2") == "the admin password has 7 characters; use at least 12"
     assert password_problem(PASSWORD) is None

@@ -18,8 +18,10 @@ from gdp_zero.serving.heads import BoundedHeadProtocol
 from gdp_zero.serving.logs import guard_logs, guard_stderr
 
 
-def run(app: Any, *, host: str, port: int, forwarded_allow_ips: str | None = None) -> None:
-    """uvicorn.run(app, ...) with the guards: serve until interrupted (Ctrl-C, or SIGTERM made one)."""
+def run(app: Any, *, host: str, port: int, forwarded_allow_ips: str = "") -> None:
+    """uvicorn.run(app, ...) with the guards: serve until interrupted (Ctrl-C, or SIGTERM made one).
+    X-Forwarded-For is believed from `forwarded_allow_ips` only (gdp_zero/serving/forwarding.py), by
+    default from no one: uvicorn's own default believes any client on 127.0.0.1."""
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", http=BoundedHeadProtocol,
                             forwarded_allow_ips=forwarded_allow_ips)
     guard_logs()
