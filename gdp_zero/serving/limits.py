@@ -22,9 +22,9 @@ of the session idle longest once that one has been idle for `yield_after_idle_s`
 holding several sessions gives one up first); otherwise the refusal says when a place can free
 up. Sessions idle for `idle_timeout_s` expire. The command-line flags are in gdp_zero/cli/options.py.
 
-The client address is the peer of the HTTP connection, or the address a reverse proxy on the
-same machine puts in X-Forwarded-For (uvicorn trusts that header from 127.0.0.1 only; set
-FORWARDED_ALLOW_IPS for a proxy elsewhere). People behind one NAT share an address: raise the
+The client address is the peer of the HTTP connection; X-Forwarded-For is believed only from the
+reverse proxies the operator names with --trusted-proxy, and from no one by default (whose word
+counts is gdp_zero/serving/forwarding.py). People behind one NAT share an address: raise the
 per-address limits for a classroom or a lab.
 """
 
