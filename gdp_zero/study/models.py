@@ -45,7 +45,7 @@ Id = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Meta(Base):
-    """Key-value facts about the database: schema_version, export_salt, created_at, app_version."""
+    """Key-value facts about the database: schema_version, export_salt, created_at, created_by."""
 
     __tablename__ = "gdpz_meta"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
