@@ -101,3 +101,28 @@ def test_help_loads_no_command() -> None:
             "print(heavy)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout + result.stderr
+
+
+def _readme_tree() -> set[str]:
+    """The paths the README's architecture tree names: each line's name under the folders above it."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Architecture\n\n```\n", 1)[1].split("```", 1)[0]
+    folders: list[str] = []
+    named: set[str] = set()
+    for line in block.splitlines():
+        name = line.split()[0] if line.strip() else ""
+        depth = (len(line) - len(line.lstrip())) // 2
+        if not name or line.startswith(" " * 26):  # a description's second line
+            continue
+        folders = folders[:depth]
+        named.add("".join(folders) + name)
+        if name.endswith("/"):
+            folders.append(name)
+    return named
+
+
+def test_the_readme_tree_names_every_module_and_only_real_files() -> None:
+    named = _readme_tree()
+    modules = {str(p.relative_to(ROOT)) for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py") if p.name != "__init__.py"}
+    assert not modules - named, f"modules the README's architecture tree leaves out: {sorted(modules - named)}"
+    assert all((ROOT / path).exists() for path in named), sorted(p for p in named if not (ROOT / p).exists())
