@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Literal, Mapping
 
@@ -84,7 +84,7 @@ def _fake_backend(config_path: Path | None, latency_s: float, overrides: dict[st
     server = FakeLLMServer(latency_s=latency_s).start()
     # The environment is left out on purpose: a real API key must never be sent to the fake.
     overrides = {**overrides, "base_url": server.base_url, "api_key": "fake-key", "model": "fake-model"}
-    settings = load_llm_settings(config_path, {}, **overrides)
+    settings = replace(load_llm_settings(config_path, {}, **overrides), builtin_urls={server.base_url: "built-in fake server"})
     return Backend("fake", settings, DEMO_BANNER, server.stop)
 
 
@@ -101,9 +101,12 @@ def _local_backend(config_path: Path | None, overrides: dict[str, Any], embeddin
     chat = servers[0]
     overrides = {**overrides, "base_url": chat.base_url, "api_key": "local", "model": chat.model, "api": "completions"}
     settings = load_llm_settings(config_path, {}, **overrides)
+    builtin = {chat.base_url: "built-in local model"}
     if embeddings:
         embedder = servers[1]
         settings = apply_llm_table(settings, {"roles": {"embedding": {"base_url": embedder.base_url, "model": embedder.model}}})
+        builtin[embedder.base_url] = "built-in local embedding model"
+    settings = replace(settings, builtin_urls=builtin)
     banner = (
         "Local model: Gemma 3 270M (a tiny base model) runs on this machine through llama.cpp. "
         "Expect weak persuasion; it is here to try the app without a key. " + HOW_TO_CONNECT

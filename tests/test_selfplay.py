@@ -284,3 +284,19 @@ def test_summarize_draws_success_by_round_and_stops_quietly_when_its_reader_does
     reader = subprocess.Popen(command[:-2], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
     reader.stdout.close()
     assert reader.wait(timeout=120) == 141 and reader.stderr.read() == b""
+
+
+def test_a_demo_run_resumes_though_the_built_in_server_starts_on_another_port(tmp_path: Path):
+    out = tmp_path / "demo.jsonl"
+
+    def selfplay(dialogues: int) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "gdp_zero.cli", "selfplay", "--llm", "fake", "--dialogues", str(dialogues),
+                               "--max-turns", "1", *SEARCH_FLAGS, "--out", str(out)],
+                              capture_output=True, text=True, timeout=120, env=ENV)
+
+    assert selfplay(1).returncode == 0
+    done = selfplay(2)
+    assert done.returncode == 0 and "(1 were already there)" in done.stdout, done.stderr
+    header = json.loads(out.read_text().splitlines()[0])["run_header"]["conditions"]
+    assert header["llm.policy.base_url"] == "built-in fake server"  # not its port, which changes at every start
+    assert len(load_records(out)) == 2

@@ -57,6 +57,7 @@ def llm_conditions(settings: LLMSettings) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for role in ROLES:
         endpoint = settings.for_role(role).public_dict()
+        endpoint["base_url"] = settings.builtin_urls.get(settings.for_role(role).base_url or "", endpoint["base_url"])
         found |= {f"llm.{role}.{name}": endpoint[name] for name in ENDPOINT_FIELDS}
     return found
 

@@ -71,6 +71,9 @@ class LLMSettings:
     backoff_max_s: float = 8.0
     # Each call gets seed + a running counter: reruns reproduce, yet samples within a run differ.
     seed: int | None = None
+    # The addresses of the built-in servers (the fake, the local model), each on a fresh port at every
+    # start, by what they are: a run's conditions name the server, not its port (set by gdp_zero.backends).
+    builtin_urls: Mapping[str, str] = field(default_factory=dict)
 
     def for_role(self, role: str) -> EndpointSettings:
         return self.roles.get(role, self.default)
@@ -105,7 +108,7 @@ def without_userinfo(url: str) -> str:
 
 
 _ENDPOINT_FIELDS = tuple(f.name for f in fields(EndpointSettings))
-_TOP_LEVEL_FIELDS = tuple(f.name for f in fields(LLMSettings) if f.name not in ("default", "roles"))
+_TOP_LEVEL_FIELDS = tuple(f.name for f in fields(LLMSettings) if f.name not in ("default", "roles", "builtin_urls"))
 
 _Temperature = Annotated[float, Field(ge=0, le=2)]
 _Positive = Annotated[float, Field(gt=0)]
