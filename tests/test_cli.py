@@ -284,6 +284,10 @@ def test_fake_server_command_takes_its_options():
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=10)
     assert proc.returncode == 0  # Ctrl-C is how it is stopped, not a failure
+    for flags, said in ((["--faults", "500,flood"], "argument --faults: unknown fault kinds ['flood']"),
+                        (["--fault-rate", "3"], "argument --fault-rate: a share of requests, from 0 to 1, got 3.0")):
+        refused = run_cli(["fake-server", "--port", str(port), *flags], timeout=30)
+        assert refused.returncode == 2 and said in one_line(refused.stderr), refused.stderr
 
 
 def test_ui_help_shows_the_address_defaults():

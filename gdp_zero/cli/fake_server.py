@@ -18,19 +18,25 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api-key", default=None, help="require this bearer token")
     parser.add_argument("--models", default="fake-model", help="comma-separated model names to serve")
     parser.add_argument("--hang", type=float, default=30.0, help="seconds a 'timeout' fault hangs")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, command_parser=parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    serve(FakeLLMServer(
-        latency_s=args.latency,
-        fault_rate=args.fault_rate,
-        faults=[f for f in args.faults.split(",") if f],
-        seed=args.seed,
-        ignore_n=args.ignore_n,
-        api_key=args.api_key,
-        models=[m for m in args.models.split(",") if m],
-        hang_s=args.hang,
-        port=args.port,
-    ))
+    if not 0.0 <= args.fault_rate <= 1.0:
+        args.command_parser.error(f"argument --fault-rate: a share of requests, from 0 to 1, got {args.fault_rate}")
+    try:
+        server = FakeLLMServer(
+            latency_s=args.latency,
+            fault_rate=args.fault_rate,
+            faults=[f for f in args.faults.split(",") if f],
+            seed=args.seed,
+            ignore_n=args.ignore_n,
+            api_key=args.api_key,
+            models=[m for m in args.models.split(",") if m],
+            hang_s=args.hang,
+            port=args.port,
+        )
+    except ValueError as error:  # an unknown fault kind
+        args.command_parser.error(f"argument --faults: {error}")
+    serve(server)
     return 0
