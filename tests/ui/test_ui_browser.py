@@ -520,9 +520,18 @@ def test_a_200_simulation_turn_fits_the_screen_and_clicks_open_node_details(
     expect(details).to_have_text(labels[target])
     expect(page.locator("#node-select input")).to_have_value(labels[target])
 
+    # The depth and visit sliders filter the node-link view only: active there, inactive in the icicle.
+    sliders = [page.locator(f"{slider} input[type=range]") for slider in ("#tree-depth", "#tree-min-visits")]
+    for slider in sliders:
+        expect(slider).to_be_enabled()
+    if "showing" in title:  # the figure raised the visit floor to fit the screen: the slider's label says so
+        expect(page.locator("#tree-min-visits")).to_contain_text("applied: N ≥")
+
     # The icicle: every node, area by visits; a click opens the details (and zooms in).
     page.get_by_label("icicle").check()
     page.wait_for_function("() => document.querySelector('#tree-plot .js-plotly-plot').data[0].type === 'icicle'")
+    for slider in sliders:
+        expect(slider).to_be_disabled()
     every = page.evaluate("() => document.querySelector('#tree-plot .js-plotly-plot').data[0].ids.length")
     # The demo's trees differ run to run (16 to 135 nodes at n = 200): when the filter hid nodes in
     # the node-link view its title says so, and the icicle has them all (test_ui_views checks the
