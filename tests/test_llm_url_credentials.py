@@ -6,13 +6,16 @@ so; every form a server may echo back (as written, decoded, base64 of Basic) is 
 from __future__ import annotations
 
 import base64
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from gdp_zero.llm import LLMClient
 from gdp_zero.llm.client import _redact
-from gdp_zero.llm.errors import AuthenticationError
+from gdp_zero.llm.errors import AuthenticationError, LLMError
 from gdp_zero.llm.fake_server import FakeLLMServer
 from gdp_zero.llm.prompt import Prompt
 
@@ -48,3 +51,37 @@ def test_every_form_of_the_url_password_is_redacted(make_settings: Any) -> None:
     echoed = f"got Authorization: Basic {basic}; password p@ss-9, or p%40ss-9"
     shown = _redact(echoed, ep)
     assert basic not in shown and "p@ss-9" not in shown and "p%40ss-9" not in shown, shown
+
+
+class Echoing(BaseHTTPRequestHandler):
+    """An endpoint that answers 400 quoting the Authorization header it got, and its decoded password."""
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        sent = self.headers.get("Authorization", "")
+        decoded = base64.b64decode(sent.removeprefix("Basic ")).decode() if sent.startswith("Basic ") else ""
+        body = json.dumps({"error": {"message": f"bad request from Authorization: {sent} ({decoded})"}}).encode()
+        self.send_response(400)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        """Quiet."""
+
+
+async def test_an_error_body_that_echoes_the_credentials_reaches_the_person_redacted(make_settings: Any) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echoing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://alice:p%40ss-9@127.0.0.1:{server.server_port}/v1"
+        async with LLMClient(make_settings(url, api_key=None)) as client:
+            with pytest.raises(LLMError) as refused:
+                await client.generate("policy", PROMPT, temperature=1.0)
+    finally:
+        server.shutdown()
+    shown = str(refused.value)  # what the web app's error box and the terminal show
+    assert "bad request from Authorization" in shown, shown  # the server's own words are kept...
+    basic = base64.b64encode(b"alice:p@ss-9").decode()
+    assert basic not in shown and "p@ss-9" not in shown and "p%40ss-9" not in shown, shown  # ...its credentials not
