@@ -10,16 +10,20 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from gdp_zero.factory import ChatOptions
 from gdp_zero.llm.client import LLMClient
 from gdp_zero.llm.fake_server import FakeLLMServer
+from gdp_zero.llm.prompt import Prompt
 from gdp_zero.personas import PERSONAS_DIR, load_personas
 from gdp_zero.planners import GDPZeroConfig
 from gdp_zero.records import load_records
+from gdp_zero.roles.prompts import lessons_preamble
 from gdp_zero.selfplay import SelfPlayRun, run_selfplay
 
 PERSONAS = tuple(load_personas([PERSONAS_DIR]))
+PREAMBLE = lessons_preamble(["x"]).split("\n")[0]  # the line that introduces recalled lessons in a prompt
 SEARCH = GDPZeroConfig(simulations=3, realizations=1, prior_samples=3, value_samples=3, seed=0)
 
 
@@ -37,9 +41,17 @@ def carried_lessons(out: Path) -> list[tuple[str, int, str]]:
     )
 
 
-async def test_lessons_are_reflected_stored_and_recalled_by_later_dialogues(make_settings, fake_server, tmp_path):
+async def test_lessons_are_reflected_stored_and_recalled_by_later_dialogues(make_settings, fake_server, tmp_path, monkeypatch):
     memory = tmp_path / "memory.sqlite"
     client = LLMClient(make_settings(fake_server.base_url))
+    prompts: list[tuple[str, str]] = []  # (role, the prompt's text) of every generation, in order
+    generate = LLMClient.generate
+
+    async def recorded(self: LLMClient, role: str, prompt: Prompt, *args: Any, **kwargs: Any) -> list[str]:
+        prompts.append((role, prompt.system + prompt.user + prompt.completion))
+        return await generate(self, role, prompt, *args, **kwargs)
+
+    monkeypatch.setattr(LLMClient, "generate", recorded)
     options = ChatOptions(search=SEARCH, max_exchanges=3, memory=memory)
     run = SelfPlayRun("mem", tmp_path / "runs.jsonl", PERSONAS[:2], 4, options, concurrency=1)
     try:
@@ -57,6 +69,12 @@ async def test_lessons_are_reflected_stored_and_recalled_by_later_dialogues(make
     assert recalled[0] == []  # the opening: the persuadee has not spoken yet
     assert any(lesson["from"] == records[0].id for turn in recalled[1:] for lesson in turn)
     assert all(t.planned.usage.get("embedding", {}).get("calls") == 1 for t in records[2].turns[2:] if t.planned)
+    # A recalled lesson went into the prompts of both roles it guides: the policy prior and the responder.
+    texts = {lesson["text"] for turn in recalled for lesson in turn}
+    for role in ("policy", "responder"):
+        advised = [text for r, text in prompts if r == role and PREAMBLE in text]
+        assert advised and all(any(lesson in text for lesson in texts) for text in advised), role
+    assert not any(PREAMBLE in text for r, text in prompts if r not in ("policy", "responder"))
 
 
 async def test_without_memory_nothing_is_recalled_reflected_or_embedded(make_settings, fake_server, tmp_path):
