@@ -107,6 +107,20 @@ def test_exports_reach_only_a_logged_in_researcher_and_leave_nothing_behind(tmp_
     assert status_of(first.url + file_path.replace("admin/", "", 1)) == 404  # the participant app serves no file
     assert status_of(first.url + file_path.replace("admin/", "preview/", 1)) == 404
 
+    # Another process on the same database (a deployment's second server) serves none of this one's files,
+    # to its own logged-in researcher neither; and it leaves a live server's folders alone.
+    other = StudyServer(db_url=first.db_url, log=tmp_path / "other.log").start()
+    try:
+        context = ui_browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        log_in(page, other.url + "admin/")
+        assert page.request.get(other.url + file_path).status in (403, 404)
+        assert status_of(other.url + file_path) == 401
+        context.close()
+        assert Path(served).exists()
+    finally:
+        other.stop()
+
     # SIGKILL: nothing cleans up, but the next server removes what a dead one left.
     exports = folders_of(first, "study-export")
     assert exports and all(folder.exists() for folder in exports + cache)
