@@ -71,7 +71,7 @@ def llm_settings(args: argparse.Namespace) -> Iterator[LLMSettings]:
     if args.llm == "local":
         backend = open_backend("local", embeddings=True)
         try:
-            yield replace(backend.settings, max_concurrency=4)
+            yield backend.settings
         finally:
             backend.stop()
         return

@@ -88,6 +88,9 @@ def _fake_backend(config_path: Path | None, latency_s: float, overrides: dict[st
     return Backend("fake", settings, DEMO_BANNER, server.stop)
 
 
+LOCAL_IN_FLIGHT = 2  # requests at once to the local model: one answered, the next one ready
+
+
 def _local_backend(config_path: Path | None, overrides: dict[str, Any], embeddings: bool) -> Backend:
     from gdp_zero.llm.local_model import start_local_server
 
@@ -106,7 +109,9 @@ def _local_backend(config_path: Path | None, overrides: dict[str, Any], embeddin
         embedder = servers[1]
         settings = apply_llm_table(settings, {"roles": {"embedding": {"base_url": embedder.base_url, "model": embedder.model}}})
         builtin[embedder.base_url] = "built-in local embedding model"
-    settings = replace(settings, builtin_urls=builtin)
+    # llama-cpp-python's server answers one request at a time: more in flight only wait in its queue,
+    # where each request's timeout runs (a self-play of 5 dialogues at 4 in flight timed out there).
+    settings = replace(settings, builtin_urls=builtin, max_concurrency=min(settings.max_concurrency, LOCAL_IN_FLIGHT))
     banner = (
         "Local model: Gemma 3 270M (a tiny base model) runs on this machine through llama.cpp. "
         "Expect weak persuasion; it is here to try the app without a key. " + HOW_TO_CONNECT
