@@ -22,6 +22,8 @@ from gdp_zero.serving.limits import ClientLimits
 from gdp_zero.study.service import NOTICES, ParticipantView
 from gdp_zero.study.spec import ArenaRules, Study
 from ui import arena_view
+from ui.arena_round import RoundPage
+from ui.arena_round_layout import round_layout
 from ui.chat_page import PAGE_ONLY
 from ui.study.participant import completion_html, notice_html
 
@@ -87,10 +89,10 @@ def build_crowd_arena_app(study: Study, service: ArenaService, limits: ClientLim
                         "**Start a round**, send at least one message, then vote.")
             progress = gr.HTML("", elem_id="arena-progress")
             completion = gr.HTML("", elem_id="completion")
-            wire_round = arena_view.round_panel(
-                ArenaRounds(service, limits), PAGE_ONLY, voter_key=worker_id, gate=gate,
+            wire_round = RoundPage(
+                ArenaRounds(service, limits), round_layout(), PAGE_ONLY, voter_key=worker_id, gate=gate,
                 after_vote=(on_voted, [progress, completion]),
-            )
+            ).wire
 
         def on_load(request: gr.Request) -> list[Any]:
             if worker_id(request) is None:
