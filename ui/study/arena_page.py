@@ -1,9 +1,11 @@
 """A crowd arena (a study file with an [arena]): the crowd worker's page at `/` and the researcher's leaderboard.
 
+The layout is ui/study/arena_layout.py; `CrowdArenaPage` holds the handlers as methods.
+
 The worker comes from the recruitment platform's link (`?PROLIFIC_PID=...`), whose id the study's
 [recruitment] rules validate as the chat study's do; the votes are stored under its salted hash
 (gdp_zero.arena.service), never the id itself. After consent the worker plays rounds of the app's
-Arena tab (ui/arena_view.py: the same components and rules, identities shown only after each vote);
+Arena tab (ui/arena_round.py: the same components and rules, identities shown only after each vote);
 after `votes_required` votes the completion code shows, and shows again on a reload. No round starts
 once the worker has cast `max_votes`. The researcher's page shows the leaderboard of the stored votes
 and hands out the votes as CSV (pseudonyms included).
@@ -23,8 +25,8 @@ from gdp_zero.study.service import NOTICES, ParticipantView
 from gdp_zero.study.spec import ArenaRules, Study
 from ui import arena_view
 from ui.arena_round import RoundPage
-from ui.arena_round_layout import round_layout
 from ui.chat_page import PAGE_ONLY
+from ui.study.arena_layout import CrowdArenaLayout, crowd_arena_layout
 from ui.study.participant import completion_html, notice_html
 
 CONSENTED_LIMIT = 10_000  # page sessions remembered as having consented (the oldest are forgotten first)
@@ -39,85 +41,82 @@ def arena_rules(study: Study) -> ArenaRules:
 def build_crowd_arena_app(study: Study, service: ArenaService, limits: ClientLimits, *, banner: str | None = None
                           ) -> gr.Blocks:
     """The worker's page: consent, then arena rounds with a count of votes, then the completion code."""
-    rules, recruitment = arena_rules(study), study.recruitment
-    consented: dict[str, None] = {}  # page sessions that agreed, oldest first
+    rules = arena_rules(study)
+    with gr.Blocks(title=study.title, analytics_enabled=False) as demo:
+        layout = crowd_arena_layout(study, rules, banner)
+        CrowdArenaPage(study, rules, service, limits, layout).wire(demo)
+    demo.queue(default_concurrency_limit=64)
+    return demo
 
-    def worker_id(request: gr.Request) -> str | None:
+
+class CrowdArenaPage:
+    """The worker page's handlers over its components; the rounds are the Arena's (`RoundPage`), gated here."""
+
+    def __init__(self, study: Study, rules: ArenaRules, service: ArenaService, limits: ClientLimits,
+                 layout: CrowdArenaLayout) -> None:
+        self.study, self.rules, self.service, self.layout = study, rules, service, layout
+        self.recruitment = study.recruitment
+        self.consented: dict[str, None] = {}  # page sessions that agreed, oldest first
+        self.round = RoundPage(ArenaRounds(service, limits), layout.round, PAGE_ONLY, voter_key=self.worker_id,
+                               gate=self.gate, after_vote=(self.on_voted, [layout.progress, layout.completion]))
+
+    def worker_id(self, request: gr.Request) -> str | None:
         """The recruitment id of the link, when it has the study's form (else the page cannot vote)."""
-        found = (request.query_params.get(recruitment.participant_param) or "").strip()
-        return found if found and recruitment.accepts_id(found) else None
+        found = (request.query_params.get(self.recruitment.participant_param) or "").strip()
+        return found if found and self.recruitment.accepts_id(found) else None
 
-    def gate(request: gr.Request) -> str | None:
-        worker = worker_id(request)
+    def gate(self, request: gr.Request) -> str | None:
+        """Why this worker may not start a round (None: they may); after a vote, what comes next."""
+        worker = self.worker_id(request)
         if worker is None:
             return NOTICES["missing_id"]
-        cast = service.votes_of(worker)
-        if cast >= rules.most_votes:
-            return f"You have cast all {rules.most_votes} votes this study takes: thank you."
-        if not cast and (request.session_hash or "") not in consented:
+        cast = self.service.votes_of(worker)
+        if cast >= self.rules.most_votes:
+            return f"You have cast all {self.rules.most_votes} votes this study takes: thank you."
+        if not cast and (request.session_hash or "") not in self.consented:
             return "Please agree to take part first (reload the page to see the consent form)."
         return None
 
-    def votes_cast(request: gr.Request) -> int:
-        worker = worker_id(request)
-        return service.votes_of(worker) if worker is not None else 0
+    def votes_cast(self, request: gr.Request) -> int:
+        worker = self.worker_id(request)
+        return self.service.votes_of(worker) if worker is not None else 0
 
-    def counted(cast: int) -> list[Any]:
+    def counted(self, cast: int) -> list[Any]:
         """The worker's votes so far, and the completion code once they are enough."""
-        line = f'<div class="study-status">Your votes: {cast} of {rules.votes_required}</div>'
-        if cast < rules.votes_required:
+        line = f'<div class="study-status">Your votes: {cast} of {self.rules.votes_required}</div>'
+        if cast < self.rules.votes_required:
             return [line, ""]
-        code, url = study.completion.redirect()
+        code, url = self.study.completion.redirect()
         return [line, completion_html(ParticipantView(phase="complete", completion_code=code, redirect_url=url))]
 
-    def on_voted(request: gr.Request) -> list[Any]:  # typed: Gradio hands the request only to a parameter so typed
-        return counted(votes_cast(request))
+    # -- handlers -------------------------------------------------------------------------
 
-    with gr.Blocks(title=study.title, analytics_enabled=False) as demo:
-        gr.HTML(f'<h1 class="study-title">{html.escape(study.title)}</h1>', elem_id="study-title")
-        if banner:
-            gr.HTML(f'<div class="study-banner">{html.escape(banner)}</div>', elem_id="demo-banner")
-        notice = gr.HTML("", elem_id="study-notice")
-        with gr.Column(visible=False, elem_id="consent-page") as consent_page:
-            gr.Markdown(study.consent.text, elem_id="consent-text")
-            agree = gr.Button(study.consent.agree, variant="primary", elem_id="consent-agree")
-            decline = gr.Button(study.consent.decline, elem_id="consent-decline")
-        with gr.Column(visible=False, elem_id="arena-page") as arena_page:
-            if study.description:
-                gr.Markdown(study.description)
-            gr.Markdown(f"{arena_view.INSTRUCTIONS} Please vote on {rules.votes_required} rounds: start each with "
-                        "**Start a round**, send at least one message, then vote.")
-            progress = gr.HTML("", elem_id="arena-progress")
-            completion = gr.HTML("", elem_id="completion")
-            wire_round = RoundPage(
-                ArenaRounds(service, limits), round_layout(), PAGE_ONLY, voter_key=worker_id, gate=gate,
-                after_vote=(on_voted, [progress, completion]),
-            ).wire
+    def on_voted(self, request: gr.Request) -> list[Any]:  # typed: Gradio hands the request only to a parameter so typed
+        return self.counted(self.votes_cast(request))
 
-        def on_load(request: gr.Request) -> list[Any]:
-            if worker_id(request) is None:
-                given = (request.query_params.get(recruitment.participant_param) or "").strip()
-                notice_text = NOTICES["invalid_id" if given else "missing_id"]
-                return [notice_html(notice_text, "closed"), gr.Column(visible=False), gr.Column(visible=False), "", ""]
-            cast = votes_cast(request)  # a worker who has voted agreed before: a reload goes straight on
-            return ["", gr.Column(visible=not cast), gr.Column(visible=bool(cast)), *counted(cast)]
+    def on_load(self, request: gr.Request) -> list[Any]:
+        if self.worker_id(request) is None:
+            given = (request.query_params.get(self.recruitment.participant_param) or "").strip()
+            notice_text = NOTICES["invalid_id" if given else "missing_id"]
+            return [notice_html(notice_text, "closed"), gr.Column(visible=False), gr.Column(visible=False), "", ""]
+        cast = self.votes_cast(request)  # a worker who has voted agreed before: a reload goes straight on
+        return ["", gr.Column(visible=not cast), gr.Column(visible=bool(cast)), *self.counted(cast)]
 
-        def on_agree(request: gr.Request) -> list[Any]:
-            consented[request.session_hash or ""] = None
-            while len(consented) > CONSENTED_LIMIT:
-                del consented[next(iter(consented))]
-            return ["", gr.Column(visible=False), gr.Column(visible=True)]
+    def on_agree(self, request: gr.Request) -> list[Any]:
+        self.consented[request.session_hash or ""] = None
+        while len(self.consented) > CONSENTED_LIMIT:
+            del self.consented[next(iter(self.consented))]
+        return ["", gr.Column(visible=False), gr.Column(visible=True)]
 
-        def on_decline() -> list[Any]:
-            return [notice_html(NOTICES["declined"], "closed"), gr.Column(visible=False), gr.Column(visible=False)]
+    def on_decline(self) -> list[Any]:
+        return [notice_html(NOTICES["declined"], "closed"), gr.Column(visible=False), gr.Column(visible=False)]
 
-        pages = [notice, consent_page, arena_page]
-        demo.load(on_load, outputs=[*pages, progress, completion], **PAGE_ONLY)
-        agree.click(on_agree, outputs=pages, **PAGE_ONLY)
-        decline.click(on_decline, outputs=pages, **PAGE_ONLY)
-        wire_round(demo)
-    demo.queue(default_concurrency_limit=64)
-    return demo
+    def wire(self, demo: gr.Blocks) -> None:
+        ui = self.layout
+        demo.load(self.on_load, outputs=[*ui.pages, ui.progress, ui.completion], **PAGE_ONLY)
+        ui.agree.click(self.on_agree, outputs=ui.pages, **PAGE_ONLY)
+        ui.decline.click(self.on_decline, outputs=ui.pages, **PAGE_ONLY)
+        self.round.wire(demo)
 
 
 def build_crowd_arena_admin(study: Study, service: ArenaService) -> gr.Blocks:
