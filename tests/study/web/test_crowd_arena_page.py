@@ -116,6 +116,9 @@ async def test_votes_count_to_the_code_then_no_round_starts(arena: CrowdArenaPag
     await arena.round.rounds.close_all()
 
 
-async def test_a_page_without_the_studys_link_cannot_vote(arena: CrowdArenaPage) -> None:
+async def test_a_vote_without_the_studys_link_or_a_round_is_refused_saying_why(arena: CrowdArenaPage) -> None:
     shown = await arena.round.vote("a", request("s0"))
     assert "This page cannot vote: open it from the study's link." in status(arena, shown)
+    shown = await arena.round.vote("a", request("s1", PROLIFIC_PID=WORKER))
+    assert "This round has ended: start a new round." in status(arena, shown)
+    assert arena.service.votes_of(WORKER) == 0
