@@ -38,6 +38,7 @@ from ui.chat_screen import (
 )
 from ui.dropdowns import as_index
 from ui.polling import while_running
+from ui.tree_panel_updates import panel_updates
 from ui.sessions import SessionRegistry, UserChat
 
 POLL_S = 0.2  # how often a running turn reports its progress
@@ -134,11 +135,8 @@ class ChatPage:
         panel, download = turn_panel(user, index)
         t = self.tree
         return {
-            t.plot: panel.figure,
-            t.summary: panel.summary,
-            t.root_table: pd.DataFrame(panel.root_rows, columns=tree_view.ROOT_TABLE_HEADERS),
-            t.node_select: gr.Dropdown(choices=panel.nodes, value=panel.selected),
-            t.node_details: panel.details,
+            **panel_updates(panel, plot=t.plot, summary=t.summary, root_table=t.root_table, node_select=t.node_select,
+                            node_details=t.node_details),
             t.tree_dl: gr.DownloadButton(value=download, interactive=download is not None),
             **self.filter_controls(user.view, panel.floor),
             **self.simulation_steps(tree_of(user, index)),

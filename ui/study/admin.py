@@ -22,6 +22,7 @@ from gdp_zero.study.service import StudyService
 from gdp_zero.study.spec import Study
 from ui import chat_view, dropdowns, tree_view
 from ui.study import admin_views
+from ui.tree_panel_updates import panel_updates
 from ui.study.admin_layout import MEANS_LABEL, PREPOST_LABEL, REFRESH_S, TESTS_LABEL, AdminLayout, admin_layout
 
 
@@ -89,13 +90,8 @@ class AdminPage:
     def tree_updates(self, planned: PlannerTurn | None) -> dict[Any, Any]:
         shown = self.layout.transcripts
         panel = tree_view.tree_panel(planned, chat_view.planner_label(planned))
-        return {
-            shown.tree_plot: panel.figure,
-            shown.tree_summary: panel.summary,
-            shown.root_table: pd.DataFrame(panel.root_rows, columns=tree_view.ROOT_TABLE_HEADERS),
-            shown.node_select: gr.Dropdown(choices=panel.nodes, value=panel.selected),
-            shown.node_details: panel.details,
-        }
+        return panel_updates(panel, plot=shown.tree_plot, summary=shown.tree_summary, root_table=shown.root_table,
+                             node_select=shown.node_select, node_details=shown.node_details)
 
     def planned_of(self, participation_id: Any, index: Any) -> PlannerTurn | None:
         record, _ = self.reader.transcript(participation_id)
