@@ -116,6 +116,12 @@ def frontier(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return front
 
 
+# Which families' points are labelled with their n, and on which side: the defaults' curves cross near
+# 9 L, where every label on top wrote over the others (the one-point families' names are in the legend).
+LABEL_SIDE = {"published": "top center", "old default": "top left", "new default": "bottom right",
+              "rule": "top center", "cap": "top center"}  # the tuning half's families
+
+
 def plot(results: dict[Setting, FamilyScore], path: Path, title: str) -> Path:
     """Success against wall time per decision, the frontier and the defaults; PNG if kaleido can render, else HTML."""
     import plotly.graph_objects as go
@@ -130,7 +136,9 @@ def plot(results: dict[Setting, FamilyScore], path: Path, title: str) -> Path:
             error_y={"type": "data", "symmetric": False,
                      "array": [r.success.high - r.success.mean for _, r in points],
                      "arrayminus": [r.success.mean - r.success.low for _, r in points]},
-            text=[s.label for s, _ in points], mode="lines+markers+text", textposition="top center", name=family,
+            text=[s.label for s, _ in points], name=family,
+            mode="lines+markers+text" if family in LABEL_SIDE else "lines+markers",
+            textposition=LABEL_SIDE.get(family, "top center"),
             marker={"color": qualitative.Plotly[index % len(qualitative.Plotly)]},
             hovertemplate="%{text}: %{y:.3f} at %{x:.1f} L",
         ))
