@@ -2,13 +2,17 @@
 
 The published files hold one row per sentence. A turn here is a run of consecutive sentences by
 the same participant (the persuader is "system", the persuadee "user"), so turns alternate as in
-every other `DialogueRecord`. Each sentence's first (most salient) label is mapped to one of the
-domain's acts through the domain's `corpus_labels`; a label missing from that table is never
-turned into "other": the sentence keeps it as "unmapped: LABEL" and the corpus lists it with its
-count. A turn's act is the first of its sentences' acts that is not the speaker's catch-all act
+every other `DialogueRecord`. A sentence has one or two labels (er_label_1/2, ee_label_1/2: the
+corpus README says "most salient first"; 22 persuader and 15 persuadee sentences of 300_dialog
+have a second, e.g. "Are you willing to give even $0.10 ...?" is proposition-of-donation and
+foot-in-the-door). Each label is mapped to one of the domain's acts through the domain's
+`corpus_labels`; a label missing from that table is never turned into "other": the sentence keeps
+it as "unmapped: LABEL" and the corpus lists it with its count. A sentence's act is its first
+label's. A turn's act is the first of its sentences' acts that is not the speaker's catch-all act
 (the domain's fallback system act, "other", or its neutral user act), else the catch-all: a
 persuader turn "Thanks! Save the Children helps ..." is credibility appeal, not other. Every
-sentence's labels and act stay in the turn's `meta`, so another rule can be applied later.
+sentence's labels and the act of each stay in the turn's `meta` (`labels`, `label_acts`), so the
+counts of every act present (gdp_zero.analysis.table) include the second labels.
 
 Outcomes come from the participants file (300_info.csv, full_info.csv) next to the dialogues or
 given by path: a dialogue succeeded when its persuadee's actual donation (B6) is above zero.
@@ -37,13 +41,15 @@ ROLES: dict[int, Speaker] = {0: "system", 1: "user"}  # B4: 0 persuader, 1 persu
 DIALOG_COLUMNS = ("B2", "B4", "Turn", "Unit")
 LABEL_COLUMNS: dict[Speaker, tuple[str, ...]] = {"system": ("er_label_1", "er_label_2"), "user": ("ee_label_1", "ee_label_2")}
 REQUIRED_LABEL_COLUMNS = tuple(columns[0] for columns in LABEL_COLUMNS.values())
+LABEL_POSITIONS = ("first", "second")  # of a sentence's labels, as in LABEL_COLUMNS
 INFO_COLUMNS = ("B2", "B3", "B4", "B6")
 UNMAPPED_PREFIX = "unmapped: "
 UNLABELLED = "(unlabelled)"  # full_dialog.csv has no act labels
 NO_DONATION = "no_donation"
 
-# A sentence's speaker and row -> its labels (first, second) and the act it is read as.
-SentenceReader = Callable[[Speaker, dict[str, Any]], tuple[list[str], str]]
+# A sentence's speaker and row -> its labels by position (first, second; "" for a missing first label
+# before a second, none after the last) and the act of each ([UNLABELLED] for a sentence without labels).
+SentenceReader = Callable[[Speaker, dict[str, Any]], tuple[list[str], list[str]]]
 
 
 class P4GError(ValueError):
@@ -76,15 +82,17 @@ class P4GCorpus:
         )
 
     def label_table(self) -> pd.DataFrame:
-        """Every first label seen, the act it was read as, and its number of sentences: the mapping as used."""
-        counts: Counter[tuple[str, str, str]] = Counter()
+        """Every label seen (first or second of its sentence), the act it was read as, and its number of
+        sentences: the mapping as used."""
+        counts: Counter[tuple[str, str, str, str]] = Counter()
         for record in self.records:
             for turn in record.turns:
-                for labels, act in zip(turn.meta.get("labels", ()), turn.meta.get("sentence_acts", ())):
-                    counts[(turn.speaker, labels[0] if labels else "", act)] += 1
-        rows = [(speaker, label, act, n) for (speaker, label, act), n in counts.items()]
-        table = pd.DataFrame(rows, columns=["speaker", "label", "act", "sentences"])
-        return table.sort_values(["speaker", "sentences"], ascending=[True, False], ignore_index=True)
+                for labels, acts in zip(turn.meta.get("labels", ()), turn.meta.get("label_acts", ())):
+                    for position, label, act in zip(LABEL_POSITIONS, labels or [""], acts):  # [""]: no label at all
+                        counts[(turn.speaker, position, label, act)] += 1
+        rows = [(speaker, position, label, act, n) for (speaker, position, label, act), n in counts.items()]
+        table = pd.DataFrame(rows, columns=["speaker", "position", "label", "act", "sentences"])
+        return table.sort_values(["speaker", "position", "sentences"], ascending=[True, True, False], ignore_index=True)
 
     def unmapped_message(self) -> str | None:
         if not self.unmapped:
@@ -176,18 +184,15 @@ def _annotated(frame: pd.DataFrame, path: Path, domain: Domain, info: str | Path
     maps = {speaker: domain.corpus_label_map(speaker) for speaker in ROLES.values()}
     unmapped: Counter[tuple[Speaker, str, str]] = Counter()
 
-    def sentence(speaker: Speaker, row: dict[str, Any]) -> tuple[list[str], str]:
-        labels = []
-        for column in LABEL_COLUMNS[speaker]:
-            label = _text(row.get(column))
-            if label:
-                labels.append(label)
-                if label not in maps[speaker]:
-                    unmapped[(speaker, column, label)] += 1
-        first = _text(row.get(LABEL_COLUMNS[speaker][0]))
-        if not first:
-            return labels, UNLABELLED
-        return labels, maps[speaker].get(first, UNMAPPED_PREFIX + first)
+    def sentence(speaker: Speaker, row: dict[str, Any]) -> tuple[list[str], list[str]]:
+        labels = [_text(row.get(column)) for column in LABEL_COLUMNS[speaker]]
+        while labels and not labels[-1]:
+            labels.pop()
+        for column, label in zip(LABEL_COLUMNS[speaker], labels):
+            if label and label not in maps[speaker]:
+                unmapped[(speaker, column, label)] += 1
+        acts = [maps[speaker].get(label, UNMAPPED_PREFIX + label) if label else UNLABELLED for label in labels]
+        return labels, acts or [UNLABELLED]
 
     corpus = _read_dialogues(frame, path, domain, info, "annotated", sentence)
     listed = sorted(unmapped.items(), key=lambda item: (-item[1], item[0]))
@@ -199,7 +204,7 @@ def _annotated(frame: pd.DataFrame, path: Path, domain: Domain, info: str | Path
 
 def _full(frame: pd.DataFrame, path: Path, domain: Domain, info: str | Path | None) -> P4GCorpus:
     _require(frame, DIALOG_COLUMNS, path, "the dialogues (full_dialog)")
-    corpus = _read_dialogues(frame, path, domain, info, "full", lambda speaker, row: ([], UNLABELLED))
+    corpus = _read_dialogues(frame, path, domain, info, "full", lambda speaker, row: ([], [UNLABELLED]))
     return P4GCorpus(records=corpus.records, unmapped=(), files=corpus.files, notes=corpus.notes, annotated=False)
 
 
@@ -245,8 +250,8 @@ def _read_dialogues(
     return P4GCorpus(records=tuple(records), unmapped=(), files=files, notes=tuple(notes), annotated=kind == "annotated")
 
 
-def _turn(speaker: Speaker, run: list[tuple[dict[str, Any], list[str], str]], catch_all: str) -> TurnRecord:
-    acts = [act for _, _, act in run]
+def _turn(speaker: Speaker, run: list[tuple[dict[str, Any], list[str], list[str]]], catch_all: str) -> TurnRecord:
+    acts = [label_acts[0] for _, _, label_acts in run]  # each sentence's act: its first label's
     strategic = [a for a in acts if a not in (catch_all, UNLABELLED)]
     act = strategic[0] if strategic else (catch_all if catch_all in acts else UNLABELLED)
     sentences = [_text(row["Unit"]) for row, _, _ in run]
@@ -258,6 +263,7 @@ def _turn(speaker: Speaker, run: list[tuple[dict[str, Any], list[str], str]], ca
             "p4g_turn": _turn_index(run[0][0]["Turn"]),
             "sentences": sentences,
             "labels": [labels for _, labels, _ in run],
+            "label_acts": [label_acts for _, _, label_acts in run],
             "sentence_acts": acts,
         },
     )

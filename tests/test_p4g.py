@@ -49,7 +49,25 @@ def test_persuader_first_label_counts_equal_pandas(corpus, sheet: pd.DataFrame) 
     assert dict(corpus.sentence_acts("system")) == expected
     # Each act's count through the label table too, including the labels that are not called "other".
     table = corpus.label_table()
-    assert table[table.speaker == "system"].groupby("act")["sentences"].sum().to_dict() == expected
+    first = table[(table.speaker == "system") & (table.position == "first")]
+    assert first.groupby("act")["sentences"].sum().to_dict() == expected
+
+
+def test_second_labels_are_kept_with_their_acts(corpus, sheet: pd.DataFrame) -> None:
+    """22 persuader and 15 persuadee sentences carry a second label (another act in the same sentence)."""
+    for speaker, column, kind in (("system", "er_label_2", "system_acts"), ("user", "ee_label_2", "user_acts")):
+        mapping = mapping_from_toml(kind)
+        seconds = sheet[column].dropna().str.strip()
+        expected = seconds.map(lambda label, known=mapping: known.get(label, UNMAPPED_PREFIX + label)).value_counts().to_dict()
+        table = corpus.label_table()
+        second = table[(table.speaker == speaker) & (table.position == "second")]
+        assert second.groupby("act")["sentences"].sum().to_dict() == expected
+        assert second["sentences"].sum() == len(seconds) == {"system": 22, "user": 15}[speaker]
+    sentence = next(t for r in corpus.records for t in r.turns if any("even $0.10 of today's pay" in s for s in t.meta["sentences"]))
+    at = next(i for i, s in enumerate(sentence.meta["sentences"]) if "even $0.10" in s)
+    assert sentence.meta["labels"][at] == ["proposition-of-donation", "foot-in-the-door"]
+    assert sentence.meta["label_acts"][at] == ["proposition of donation", "foot in the door"]
+    assert sentence.meta["sentence_acts"][at] == "proposition of donation"  # a sentence's act is its first label's
 
 
 def test_persuadee_first_label_counts_equal_pandas(corpus, sheet: pd.DataFrame) -> None:
@@ -85,9 +103,10 @@ def test_unmapped_labels_are_listed_and_no_label_silently_becomes_other(corpus, 
     explicitly_other = {label for label, act in mapping_from_toml("system_acts").items() if act == "other"}
     for record in corpus.records:
         for turn in record.turns:
-            for labels, act in zip(turn.meta["labels"], turn.meta["sentence_acts"]):
-                if act == "other":
-                    assert labels[0] in explicitly_other
+            for labels, acts in zip(turn.meta["labels"], turn.meta["label_acts"]):
+                for label, act in zip(labels, acts):
+                    if act == "other":
+                        assert label in explicitly_other
 
 
 def test_outcomes_are_joined_from_300_info(corpus, p4g_dir: Path) -> None:

@@ -1,8 +1,9 @@
 """Dialogue records -> one long-form table, one row per turn: what every figure and test reads.
 
 A turn has one act (what the planner sees: for P4G, its first non-catch-all sentence act) but
-may hold several: `counted_rows` turns the table into the rows a figure or test counts, in the
-counting unit asked for, so every number says what it counts.
+may hold several, and a P4G sentence may carry a second label (another act in the same
+sentence): `counted_rows` turns the table into the rows a figure or test counts, in the counting
+unit asked for, so every number says what it counts.
 """
 
 from __future__ import annotations
@@ -24,11 +25,14 @@ SPEAKER_NAMES = {"system": "persuader", "user": "persuadee"}  # what a reader ca
 Unit = Literal["turn", "strategies", "sentence"]
 # Each counting unit and what one count is, as figures and reports say it.
 UNITS: dict[str, str] = {
-    "turn": "turns, each by its one act (the act the planner sees: a P4G turn's first act that is not the catch-all)",
-    "strategies": "every act present in a turn (a turn with two strategies counts once for each)",
-    "sentence": "sentences, P4G's annotation unit (a turn of any other source counts as one sentence)",
+    "turn": "turns, each by its one act (the act the planner sees: a P4G turn's first act that is not the catch-all, "
+            "by its sentences' first labels)",
+    "strategies": "every act present in a turn (a turn with two strategies counts once for each; "
+                  "a P4G sentence's second label counts too)",
+    "sentence": "every act present in a sentence, P4G's annotation unit (a sentence with a second label of another act "
+                "counts once for each; a turn of any other source counts as one sentence)",
 }
-UNIT_NOUNS: dict[str, str] = {"turn": "turns", "strategies": "act uses in turns", "sentence": "sentences"}
+UNIT_NOUNS: dict[str, str] = {"turn": "turns", "strategies": "act uses in turns", "sentence": "act uses in sentences"}
 Scope = Literal["whole", "before-donation"]
 SCOPES: dict[str, str] = {
     "whole": "whole dialogues",
@@ -68,8 +72,9 @@ def records_table(sources: Mapping[str, Iterable[DialogueRecord]], success_act: 
     """Each source's records as rows: `turn` counts every turn from 0; `exchange` is the persuader's
     round (its k-th turn and the reply to it share k, from 1), so sources line up by round.
 
-    `acts` are the distinct acts of a turn's sentences (or its one act), `sentence_acts` every
-    sentence's act; `before_donation` is true up to the first persuadee turn whose act is
+    `acts` are the distinct acts of every label of a turn's sentences (or its one act),
+    `sentence_acts` the distinct acts of each sentence's labels, one after the other (a sentence
+    labelled with two acts gives both); `before_donation` is true up to the first persuadee turn whose act is
     `success_act` (every turn when it is None or never said), and `agreed_at` is that turn's round
     in every row of its dialogue (missing when there is none)."""
     rows = []
@@ -81,7 +86,8 @@ def records_table(sources: Mapping[str, Iterable[DialogueRecord]], success_act: 
             dialogue_rows = []
             for index, turn in enumerate(record.turns):
                 exchange += turn.speaker == "system"
-                sentence_acts = tuple(turn.meta.get("sentence_acts") or (turn.act,))
+                label_acts = turn.meta.get("label_acts") or [[turn.act]]
+                sentence_acts = tuple(act for acts in label_acts for act in dict.fromkeys(acts))
                 dialogue_rows.append([source, record.id, index, exchange, turn.speaker, turn.act, tuple(dict.fromkeys(sentence_acts)),
                                       sentence_acts, agreed_at is None, None, turn.text, record.outcome, result])
                 if agreed_at is None and turn.speaker == "user" and success_act is not None and turn.act == success_act:

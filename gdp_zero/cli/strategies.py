@@ -17,7 +17,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("strategies.html"), help="the HTML file to write (default strategies.html)")
     parser.add_argument("--domain", default=DEFAULT_DOMAIN, help="built-in domain name or TOML file (default p4g)")
     parser.add_argument("--unit", choices=("turn", "strategies", "sentence"), default="turn",
-                        help="what is counted: each turn's one act (default), every act present in a turn, or sentences")
+                        help="what is counted: each turn's one act (default), every act present in a turn, or every act present "
+                             "in a sentence (the last two count a P4G sentence's second label too)")
     parser.add_argument("--scope", choices=("whole", "before-donation"), default="whole",
                         help="whole dialogues (default), or each up to the persuadee's first agreement to donate")
     parser.add_argument("--compare", choices=("sources", "outcome"), default="sources",
