@@ -30,7 +30,8 @@ section.figure { margin: 24px 0; }
 
 METHOD = (
     "Each row of the analysis is one turn. P4G turns are runs of one participant's sentences, each sentence read by its "
-    "first label, mapped through the domain's corpus_labels (merges listed above). Labels the mapping does not know are "
+    "first label (a second label, another act in the same sentence, counts in the units that count every act "
+    "present), mapped through the domain's corpus_labels (merges listed above). Labels the mapping does not know are "
     f"kept as '{UNMAPPED_PREFIX}LABEL', never counted as another act. Counting units: " + "; ".join(
         f"{unit}: {text}" for unit, text in UNITS.items()) + ". "
     "Tests are at the level of what was sampled, the dialogue: Pearson's chi-square statistic on the sources × "
