@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import re
@@ -138,6 +139,44 @@ def test_no_test_without_two_sources(p4g: Source) -> None:
     assert len(analysis.figures) == len(FIGURES)
 
 
+def cie_lab(color: str) -> tuple[float, float, float]:
+    """An sRGB hex colour in CIE L*a*b* (D65)."""
+    rgb = [int(color.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    xyz = [sum(m * c for m, c in zip(row, linear)) / white for row, white in zip(
+        ((0.4124, 0.3576, 0.1805), (0.2126, 0.7152, 0.0722), (0.0193, 0.1192, 0.9505)), (0.95047, 1.0, 1.08883))]
+    fx, fy, fz = (t ** (1 / 3) if t > (6 / 29) ** 3 else t / (3 * (6 / 29) ** 2) + 4 / 29 for t in xyz)
+    return 116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)
+
+
+def ciede2000(first: str, second: str) -> float:
+    """The CIEDE2000 colour difference (Sharma, Wu & Dalal 2005): about 2 is just noticeable, under 10 reads as one hue."""
+    (l1, a1, b1), (l2, a2, b2) = cie_lab(first), cie_lab(second)
+    mean_c = (math.hypot(a1, b1) + math.hypot(a2, b2)) / 2
+    g = 0.5 * (1 - math.sqrt(mean_c ** 7 / (mean_c ** 7 + 25 ** 7)))
+    c1, c2 = math.hypot((1 + g) * a1, b1), math.hypot((1 + g) * a2, b2)
+    h1, h2 = (math.degrees(math.atan2(b, (1 + g) * a)) % 360 for a, b in ((a1, b1), (a2, b2)))
+    dh = 0.0 if c1 * c2 == 0 else (h2 - h1 + 180) % 360 - 180
+    dl, dc, big_dh = l2 - l1, c2 - c1, 2 * math.sqrt(c1 * c2) * math.sin(math.radians(dh / 2))
+    mean_l, mean_cp = (l1 + l2) / 2, (c1 + c2) / 2
+    mean_h = h1 + h2 if c1 * c2 == 0 else (h1 + h2) / 2 + (180 if abs(h1 - h2) > 180 else 0)
+    t = (1 - 0.17 * math.cos(math.radians(mean_h - 30)) + 0.24 * math.cos(math.radians(2 * mean_h))
+         + 0.32 * math.cos(math.radians(3 * mean_h + 6)) - 0.20 * math.cos(math.radians(4 * mean_h - 63)))
+    sl = 1 + 0.015 * (mean_l - 50) ** 2 / math.sqrt(20 + (mean_l - 50) ** 2)
+    sc, sh = 1 + 0.045 * mean_cp, 1 + 0.015 * mean_cp * t
+    rt = -math.sin(math.radians(60 * math.exp(-(((mean_h % 360 - 275) / 25) ** 2)))) * 2 * math.sqrt(mean_cp ** 7 / (mean_cp ** 7 + 25 ** 7))
+    return math.sqrt((dl / sl) ** 2 + (dc / sc) ** 2 + (big_dh / sh) ** 2 + rt * (dc / sc) * (big_dh / sh))
+
+
+def test_persuader_act_colours_are_far_apart() -> None:
+    style = act_style(DOMAIN)
+    colours = {act: style.color(act) for act in DOMAIN.system_act_names} | {"(unknown)": UNKNOWN_COLOR}
+    assert ciede2000("#ffffff", "#000000") == pytest.approx(100, abs=0.01)
+    assert ciede2000("#DA16FF", "#FB00D1") < 10  # Dark24's two magentas, once foot in the door and proposition of donation
+    closest = min((ciede2000(a, b), x, y) for (x, a), (y, b) in itertools.combinations(colours.items(), 2))
+    assert closest[0] >= 20, closest
+
+
 def test_every_figure_draws_an_act_in_its_one_colour(p4g: Source, chats: list[DialogueRecord]) -> None:
     odd = DialogueRecord(id="odd", source="chat", domain="p4g", outcome=1.0, end_reason="success", turns=(
         TurnRecord("system", "unmapped: compliment", "Nice hat."), TurnRecord("user", "donate", "Fine, $1."),
@@ -152,6 +191,8 @@ def test_every_figure_draws_an_act_in_its_one_colour(p4g: Source, chats: list[Di
             if trace.type == "bar":
                 assert trace.marker.color == style.color(trace.name), (key, trace.name)
                 seen[trace.name] += 1
+            elif trace.type == "scatter" and trace.showlegend is not False and trace.legendgroup:  # a key entry
+                assert trace.marker.color == style.color(trace.legendgroup), (key, trace.legendgroup)
     assert style.color("unmapped: compliment") == UNKNOWN_COLOR and seen["unmapped: compliment"] >= 3
     assert set(DOMAIN.system_act_names) <= set(seen)  # P4G people use every persuader act
 
@@ -280,13 +321,13 @@ def test_figures_show_n_and_hide_rounds_and_rows_too_small_to_read(p4g: Source, 
     table = analysis.table
     system = table[(table["speaker"] == "system") & (table["source"] == "P4G humans")]
     n = int((system["act"] != "(unlabelled)").sum())
-    assert f"n = {n} turns · 300 dialogues" in figures["share"].layout.yaxis.ticktext[0]
+    assert f"n = {n} turns · 300 dialogues" in figures["share"].layout.annotations[0].text  # above the first bar
     per_round = system.groupby("exchange").size()
     bars = [trace for trace in figures["per-exchange"].data if trace.type == "bar"]
     assert {trace.xaxis for trace in bars} == {"x"}  # the chat's rounds (3 dialogues each) are all below the minimum
     assert {x for trace in bars for x in trace.x} == set(per_round[per_round >= MIN_BAR_COUNT].index)
     assert len(per_round[per_round < MIN_BAR_COUNT])  # P4G's late rounds hold one turn or a few: not drawn
-    totals = next(trace for trace in figures["per-exchange"].data if trace.type == "scatter")
+    totals = next(trace for trace in figures["per-exchange"].data if trace.type == "scatter" and trace.mode == "text")
     assert list(map(int, totals.text)) == per_round[per_round >= MIN_BAR_COUNT].tolist()  # n above every bar
     for heatmap in figures["transitions"].data:
         rows = np.array(heatmap.customdata).sum(axis=1)

@@ -15,9 +15,8 @@ import gradio as gr
 import pandas as pd
 
 from gdp_zero.analysis.figures import FIGURES, empty_figure
-from gdp_zero.analysis.report import report_html
+from gdp_zero.analysis.report import html_table, report_html
 from gdp_zero.analysis.sources import (
-    SOURCE_COLUMNS,
     Source,
     SourceError,
     load_path,
@@ -91,6 +90,15 @@ def test_html(analysis: StrategyAnalysis) -> str:
             f'{html.escape(analysis.counting.describe())}.</div>{cautions}{tests}')
 
 
+SOURCES_TITLE = "Sources"
+TOP_ACTS_TITLE = "Acts that contribute most to χ² (adjusted residual per source)"
+
+
+def titled_table(title: str, frame: pd.DataFrame) -> str:
+    """A table under its title, in a box of its own that scrolls sideways on a narrow screen (as in the report)."""
+    return f'<div class="strategies-table-title">{html.escape(title)}</div>{html_table(frame)}'
+
+
 def top_acts_table(analysis: StrategyAnalysis) -> pd.DataFrame:
     return analysis.comparison.top_acts() if analysis.comparison is not None else pd.DataFrame(columns=["act", "share of chi2"])
 
@@ -129,10 +137,9 @@ def build_tab(
     tables = gr.File(label="Tables (CSV)", file_count="multiple", interactive=False, elem_id="strategies-csv")
     messages = gr.HTML("", elem_id="strategies-messages")
     test = gr.HTML("", elem_id="strategies-test")
-    source_rows = gr.Dataframe(pd.DataFrame(columns=SOURCE_COLUMNS), label="Sources", interactive=False,
-                                 wrap=True, elem_id="strategies-sources")
-    top_acts = gr.Dataframe(pd.DataFrame(), label="Acts that contribute most to χ² (adjusted residual per source)",
-                            interactive=False, elem_id="strategies-top-acts")
+    # HTML tables, not gr.Dataframe: its columns are sized in script to their longest cell and cut off on a phone.
+    source_rows = gr.HTML("", elem_id="strategies-sources")
+    top_acts = gr.HTML("", elem_id="strategies-top-acts")
     plots = [gr.Plot(label=title, elem_id=f"strategies-plot-{key}") for key, title, _, _ in FIGURES]
 
     def analysed(path: str, files: list[str] | None, chat: DialogueRecord | None, counting: Counting,
@@ -156,15 +163,17 @@ def build_tab(
         if chat_wanted and chat is None:
             problems.insert(0, "This page's chat has no turns yet (or its session has ended): it is left out.")
         if analysis is None:
-            return [messages_html(problems, None), "", pd.DataFrame(columns=SOURCE_COLUMNS), pd.DataFrame(),
+            return [messages_html(problems, None), "", "", "",
                     gr.DownloadButton(value=None, interactive=False), None] + [empty_figure("No sources yet.") for _ in plots]
         if user is not None:
             download = gr.DownloadButton(value=user.write_download(REPORT_NAME, page), interactive=True)
             files_out = [user.write_download(name, text) for name, text in csvs.items()]
         else:
             download, files_out = gr.DownloadButton(value=None, interactive=False), None
-        return [messages_html(problems, analysis), test_html(analysis), sources_table(list(analysis.sources)),
-                top_acts_table(analysis), download, files_out] + [figure for _, _, figure in analysis.figures]
+        return [messages_html(problems, analysis), test_html(analysis),
+                titled_table(SOURCES_TITLE, sources_table(list(analysis.sources))),
+                titled_table(TOP_ACTS_TITLE, top_acts_table(analysis)), download, files_out] + [
+                    figure for _, _, figure in analysis.figures]
 
     def wire_events() -> None:
         run.click(on_analyse, inputs=[p4g_path, uploads, use_chat, unit, scope, compare],

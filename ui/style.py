@@ -27,6 +27,25 @@ CSS = """
 .node-details code.raw-answer { white-space: pre-wrap; overflow-wrap: anywhere; }
 .tree-summary { padding: 4px 0; }
 .strategies-test { background: #eff6ff; border: 1px solid #bfdbfe; padding: 8px 12px; border-radius: 8px; }
+/* Strategies tables: each column as wide as its text up to 20em, the table in a box of its own that scrolls
+   sideways when it is wider than the screen; a shadow at an edge says there is more that way. */
+.strategies-table-title { color: var(--block-label-text-color); font-size: var(--block-label-text-size); margin: 8px 0 4px; }
+#strategies-sources .table-scroll, #strategies-top-acts .table-scroll { overflow-x: auto; max-width: 100%;
+  border: 1px solid var(--border-color-primary); border-radius: 8px;
+  background: linear-gradient(to right, var(--block-background-fill) 30%, transparent) left / 40px 100% no-repeat local,
+    linear-gradient(to left, var(--block-background-fill) 30%, transparent) right / 40px 100% no-repeat local,
+    radial-gradient(farthest-side at 0 50%, rgba(0, 0, 0, 0.2), transparent) left / 12px 100% no-repeat scroll,
+    radial-gradient(farthest-side at 100% 50%, rgba(0, 0, 0, 0.2), transparent) right / 12px 100% no-repeat scroll
+    var(--block-background-fill); }
+#strategies-sources table.data, #strategies-top-acts table.data { width: max-content; border: 0; border-collapse: collapse;
+  font-size: 0.9em; }
+#strategies-sources table.data tr, #strategies-top-acts table.data tr { border: 0; }
+#strategies-sources table.data th, #strategies-sources table.data td,
+#strategies-top-acts table.data th, #strategies-top-acts table.data td { padding: 4px 8px; text-align: left; max-width: 20em;
+  border: 0; border-bottom: 1px solid var(--border-color-primary); overflow-wrap: break-word; background: transparent; }
+/* The act-to-act heatmaps need room for a 13 x 13 grid per source: on a phone they scroll sideways in their box. */
+#strategies-plot-transitions { overflow-x: auto !important; }
+#strategies-plot-transitions .js-plotly-plot { min-width: 900px; }
 #app-header p { margin: 0; }
 /* The first screen holds the chat, its newest message and the box to type in: the chat takes what the
    header, tabs, status line and message box leave (chat_layout.CHAT_HEIGHT), less on a phone, where they wrap. */

@@ -25,7 +25,9 @@ table.data th, table.data td { border: 1px solid #e5e7eb; padding: 4px 8px; text
 table.data th { background: #f9fafb; }
 .test { background: #eff6ff; border: 1px solid #bfdbfe; padding: 8px 12px; border-radius: 8px; }
 .note { color: #92400e; } .caution { background: #fffbeb; border: 1px solid #fde68a; padding: 8px 12px; border-radius: 8px; }
-section.figure { margin: 24px 0; }
+section.figure { margin: 24px 0; overflow-x: auto; }
+.table-scroll { overflow-x: auto; max-width: 100%; }
+#figure-transitions { min-width: 900px; }  /* a 13 x 13 grid per source: a phone scrolls it sideways */
 """
 
 METHOD = (
@@ -52,8 +54,10 @@ def _csv_link(name: str, frame: pd.DataFrame) -> str:
     return f"<a download='{html.escape(name)}.csv' href='data:text/csv;charset=utf-8,{data}'>{html.escape(name)}.csv</a>"
 
 
-def _table(frame: pd.DataFrame, index: bool = False) -> str:
-    return frame.to_html(index=index, escape=True, classes="data", border=0, float_format=lambda x: f"{x:.3g}")
+def html_table(frame: pd.DataFrame, index: bool = False) -> str:
+    """The frame as an escaped HTML table in a box that scrolls sideways when the table is wider than the page."""
+    table = frame.to_html(index=index, escape=True, classes="data", border=0, float_format=lambda x: f"{x:.3g}")
+    return f"<div class='table-scroll'>{table}</div>"
 
 
 def report_html(analysis: StrategyAnalysis) -> str:
@@ -64,7 +68,7 @@ def report_html(analysis: StrategyAnalysis) -> str:
         "<h1>Strategy distributions</h1>",
         f"<p class='meta'>{html.escape(analysis.domain.title)} · written {html.escape(now_iso())} by gdp-zero "
         f"{html.escape(app_version())}</p>",
-        "<h2>Sources</h2>", _table(sources_table(list(analysis.sources))),
+        "<h2>Sources</h2>", html_table(sources_table(list(analysis.sources))),
     ]
     corpora = list({id(s.p4g): s for s in analysis.sources if s.p4g is not None}.values())  # halves share their corpus
     for source in corpora:
@@ -79,10 +83,10 @@ def report_html(analysis: StrategyAnalysis) -> str:
         ident = " id='chi-square'" if number == 0 else ""
         parts.append(f"<p class='test'{ident}>{html.escape(test.text())}</p>")
         if test.comparison is not None:
-            parts += [f"<h3>{html.escape(test.title)}: acts that contribute most</h3>", _table(test.comparison.top_acts()),
+            parts += [f"<h3>{html.escape(test.title)}: acts that contribute most</h3>", html_table(test.comparison.top_acts()),
                       f"<h3>{html.escape(test.title)}: counts (persuader {html.escape(test.comparison.counting.noun)})</h3>",
-                      _table(test.comparison.counts, index=True)]
-    parts += ["<h3>Labels merged into one act</h3>", _table(merged_labels(analysis.domain))]
+                      html_table(test.comparison.counts, index=True)]
+    parts += ["<h3>Labels merged into one act</h3>", html_table(merged_labels(analysis.domain))]
     for number, (key, title, figure) in enumerate(analysis.figures):
         div = figure.to_html(full_html=False, include_plotlyjs=number == 0, div_id=f"figure-{key}",
                              config={"displaylogo": False, "responsive": True})
@@ -90,7 +94,7 @@ def report_html(analysis: StrategyAnalysis) -> str:
     for source in corpora:
         if source.p4g is not None and source.p4g.annotated:
             parts += [f"<details><summary>{html.escape(source.label)}: corpus labels and the acts they were read as</summary>",
-                      _table(source.p4g.label_table()), "</details>"]
+                      html_table(source.p4g.label_table()), "</details>"]
     links = " · ".join(_csv_link(name, frame) for name, frame in analysis_tables(analysis).items())
     parts += ["<h2>Tables as CSV</h2>", f"<p id='csv'>{links}</p>",
               "<h2>Method</h2>", f"<p>{html.escape(METHOD)}</p>", "</body></html>"]

@@ -45,6 +45,58 @@ def transcript(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+# What does not read on the Strategies tab as it is shown: a table or figure wider than the window
+# without a scroll box of its own, a legend outside its figure or over a plot area (Plotly's drag
+# rectangle of each subplot), text in a figure smaller than 10 px.
+LAYOUT_PROBLEMS_JS = """() => {
+  const problems = [];
+  const width = document.documentElement.clientWidth;
+  const tab = document.querySelector('#strategies-run').closest('[role=tabpanel]');
+  const inside = (r) => r.left >= -1 && r.right <= width + 1;
+  for (const element of tab.querySelectorAll('table, .js-plotly-plot')) {
+    if (!element.offsetParent || inside(element.getBoundingClientRect())) continue;
+    let box = element.parentElement;
+    while (box !== tab && !(['auto', 'scroll'].includes(getComputedStyle(box).overflowX) && inside(box.getBoundingClientRect()))) {
+      box = box.parentElement;
+    }
+    if (box === tab) {
+      problems.push(`${element.closest('[id]').id}: ${element.tagName.toLowerCase()} ${Math.round(element.getBoundingClientRect().width)} px wide in a ${width} px window, no scroll box of its own`);
+    }
+  }
+  for (const plot of tab.querySelectorAll('[id^=strategies-plot-] .js-plotly-plot')) {
+    const id = plot.closest('[id^=strategies-plot-]').id;
+    const figure = plot.querySelector('.main-svg').getBoundingClientRect();
+    const legend = plot.querySelector('.legend');
+    if (legend) {
+      const key = legend.getBoundingClientRect();
+      if (key.left < figure.left - 1 || key.right > figure.right + 1 || key.top < figure.top - 1 || key.bottom > figure.bottom + 1) {
+        problems.push(`${id}: legend runs out of its figure`);
+      }
+      for (const area of plot.querySelectorAll('.draglayer .nsewdrag')) {
+        const a = area.getBoundingClientRect();
+        if (key.left < a.right && a.left < key.right && key.top < a.bottom && a.top < key.bottom) problems.push(`${id}: legend over a plot area`);
+      }
+    }
+    for (const text of plot.querySelectorAll('.main-svg text, .main-svg tspan')) {
+      const matrix = text.getScreenCTM();  // Plotly shrinks text that does not fit a bar by a transform, not its font size
+      const size = parseFloat(getComputedStyle(text).fontSize) * Math.hypot(matrix.a, matrix.b);
+      if (text.textContent.trim() && size < 9.9) problems.push(`${id}: '${text.textContent.slice(0, 40)}' at ${size.toFixed(1)} px`);
+    }
+  }
+  return problems;
+}"""
+
+
+def layout_problems(page: Page) -> list[str]:
+    """Checked once every figure has been drawn for the window's width (Plotly redraws on a resize)."""
+    page.wait_for_function("(width) => [...document.querySelectorAll('[id^=strategies-plot-] .js-plotly-plot')].every("
+                           "plot => plot._fullLayout.width <= width || plot.closest('#strategies-plot-transitions'))",
+                           arg=page.viewport_size["width"] if page.viewport_size else 0)
+    page.wait_for_timeout(300)
+    problems: list[str] = page.evaluate(LAYOUT_PROBLEMS_JS)
+    return problems
+
+
 def figure_traces(page: Page, key: str) -> int:
     selector = f"#strategies-plot-{key} .js-plotly-plot"
     page.wait_for_function(f"() => document.querySelector('{selector}')?.data?.length > 0")
@@ -95,10 +147,14 @@ def test_strategies_tab_shows_p4g_people_next_to_a_saved_transcript(
     publish_screenshots(screenshot_dir, "strategies.png")
     page.locator("#strategies-plot-per-exchange").scroll_into_view_if_needed()
     page.screenshot(path=str(screenshot_dir / "strategies-wide-figures.png"))
+    assert layout_problems(page) == []
+    # On a phone: tables and the heatmaps scroll in their own boxes, keys stay under their plots, n readable.
     page.set_viewport_size({"width": 420, "height": 900})
-    page.locator("#strategies-plot-share").scroll_into_view_if_needed()
-    page.wait_for_timeout(500)  # Plotly redraws for the narrower width
+    assert layout_problems(page) == []
+    page.locator("#strategies-sources").scroll_into_view_if_needed()
     page.screenshot(path=str(screenshot_dir / "strategies-narrow.png"))
+    for key, _, _, _ in FIGURES:
+        page.locator(f"#strategies-plot-{key}").screenshot(path=str(screenshot_dir / f"strategies-narrow-{key}.png"))
     page.set_viewport_size({"width": 1400, "height": 1000})
 
     # Every table as CSV: the dialogue-level p in the tests table is the one shown.
