@@ -18,8 +18,13 @@
 #
 # Why sticky: every participant's state is in the database, but a Gradio page's event stream and a
 # bot turn being planned live in one process; a request reaching another process mid-turn would
-# plan that turn a second time. nginx gives each browser a random `gdpz_route` cookie and routes
-# by its hash, so a browser stays on one process (and moves only if that process is taken out).
+# plan that turn a second time. nginx routes by the hash of a `gdpz_route` cookie, so a browser stays
+# on one process (and moves only if that process is taken out). A browser new to the study gets its
+# address as that cookie: every new browser from one address reaches the same process, whose
+# per-address limits (new participations an hour, turns a minute; each process keeps its own) then
+# count all of them. A random route per browser spread one address's browsers over the processes,
+# each counting only its share. The cookie keeps a browser on its process if its address changes.
+# A client that writes its own cookie can pick its process: at most STUDY_PROCESSES times each limit.
 # Stop everything with Ctrl-C or SIGTERM: the script stops nginx and every process it started.
 #
 # TLS: put your certificate in the server block (see the README, "Deploying a study"): listen 443 ssl,
@@ -99,9 +104,9 @@ http {
     log_format routed '\$remote_addr [\$time_local] "\$request" \$status upstream=\$upstream_addr route=\$gdpz_route';
     access_log $run_dir/nginx-access.log routed;
 
-    # A browser's route: its cookie, or a new random one (set on the response below).
+    # A browser's route: its cookie, or for a new browser its address (set as its cookie on the response below).
     map \$cookie_gdpz_route \$gdpz_route {
-        ""      \$request_id;
+        ""      \$remote_addr;
         default \$cookie_gdpz_route;
     }
     map \$http_upgrade \$connection_upgrade {

@@ -11,6 +11,8 @@ import os
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
+import functools
+import http.client
 import http.cookiejar
 import json
 import shutil
@@ -115,6 +117,18 @@ class StudyServer:
 # --- the participant flow over plain HTTP, as the page calls it ------------------------------------
 
 
+class FromAddress(urllib.request.HTTPHandler):
+    """HTTP connections that leave from one local address: on Linux all of 127.0.0.0/8 is this machine,
+    so 127.0.0.2 and 127.0.0.3 are two more clients a server (or a proxy in front of it) can tell apart."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__()
+        self.address = address
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(functools.partial(http.client.HTTPConnection, source_address=(self.address, 0)), req)
+
+
 class GradioCall:
     """Call one of the participant app's events over HTTP (`/gradio_api/call/<name>`), as the page does.
 
@@ -122,13 +136,17 @@ class GradioCall:
     Returns the last data the event streamed (a generator's final update), or raises with its error.
     """
 
-    def __init__(self, base_url: str, timeout_s: float = 120, *, cookies: bool = False, client: str | None = None) -> None:
+    def __init__(self, base_url: str, timeout_s: float = 120, *, cookies: bool = False, client: str | None = None,
+                 source: str | None = None) -> None:
         self.base_url = base_url.rstrip("/") + "/"
         self.timeout_s = timeout_s
-        # `client` goes out as X-Forwarded-For: another address to a server that trusts 127.0.0.1 as its proxy.
+        # `client` goes out as X-Forwarded-For: another address to a server that trusts 127.0.0.1 as its proxy
+        # (or a forged one, to a proxy that must not pass it on as the client's).
         self.headers = {"X-Forwarded-For": client} if client else {}
-        # With cookies, calls keep what the server sets, as a browser does (a proxy's sticky-routing cookie).
-        handlers = [urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())] if cookies else []
+        # With cookies, calls keep what the server sets, as a browser does (a proxy's sticky-routing cookie);
+        # with a `source`, they come from that loopback address.
+        handlers: list[urllib.request.BaseHandler] = [urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())] if cookies else []
+        handlers += [FromAddress(source)] if source else []
         self.open = urllib.request.build_opener(*handlers).open
 
     def __call__(self, api_name: str, *data: Any, params: dict[str, str] | None = None) -> list[Any]:
