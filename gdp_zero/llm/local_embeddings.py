@@ -31,6 +31,11 @@ def embedding_app(model_file: str, alias: str, threads: int, n_ctx: int = 512) -
                             n_threads=threads, n_threads_batch=threads, verbose=False)
     one_at_a_time = asyncio.Lock()  # a llama.cpp context is not safe to share between threads
 
+    def embed(texts: list[str]) -> tuple[list[list[float]], int]:
+        """Unit vectors of `texts` and the tokens they took (in the lock's thread, as the model's every use)."""
+        return ([model.embed(text, normalize=True, truncate=True) for text in texts],
+                sum(len(model.tokenize(text.encode())) for text in texts))
+
     async def models(_: Request) -> JSONResponse:
         return JSONResponse({"object": "list", "data": [{"id": alias, "object": "model", "owned_by": "local"}]})
 
@@ -41,8 +46,7 @@ def embedding_app(model_file: str, alias: str, threads: int, n_ctx: int = 512) -
         if not isinstance(texts, list) or not texts or not all(isinstance(t, str) and t for t in texts):
             return JSONResponse({"error": {"message": "input: give a non-empty string or a list of them"}}, status_code=400)
         async with one_at_a_time:
-            vectors = await asyncio.to_thread(lambda: [model.embed(text, normalize=True, truncate=True) for text in texts])
-        tokens = sum(len(model.tokenize(text.encode())) for text in texts)
+            vectors, tokens = await asyncio.to_thread(embed, texts)
         return JSONResponse({
             "object": "list", "model": alias,
             "data": [{"object": "embedding", "index": i, "embedding": vector} for i, vector in enumerate(vectors)],
