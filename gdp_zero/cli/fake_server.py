@@ -22,8 +22,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not 0.0 <= args.fault_rate <= 1.0:
-        args.command_parser.error(f"argument --fault-rate: a share of requests, from 0 to 1, got {args.fault_rate}")
     try:
         server = FakeLLMServer(
             latency_s=args.latency,
@@ -36,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
             hang_s=args.hang,
             port=args.port,
         )
-    except ValueError as error:  # an unknown fault kind
-        args.command_parser.error(f"argument --faults: {error}")
+    except ValueError as error:  # "parameter: problem", as the server's constructor says it
+        parameter, problem = str(error).split(": ", 1)
+        args.command_parser.error(f"argument --{parameter.replace('_', '-')}: {problem}")
     serve(server)
     return 0

@@ -78,9 +78,12 @@ class FakeLLMServer:
         any_model: bool = False,
         tls: ssl.SSLContext | None = None,
     ) -> None:
+        # Each refusal starts with the parameter's name (the CLI turns it into its flag's).
         unknown = sorted(set(faults) - set(FAULT_KINDS + TEXT_FAULTS))
         if unknown:
-            raise ValueError(f"unknown fault kinds {unknown}; expected some of {list(FAULT_KINDS + TEXT_FAULTS)}")
+            raise ValueError(f"faults: unknown fault kinds {unknown}; expected some of {list(FAULT_KINDS + TEXT_FAULTS)}")
+        if not 0.0 <= fault_rate <= 1.0:
+            raise ValueError(f"fault_rate: a share of requests, from 0 to 1, got {fault_rate}")
         self.latency_s = latency_s
         self.fault_rate = fault_rate
         self.faults = tuple(faults)
