@@ -159,8 +159,10 @@ def _caption(fig: go.Figure, text: str, below: int = 28) -> int:
     """A line or two under the plot area, `below` px down (under the tick labels), wrapped for a phone;
     returns the px it takes, for the key under it."""
     wrapped = _wrap(text, 56)
-    fig.add_annotation(text=wrapped, x=0.5, xref="paper", xanchor="center", y=0, yref="paper", yanchor="top", yshift=-below,
-                       showarrow=False, font={"size": SMALL_FONT})
+    # Ending at the plot area's right edge, spreading left into the labels' margin: centred on the plot area,
+    # a line ran past the figure's right edge where labels push the plot area right (side-by-side bars, 420 px).
+    fig.add_annotation(text=wrapped, x=1, xref="paper", xanchor="right", align="left", y=0, yref="paper", yanchor="top",
+                       yshift=-below, showarrow=False, font={"size": SMALL_FONT})
     return below + 16 * (wrapped.count("<br>") + 1)
 
 
@@ -400,7 +402,8 @@ def success_by_round_figure(table: pd.DataFrame, style: ActStyle, speaker: str =
                       xaxis_title="round (persuader turns)", yaxis_title=_wrap("share of dialogues agreed to donate by then", 30),
                       margin={"l": 70, "r": 10, "t": TOP_SPACE, "b": AXIS_SPACE + key},
                       legend={"orientation": "v", "x": 0, "xanchor": "left", "yref": "container", "y": 0, "yanchor": "bottom",
-                              "font": {"size": SMALL_FONT}})
+                              "font": {"size": SMALL_FONT}},
+                      showlegend=True)  # the key holds each source's n: shown for one source too (Plotly hides a lone entry)
     fig.update_xaxes(dtick=1)
     return fig
 
