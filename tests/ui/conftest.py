@@ -152,7 +152,9 @@ def served_app(
 
     llm = FakeLLMServer().start()
     base_url = llm.base_url.replace("http://", f"http://{userinfo}@") if userinfo else llm.base_url
-    settings = load_llm_settings(None, {}, base_url=base_url, api_key=SECRET_KEY, model="fake-model")
+    settings = load_llm_settings(None, {}, base_url=base_url, api_key=SECRET_KEY, model="fake-model", timeout_s=20.0)
+    # A 20 s request timeout, not the default 60 (above): the fake server answers in milliseconds, so a request
+    # lost on a loaded test machine is retried well within a browser test's 60 s wait for a reply.
     # One retry with tiny backoff: an injected endpoint failure surfaces in well under a second.
     settings = replace(settings, max_retries=1, backoff_base_s=0.01, backoff_max_s=0.02)
     backend = Backend("fake", settings, DEMO_BANNER)

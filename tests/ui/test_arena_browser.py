@@ -48,6 +48,16 @@ def bots(page: Page, side: str) -> Any:
     return page.locator(f"#arena-chat-{side} [data-testid=bot]")
 
 
+def expect_replies(page: Page, app: ServedApp, count: int) -> None:
+    """Both sides show `count` persuader messages; if not, the failure says what the page and the LLM server saw."""
+    for side in "ab":
+        try:
+            expect(bots(page, side)).to_have_count(count, timeout=TIMEOUT_MS)
+        except AssertionError as error:
+            raise AssertionError(f"side {side}: {error}\nstatus line: {page.locator('#arena-status').inner_text()!r}"
+                                 f"\nfake LLM server: {app.llm.stats}") from error
+
+
 def box(page: Page, selector: str) -> dict[str, float]:
     found = page.locator(selector).bounding_box()
     assert found is not None, selector
@@ -68,15 +78,14 @@ def test_a_whole_arena_round_and_the_vote_as_stored(
         page.get_by_role("tab", name="Arena").click()
         expect(page.locator("#arena-vote-a")).to_be_disabled()
         page.click("#arena-new-round")
-        for side in "ab":
-            expect(bots(page, side)).to_have_count(1, timeout=TIMEOUT_MS)  # both greet
+        expect_replies(page, app, 1)  # both greet
         expect(page.locator("#arena-vote-a")).to_be_disabled()  # nothing said yet: nothing to vote on
 
         for number, text in enumerate(("Hi! What is this charity about?", "I am not sure I can afford it."), start=2):
             page.fill("#arena-message textarea", text)
             page.click("#arena-send")
+            expect_replies(page, app, number)
             for side in "ab":
-                expect(bots(page, side)).to_have_count(number, timeout=TIMEOUT_MS)
                 expect(page.locator(f"#arena-chat-{side} [data-testid=user]").last).to_contain_text(text)
         # Before the vote nothing gives a contestant away: no acts, no planner, no timings.
         for side in "ab":
