@@ -1,5 +1,7 @@
 """The chat app's CSS; the study pages use it too (Gradio 6 takes CSS at launch)."""
 
+from gdp_zero.analysis.figures import TRANSITIONS_MIN_WIDTH_PX
+
 CSS = """
 .act-tag { display: inline-block; padding: 0 8px; margin-right: 6px; border-radius: 999px;
   background: #dbeafe; color: #1e3a8a; font-size: 0.78em; font-weight: 600; line-height: 1.6; }
@@ -45,7 +47,7 @@ CSS = """
   border: 0; border-bottom: 1px solid var(--border-color-primary); overflow-wrap: break-word; background: transparent; }
 /* The act-to-act heatmaps need room for a 13 x 13 grid per source: on a phone they scroll sideways in their box. */
 #strategies-plot-transitions { overflow-x: auto !important; }
-#strategies-plot-transitions .js-plotly-plot { min-width: 900px; }
+""" + f"#strategies-plot-transitions .js-plotly-plot {{ min-width: {TRANSITIONS_MIN_WIDTH_PX}px; }}" + """
 #app-header p { margin: 0; }
 /* The first screen holds the chat, its newest message and the box to type in: the chat takes what the
    header, tabs, status line and message box leave (chat_layout.CHAT_HEIGHT), less on a phone, where they wrap. */

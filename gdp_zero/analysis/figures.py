@@ -53,6 +53,7 @@ UNKNOWN_COLOR = "#4b5563"
 TEMPLATE = "plotly_white"
 MIN_BAR_COUNT = 10  # a round's bar with fewer counts is not drawn
 MIN_TRANSITIONS = 10  # a transition row (from one act) with fewer is left blank
+TRANSITIONS_MIN_WIDTH_PX = 900  # a 13 x 13 grid per source: a narrower screen scrolls the heatmaps sideways
 TOP_SPACE = 70  # px over the plot: the web tab draws each figure's name over its top edge
 SMALL_FONT = 11  # px: n lines, captions and the key; nothing is drawn smaller than 10
 KEY_WRAP = 18  # characters per line of a key entry: two columns of them fit a plot area 300 px wide (a 420 px screen)

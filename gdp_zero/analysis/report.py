@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pandas as pd
 
 from gdp_zero.analysis.compare import MIN_DIALOGUES
-from gdp_zero.analysis.figures import MIN_BAR_COUNT, MIN_TRANSITIONS
+from gdp_zero.analysis.figures import MIN_BAR_COUNT, MIN_TRANSITIONS, TRANSITIONS_MIN_WIDTH_PX
 from gdp_zero.analysis.sources import sources_table
 from gdp_zero.analysis.strategies import COMPARES, StrategyAnalysis, merged_labels
 from gdp_zero.analysis.table import UNITS
@@ -27,8 +27,7 @@ table.data th { background: #f9fafb; }
 .note { color: #92400e; } .caution { background: #fffbeb; border: 1px solid #fde68a; padding: 8px 12px; border-radius: 8px; }
 section.figure { margin: 24px 0; overflow-x: auto; }
 .table-scroll { overflow-x: auto; max-width: 100%; }
-#figure-transitions { min-width: 900px; }  /* a 13 x 13 grid per source: a phone scrolls it sideways */
-"""
+""" + f"#figure-transitions {{ min-width: {TRANSITIONS_MIN_WIDTH_PX}px; }}\n"
 
 METHOD = (
     "Each row of the analysis is one turn. P4G turns are runs of one participant's sentences, each sentence read by its "
