@@ -78,7 +78,7 @@ class P4GCorpus:
         """Sentences per act of their first label: the counts the annotation gives, before turns are formed."""
         return Counter(
             act for record in self.records for turn in record.turns if turn.speaker == speaker
-            for act in turn.meta.get("sentence_acts", ())
+            for acts in turn.meta.get("label_acts", ()) for act in acts[:1]
         )
 
     def label_table(self) -> pd.DataFrame:
@@ -263,8 +263,7 @@ def _turn(speaker: Speaker, run: list[tuple[dict[str, Any], list[str], list[str]
             "p4g_turn": _turn_index(run[0][0]["Turn"]),
             "sentences": sentences,
             "labels": [labels for _, labels, _ in run],
-            "label_acts": [label_acts for _, _, label_acts in run],
-            "sentence_acts": acts,
+            "label_acts": [label_acts for _, _, label_acts in run],  # a sentence's act is the first of its list
         },
     )
 
